@@ -8,7 +8,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # The race detector needs cgo and a C compiler; use it where one is installed.
 RACE ?= $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 DATA_DIR ?= $(CURDIR)/data
-GOLANGCI_VERSION := v2.6.2
+GOLANGCI_VERSION := v2.15.0
 TOOLS := $(CURDIR)/.tools
 
 .PHONY: help build run test check bench cross clean tools
@@ -41,7 +41,7 @@ check: tools ## fail if gofmt/goimports, go vet, golangci-lint or go mod tidy wo
 
 tools: ## install the pinned linters into .tools/
 	@test -x $(TOOLS)/golangci-lint || GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
-	@test -x $(TOOLS)/goimports || GOBIN=$(TOOLS) $(GO) install golang.org/x/tools/cmd/goimports@v0.39.0
+	@test -x $(TOOLS)/goimports || GOBIN=$(TOOLS) $(GO) install golang.org/x/tools/cmd/goimports@v0.52.0
 
 cross: ## cross-build the runner for Raspberry Pi (linux/arm64 and linux/arm v7)
 	GOOS=linux GOARCH=arm64 $(GOBUILD) -o $(BIN)/linux-arm64/talos-satellite ./satellite/cmd/talos-satellite

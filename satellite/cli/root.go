@@ -36,7 +36,7 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	root := newRootCmd(stdio{in: in, out: out, err: errOut})
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(errOut, "talos-satellite:", err)
+		_, _ = fmt.Fprintln(errOut, "talos-satellite:", err) // nowhere left to report a failed write to stderr
 		var ee *exitError
 		if errors.As(err, &ee) {
 			return ee.code
