@@ -1,0 +1,5 @@
+package client
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }
