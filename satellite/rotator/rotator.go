@@ -64,8 +64,11 @@ func (l Limits) Validate() error {
 	switch {
 	case l.MinAz >= l.MaxAz:
 		return fmt.Errorf("limits: min_az %g must be below max_az %g", l.MinAz, l.MaxAz)
-	case l.MinAz < -360 || l.MaxAz > 720 || l.MaxAz-l.MinAz > 540:
-		return fmt.Errorf("limits: azimuth range %g..%g is outside -360..720 or wider than 540°", l.MinAz, l.MaxAz)
+	case l.MinAz < -360 || l.MaxAz > 720 || l.MaxAz-l.MinAz > 720:
+		// Hamlib's dummy rotator spans -180..450 (630°); nothing real turns more than two turns.
+		return fmt.Errorf("limits: azimuth range %g..%g is outside -360..720 or wider than 720°", l.MinAz, l.MaxAz)
+	case !finite(l.MinAz) || !finite(l.MaxAz) || !finite(l.MinEl) || !finite(l.MaxEl):
+		return fmt.Errorf("limits: %+v: every bound must be a finite number", l)
 	case l.MinEl >= l.MaxEl:
 		return fmt.Errorf("limits: min_el %g must be below max_el %g", l.MinEl, l.MaxEl)
 	case l.MinEl < -90 || l.MaxEl > 180:
