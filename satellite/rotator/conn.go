@@ -104,11 +104,11 @@ func newConn(daemon string, opts ConnOptions) (*conn, error) {
 		return nil, fmt.Errorf("%s: %w", daemon, err)
 	}
 	return &conn{
-		daemon:  daemon,
-		opts:    opts,
-		log:     opts.Logger.With(zap.String("daemon", daemon), zap.String("addr", opts.Addr)),
-		sem:     make(chan struct{}, 1),
-		lost:    make(chan struct{}, 1),
+		daemon: daemon,
+		opts:   opts,
+		log:    opts.Logger.With(zap.String("daemon", daemon), zap.String("addr", opts.Addr)),
+		sem:    make(chan struct{}, 1),
+		lost:   make(chan struct{}, 1),
 	}, nil
 }
 
