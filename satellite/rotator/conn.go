@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -226,13 +227,19 @@ func (c *conn) exchangeLocked(ctx context.Context, name string, args ...string) 
 		if errors.Is(err, ErrProtocol) {
 			return reply{}, fmt.Errorf("%s %s: %w", c.daemon, name, err)
 		}
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The socket deadline is ctx's; say which way ctx ended (the socket may notice
+			// a hair before ctx does).
+			cause := ctx.Err()
+			if cause == nil {
+				cause = context.DeadlineExceeded
+			}
+			err = fmt.Errorf("%w (%w)", err, cause)
 		}
 		return reply{}, fmt.Errorf("%s %s: read reply: %w: %w", c.daemon, name, ErrDisconnected, err)
 	}
 	if err := r.err(); err != nil {
-		return r, fmt.Errorf("%s: %w", c.daemon, err)
+		return r, fmt.Errorf("%s %w", c.daemon, err) // "rotctld set_pos: hamlib error -1 (...)"
 	}
 	return r, nil
 }

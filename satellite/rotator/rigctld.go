@@ -145,7 +145,7 @@ func (r *Rigctld) getFloat(ctx context.Context, cmd, key string) (float64, error
 	}
 	v, err := rep.float(key)
 	if err != nil {
-		return 0, fmt.Errorf("rigctld: %w", err)
+		return 0, fmt.Errorf("rigctld %w", err)
 	}
 	return v, nil
 }

@@ -73,10 +73,10 @@ func (r *Rotctld) Position(ctx context.Context) (azDeg, elDeg float64, err error
 		return 0, 0, err
 	}
 	if azDeg, err = rep.float("Azimuth"); err != nil {
-		return 0, 0, fmt.Errorf("rotctld: %w", err)
+		return 0, 0, fmt.Errorf("rotctld %w", err)
 	}
 	if elDeg, err = rep.float("Elevation"); err != nil {
-		return 0, 0, fmt.Errorf("rotctld: %w", err)
+		return 0, 0, fmt.Errorf("rotctld %w", err)
 	}
 	return azDeg, elDeg, nil
 }
