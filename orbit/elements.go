@@ -11,7 +11,8 @@ import (
 // mean motion), as carried by a TLE or an OMM. Angles are in degrees, as in both formats; the
 // propagator converts them.
 type ElementSet struct {
-	// NORADID is the satellite catalog number (1–339999 with Alpha-5).
+	// NORADID is the satellite catalog number: 1–339999 in a TLE (Alpha-5 above 99999), up to
+	// nine digits in an OMM.
 	NORADID int
 	// Name is the object name (line 0 of a 3-line TLE, OBJECT_NAME of an OMM); may be empty.
 	Name string
@@ -52,7 +53,9 @@ type ElementSet struct {
 
 // Validation limits shared by the TLE and OMM parsers.
 const (
-	maxNORADID = 339999 // the largest Alpha-5 catalog number, "Z9999"
+	// maxNORADID is the largest catalog number an OMM can carry (9 digits); a TLE stops at
+	// 339999 ("Z9999" in Alpha-5).
+	maxNORADID = 999999999
 	// maxMeanMotion is far above any orbit (a grazing orbit makes about 17.5 rev/day); it only
 	// rejects garbage.
 	maxMeanMotion = 20.0

@@ -220,8 +220,8 @@ func parseCatalog(s string) (int, error) {
 			return 0, fmt.Errorf("%w: letter %q not used by Alpha-5", ErrFieldSyntax, lead)
 		}
 		rest, err := parseUint(s5[1:], false)
-		if err != nil {
-			return 0, err
+		if err != nil || strings.Contains(s5, " ") {
+			return 0, fmt.Errorf("%w: %q", ErrFieldSyntax, s)
 		}
 		return v*10000 + rest, nil
 	}
