@@ -1,0 +1,228 @@
+// Package config reads talos-backend's configuration from command-line flags and TALOS_*
+// environment variables (a flag wins over its variable, which wins over the default) and
+// validates it, naming the offending variable in every error. docs/operations.md lists every
+// option; keep the table below and that page in step.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Config is the validated configuration of talos-backend.
+type Config struct {
+	DataDir     string
+	DatabaseURL string
+	Listen      string
+	TLSCert     string
+	TLSKey      string
+	Dev         bool
+	LogLevel    string
+	// SecretKeyEnv is TALOS_SECRET_KEY; when empty, the key file in DataDir is used (see SecretKey).
+	SecretKeyEnv    string
+	MaxBodyBytes    int64
+	SessionTTL      time.Duration
+	DBMaxOpenConns  int
+	DBMaxIdleConns  int
+	DBConnLifetime  time.Duration
+	TrustedProxies  []string
+	BootstrapEmail  string
+	BootstrapPasswd string
+}
+
+// TLS reports whether the server terminates TLS itself.
+func (c *Config) TLS() bool { return c.TLSCert != "" }
+
+// option is one configuration value: its flag (empty: environment only, for secrets that must
+// not appear in a process listing), its variable, its default and how to store it.
+type option struct {
+	flag, env, def, help string
+	set                  func(c *Config, v string) error
+}
+
+var options = []option{
+	{"data-dir", "TALOS_DATA_DIR", "data", "directory for the SQLite database and the secret key file",
+		func(c *Config, v string) error { c.DataDir = v; return nonEmpty(v) }},
+	{"database-url", "TALOS_DATABASE_URL", "", "SQLite file path or postgres:// URL (default <data dir>/talos.db)",
+		func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
+	{"listen", "TALOS_LISTEN", ":8080", "address to listen on, host:port",
+		func(c *Config, v string) error { c.Listen = v; return validListen(v) }},
+	{"tls-cert", "TALOS_TLS_CERT", "", "TLS certificate file (PEM); enables HTTPS with --tls-key",
+		func(c *Config, v string) error { c.TLSCert = v; return nil }},
+	{"tls-key", "TALOS_TLS_KEY", "", "TLS private key file (PEM)",
+		func(c *Config, v string) error { c.TLSKey = v; return nil }},
+	{"dev", "TALOS_DEV", "false", "development mode: console logs instead of JSON",
+		func(c *Config, v string) (err error) { c.Dev, err = strconv.ParseBool(v); return err }},
+	{"log-level", "TALOS_LOG_LEVEL", "info", "log level: debug, info, warn or error",
+		func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
+	{"", "TALOS_SECRET_KEY", "", "server secret key, at least 32 characters (default: generated into <data dir>/secret.key)",
+		func(c *Config, v string) error { c.SecretKeyEnv = v; return validSecret(v) }},
+	{"max-body-bytes", "TALOS_MAX_BODY_BYTES", "1048576", "largest accepted request body in bytes",
+		func(c *Config, v string) (err error) { c.MaxBodyBytes, err = positiveInt64(v); return err }},
+	{"session-ttl", "TALOS_SESSION_TTL", "24h", "lifetime of a browser login session",
+		func(c *Config, v string) (err error) { c.SessionTTL, err = positiveDuration(v); return err }},
+	{"db-max-open-conns", "TALOS_DB_MAX_OPEN_CONNS", "0", "connection pool size (0: 4 for SQLite, 20 for PostgreSQL)",
+		func(c *Config, v string) (err error) { c.DBMaxOpenConns, err = nonNegativeInt(v); return err }},
+	{"db-max-idle-conns", "TALOS_DB_MAX_IDLE_CONNS", "0", "idle connections kept open (0: min(pool size, 10))",
+		func(c *Config, v string) (err error) { c.DBMaxIdleConns, err = nonNegativeInt(v); return err }},
+	{"db-conn-max-lifetime", "TALOS_DB_CONN_MAX_LIFETIME", "30m", "longest a pooled connection is reused",
+		func(c *Config, v string) (err error) { c.DBConnLifetime, err = positiveDuration(v); return err }},
+	{"trusted-proxies", "TALOS_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed",
+		func(c *Config, v string) (err error) { c.TrustedProxies, err = cidrList(v); return err }},
+	{"", "TALOS_BOOTSTRAP_ADMIN_EMAIL", "admin@talos.local", "email of the admin created on first start",
+		func(c *Config, v string) error { c.BootstrapEmail = v; return validEmail(v) }},
+	{"", "TALOS_BOOTSTRAP_ADMIN_PASSWORD", "", "password of the admin created on first start (default: random, printed once)",
+		func(c *Config, v string) error { c.BootstrapPasswd = v; return validBootstrapPassword(v) }},
+}
+
+// RegisterFlags adds the configuration flags to fs (for cobra's persistent flags).
+func RegisterFlags(fs *pflag.FlagSet) {
+	for _, o := range options {
+		if o.flag != "" {
+			fs.String(o.flag, "", fmt.Sprintf("%s (env %s, default %q)", o.help, o.env, o.def))
+		}
+	}
+}
+
+// Load resolves every option from fs, then getenv, then its default, and validates the result.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	var errs []error
+	for _, o := range options {
+		v, source := resolve(o, fs, getenv)
+		if err := o.set(c, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", source, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if err := c.finish(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}
+
+func resolve(o option, fs *pflag.FlagSet, getenv func(string) string) (value, source string) {
+	if o.flag != "" && fs != nil {
+		if f := fs.Lookup(o.flag); f != nil && f.Changed {
+			return f.Value.String(), "--" + o.flag
+		}
+	}
+	if v, ok := lookupEnv(getenv, o.env); ok {
+		return v, o.env
+	}
+	return o.def, o.env
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// finish checks rules that involve several options and fills derived defaults.
+func (c *Config) finish() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("TALOS_TLS_CERT and TALOS_TLS_KEY must be given together")
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = filepath.Join(c.DataDir, "talos.db")
+	}
+	if c.DBMaxIdleConns > 0 && c.DBMaxOpenConns > 0 && c.DBMaxIdleConns > c.DBMaxOpenConns {
+		return errors.New("TALOS_DB_MAX_IDLE_CONNS must not exceed TALOS_DB_MAX_OPEN_CONNS")
+	}
+	return nil
+}
+
+func nonEmpty(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+func oneOf(v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+}
+
+func validListen(v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return fmt.Errorf("%q is not host:port: %w", v, err)
+	}
+	return nil
+}
+
+func validSecret(v string) error {
+	if v != "" && len(v) < 32 {
+		return errors.New("must be at least 32 characters")
+	}
+	return nil
+}
+
+func validEmail(v string) error {
+	at := strings.IndexByte(v, '@')
+	if at < 1 || at == len(v)-1 || strings.ContainsAny(v, " \t\r\n") {
+		return fmt.Errorf("%q is not an email address", v)
+	}
+	return nil
+}
+
+func validBootstrapPassword(v string) error {
+	if v != "" && len(v) < 12 {
+		return errors.New("must be at least 12 characters")
+	}
+	return nil
+}
+
+func positiveInt64(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive integer", v)
+	}
+	return n, nil
+}
+
+func nonNegativeInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a non-negative integer", v)
+	}
+	return n, nil
+}
+
+func positiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive duration (e.g. 30m, 24h)", v)
+	}
+	return d, nil
+}
+
+func cidrList(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return nil, fmt.Errorf("%q is neither an IP address nor a CIDR", p)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

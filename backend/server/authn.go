@@ -1,0 +1,184 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/store"
+)
+
+// Names of the session cookie and the CSRF header.
+const (
+	SessionCookie = "talos_session"
+	HeaderCSRF    = "X-CSRF-Token"
+)
+
+// ActorKind says what kind of credential authenticated a request.
+type ActorKind string
+
+// Actor kinds. The satellite protocol adds its own.
+const (
+	ActorSession ActorKind = "user"  // a browser session (cookie + CSRF)
+	ActorToken   ActorKind = "token" // a user's personal API token
+)
+
+// Principal is who a request acts as.
+type Principal struct {
+	Kind ActorKind
+	// User is the acting user for session and personal-token principals; nil otherwise.
+	User *store.User
+	// SessionID or TokenID names the credential used.
+	SessionID string
+	TokenID   string
+	// SubjectID names a non-user actor (e.g. a satellite); TeamID its team, when it has one.
+	SubjectID string
+	TeamID    string
+}
+
+// ActorID is the id recorded in logs and the audit log.
+func (p *Principal) ActorID() string {
+	if p.User != nil {
+		return p.User.ID
+	}
+	return p.SubjectID
+}
+
+// credentialID is the session or token used, for the audit log.
+func (p *Principal) credentialID() string {
+	if p.TokenID != "" {
+		return p.TokenID
+	}
+	return p.SessionID
+}
+
+const ctxPrincipal = "talos.principal"
+
+func principalOf(c *gin.Context) *Principal {
+	p, _ := c.Get(ctxPrincipal)
+	pr, _ := p.(*Principal)
+	return pr
+}
+
+// bearerAuth authenticates a parsed bearer key of one prefix. It returns errUnauthorized (or
+// another *Error) for a bad key.
+type bearerAuth func(c *gin.Context, key auth.Key) (*Principal, error)
+
+// touchEvery throttles last-used bookkeeping writes to one per credential per interval.
+const touchEvery = 5 * time.Minute
+
+// authenticate resolves the request's principal from a bearer key or the session cookie. Cookie
+// requests with an unsafe method must carry the session's CSRF token; bearer requests need none
+// (a browser never attaches an Authorization header on its own).
+func (s *Server) authenticate(c *gin.Context) {
+	var (
+		p   *Principal
+		err error
+	)
+	if h := c.GetHeader("Authorization"); h != "" {
+		p, err = s.bearer(c, h)
+	} else {
+		p, err = s.session(c, true)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Set(ctxPrincipal, p)
+	c.Next()
+}
+
+func (s *Server) bearer(c *gin.Context, header string) (*Principal, error) {
+	scheme, value, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || value == "" {
+		return nil, errUnauthorized
+	}
+	key, err := auth.ParseKey(strings.TrimSpace(value))
+	if err != nil {
+		return nil, errUnauthorized
+	}
+	verify, ok := s.bearers[key.Prefix]
+	if !ok {
+		return nil, errUnauthorized
+	}
+	return verify(c, key)
+}
+
+// personalToken authenticates a user's personal API token: one row read by its public id, then
+// argon2id (or the verified-key cache).
+func (s *Server) personalToken(c *gin.Context, key auth.Key) (*Principal, error) {
+	ctx := c.Request.Context()
+	t, err := s.store.APITokenByID(ctx, key.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.store.Now()
+	if !t.Usable(now) {
+		return nil, errUnauthorized
+	}
+	if err := s.keys.Verify(t.ID, t.SecretHash, key.Secret); err != nil {
+		return nil, errUnauthorized
+	}
+	u, err := s.store.UserByID(ctx, t.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > touchEvery {
+		if err := s.store.TouchAPIToken(ctx, t.ID); err != nil {
+			s.log.Warn("record token use", zap.String("token_id", t.ID), zap.Error(err))
+		}
+	}
+	return &Principal{Kind: ActorToken, User: u, TokenID: t.ID}, nil
+}
+
+// session authenticates the session cookie, checking the CSRF header on unsafe methods when
+// checkCSRF is set.
+func (s *Server) session(c *gin.Context, checkCSRF bool) (*Principal, error) {
+	token, err := c.Cookie(SessionCookie)
+	if err != nil || token == "" {
+		return nil, errUnauthorized
+	}
+	ctx := c.Request.Context()
+	sess, u, err := s.store.SessionByTokenHash(ctx, auth.HashSessionToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, err
+	}
+	if checkCSRF && unsafeMethod(c.Request.Method) && !s.csrf.Valid(sess.ID, c.GetHeader(HeaderCSRF)) {
+		return nil, &Error{http.StatusForbidden, codeCSRF, "missing or wrong " + HeaderCSRF + " header", ""}
+	}
+	if s.store.Now().Sub(sess.LastSeenAt) > touchEvery {
+		if err := s.store.TouchSession(ctx, sess.ID); err != nil {
+			s.log.Warn("record session use", zap.String("session_id", sess.ID), zap.Error(err))
+		}
+	}
+	return &Principal{Kind: ActorSession, User: u, SessionID: sess.ID}, nil
+}
+
+// requireUser admits only principals that are users (sessions and personal tokens).
+func (s *Server) requireUser(c *gin.Context) {
+	if p := principalOf(c); p == nil || p.User == nil {
+		s.fail(c, errForbidden)
+		return
+	}
+	c.Next()
+}
+
+// requireAdmin admits only global administrators.
+func (s *Server) requireAdmin(c *gin.Context) {
+	if p := principalOf(c); p == nil || p.User == nil || !p.User.IsAdmin {
+		s.fail(c, errForbidden)
+		return
+	}
+	c.Next()
+}

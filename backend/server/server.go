@@ -1,0 +1,158 @@
+// Package server is talos-backend's HTTP API: the gin engine, its middleware (request ids,
+// logging, recovery, body limits, metrics, authentication, team scope, audit) and the user-facing
+// routes, one file per resource. Every error leaves as api.ErrorBody.
+//
+// Extending it (as the satellite protocol does): put the routes of a resource in their own file
+// as a method `func (s *Server) xxxRoutes()` and list it in routes(); a new kind of bearer key
+// registers its verifier in s.bearers (see authn.go); team-scoped routes go on s.teamAPI, which
+// already answers 404 to outsiders and 403 to viewers attempting changes.
+package server
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/ratelimit"
+	"github.com/talos-gs/talos/backend/store"
+)
+
+// Options configure a Server. Store, Logger and SecretKey are required.
+type Options struct {
+	Store     *store.Store
+	Logger    *zap.Logger
+	SecretKey []byte
+	// Hasher hashes passwords and keys; the zero value uses auth.DefaultParams.
+	Hasher auth.Hasher
+	// MaxBodyBytes caps request bodies (default 1 MiB); larger ones get 413.
+	MaxBodyBytes int64
+	// SessionTTL is the lifetime of a login session (default 24 h).
+	SessionTTL time.Duration
+	// SecureCookies marks the session cookie Secure; set it whenever clients reach Talos over
+	// HTTPS (TLS here or at a proxy).
+	SecureCookies bool
+	// TrustedProxies are the addresses whose X-Forwarded-For header is believed; none by default.
+	TrustedProxies []string
+	// LoginLimiter limits login attempts per client address (default: burst 10, then 1 per 6 s).
+	LoginLimiter *ratelimit.Limiter
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the HTTP API.
+type Server struct {
+	opts    Options
+	store   *store.Store
+	log     *zap.Logger
+	hasher  auth.Hasher
+	keys    *auth.KeyVerifier
+	csrf    *auth.CSRF
+	metrics *metrics
+	engine  *gin.Engine
+	// bearers maps an API-key prefix to the function that authenticates such keys.
+	bearers map[string]bearerAuth
+	// dummyHash is verified against when a login names an unknown user, so the answer takes as
+	// long as for a wrong password and does not reveal which emails exist.
+	dummyHash string
+
+	// Route groups, for the resource files to hang routes on.
+	api     *gin.RouterGroup // /api, authenticated (any principal), audited
+	userAPI *gin.RouterGroup // /api, a user principal required
+	teamAPI *gin.RouterGroup // /api/teams/:teamID, team scope checked
+}
+
+var ginMode sync.Once
+
+// New builds the server and its routes.
+func New(o Options) (*Server, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
+	s := &Server{
+		opts: o, store: o.Store, log: o.Logger, hasher: o.Hasher,
+		keys:    auth.NewKeyVerifier(o.Hasher, 10_000, 10*time.Minute),
+		csrf:    auth.NewCSRF(o.SecretKey),
+		metrics: newMetrics(o.Store),
+	}
+	s.bearers = map[string]bearerAuth{auth.PrefixPersonal: s.personalToken}
+	var err error
+	if s.dummyHash, err = o.Hasher.Hash("talos timing equaliser"); err != nil {
+		return nil, err
+	}
+	if err := s.buildEngine(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving the API.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Routes lists every registered route (tests walk it to check team scope on all of them).
+func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
+
+// Registry is where the server's Prometheus metrics live; other parts of the backend register
+// theirs here too, so GET /metrics serves them all.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
+
+func (o *Options) defaults() error {
+	if o.Store == nil || o.Logger == nil || len(o.SecretKey) < 32 {
+		return errMissingOption
+	}
+	if o.Hasher.Params == (auth.Params{}) {
+		o.Hasher.Params = auth.DefaultParams
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 24 * time.Hour
+	}
+	if o.LoginLimiter == nil {
+		o.LoginLimiter = ratelimit.New(6*time.Second, 10, 10_000, o.Now)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+func (s *Server) buildEngine() error {
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
+		return err
+	}
+	e.Use(s.requestID, s.metricsObserve, s.requestLog, s.recovery(), s.limitBody)
+	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
+	e.NoMethod(func(c *gin.Context) { s.fail(c, errMethodNotAllowed) })
+	s.engine = e
+	s.routes()
+	return nil
+}
+
+// routes registers every route. Each resource file contributes one method.
+func (s *Server) routes() {
+	s.engine.GET("/metrics", s.metrics.handler())
+	s.engine.GET("/api/health", s.health)
+	s.engine.POST("/api/auth/login", s.audited, s.login)
+
+	s.api = s.engine.Group("/api", s.authenticate, s.audited)
+	s.userAPI = s.api.Group("", s.requireUser)
+	s.teamAPI = s.userAPI.Group("/teams/:teamID", s.teamScope)
+
+	s.sessionRoutes()
+	s.meRoutes()
+	s.tokenRoutes()
+	s.userRoutes()
+	s.teamRoutes()
+	s.memberRoutes()
+	s.auditRoutes()
+}
