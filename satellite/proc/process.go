@@ -1,0 +1,281 @@
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/talos-gs/talos/backend/api"
+)
+
+// shimScript runs as the team user before the real program: it waits on fd 3 until the runner
+// has placed it in its cgroup (v1) or set its rlimits, then becomes the program. It forks
+// nothing before that, so no grandchild can start outside the group. EOF without the go-ahead
+// (the runner failed to place it) makes it exit 125 without running anything.
+const shimScript = `read -r talos_go <&3 || exit 125; exec 3<&-; %sexec "$@"`
+
+// process is one managed process over its restarts. Its fields are guarded by Manager.mu.
+type process struct {
+	spec   Spec
+	limits Limits
+	idle   time.Duration
+	id     identity
+
+	state        string
+	run          *run // the current or last execution
+	restarts     int
+	restartTimes []time.Time // restarts inside the crash-loop window
+	nextStart    time.Time
+	stopReason   string // set when the runner stopped it: no restart
+	exitCode     *int
+	signal       string
+	oomKilled    bool
+	finishedAt   time.Time
+	cpuPercent   float64
+	memoryBytes  uint64
+	lastSample   usage
+	lastSampleAt time.Time
+}
+
+// run is one execution of a process.
+type run struct {
+	cmd     *exec.Cmd
+	pid     int
+	grp     group
+	out     *output
+	started time.Time
+	pipes   []*os.File // read ends of stdout and stderr
+	done    chan struct{}
+}
+
+// exitInfo is how a run ended.
+type exitInfo struct {
+	code      *int
+	signal    string
+	oomKilled bool
+	failed    bool
+}
+
+func (m *Manager) spawn(p *process) (*run, error) {
+	spec, id := p.spec, p.id
+	dir, err := workDir(id, spec.WorkingDir, m.root)
+	if err != nil {
+		return nil, err
+	}
+	pathList := m.cfg.Path
+	if v, ok := spec.Env["PATH"]; ok {
+		pathList = v
+	}
+	prog, err := resolveProgram(spec.Command[0], pathList)
+	if err != nil {
+		return nil, err
+	}
+	grp, err := m.lim.Create(spec.Team, spec.Name, p.limits, id.dedicated)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.startIn(p, grp, prog, dir)
+	if err != nil {
+		if derr := grp.Delete(); derr != nil {
+			m.log.Warn("remove group of failed start", zapName(spec.Name), zapErr(derr))
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+// startIn starts the program in its group: directly (cgroup v2 places it at clone time) or
+// through the shim, released only once Attach has placed it.
+func (m *Manager) startIn(p *process, grp group, prog, dir string) (*run, error) {
+	spec := p.spec
+	cmd := &exec.Cmd{
+		Path: prog,
+		Args: append([]string{prog}, spec.Command[1:]...),
+		Env:  buildEnv(m.cfg, p.id, spec),
+		Dir:  dir,
+		// Stdin stays nil: the child reads /dev/null.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+	}
+	if p.id.dedicated {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: p.id.uid, Gid: p.id.gid, Groups: []uint32{}}
+	}
+	var gate *os.File
+	if prelude, ok := grp.Shim(); ok {
+		gateR, gateW, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("shim pipe: %w", err)
+		}
+		defer gateR.Close()
+		gate = gateW
+		cmd.Path = m.cfg.Shell
+		cmd.Args = append([]string{m.cfg.Shell, "-c", fmt.Sprintf(shimScript, prelude), "talos-shim", prog}, spec.Command[1:]...)
+		cmd.ExtraFiles = []*os.File{gateR}
+	}
+	r, err := m.startCmd(cmd, grp)
+	if err != nil {
+		closeAll(gate)
+		return nil, err
+	}
+	if gate != nil {
+		_, werr := gate.WriteString("go\n")
+		if err := errors.Join(werr, gate.Close()); err != nil {
+			m.abort(r)
+			return nil, fmt.Errorf("release start shim: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// startCmd starts cmd with its output piped, and places it in grp.
+func (m *Manager) startCmd(cmd *exec.Cmd, grp group) (*run, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll(outR, outW)
+		return nil, fmt.Errorf("stderr pipe: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if err := grp.Prepare(cmd); err != nil {
+		closeAll(outR, outW, errR, errW)
+		return nil, err
+	}
+	err = cmd.Start()
+	closeAll(outW, errW) // the child holds its own copies
+	grp.Release()
+	if err != nil {
+		closeAll(outR, errR)
+		return nil, fmt.Errorf("start %s: %w", cmd.Args[0], err)
+	}
+	r := &run{cmd: cmd, pid: cmd.Process.Pid, grp: grp, pipes: []*os.File{outR, errR}, done: make(chan struct{}), started: m.clock.Now()}
+	if err := grp.Attach(r.pid); err != nil {
+		m.abort(r)
+		return nil, fmt.Errorf("place pid %d in its group: %w", r.pid, err)
+	}
+	return r, nil
+}
+
+// abort kills and reaps a run that could not be set up; the shim, if any, never ran the program.
+func (m *Manager) abort(r *run) {
+	_ = signalGroup(r.pid, syscall.SIGKILL)
+	_ = r.grp.Kill(r.pid)
+	_ = r.cmd.Wait()
+	closeAll(r.pipes...)
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+// waitExit waits for the leader to exit without reaping it (WNOWAIT): while it is a zombie its
+// pid, which is also the process group id, cannot be reused, so killing the group afterwards
+// cannot hit a stranger.
+func waitExit(pid int) error {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// outputDrain bounds how long the end of a run waits for its output pipes to close; only a
+// process that escaped its group (possible without cgroups) keeps them open longer.
+const outputDrain = 2 * time.Second
+
+// wait follows a run to its end: leader exit, then the rest of the group killed, reaped,
+// output flushed, group removed; then the manager decides what comes next.
+func (m *Manager) wait(p *process, r *run) {
+	defer m.wg.Done()
+	if err := waitExit(r.pid); err != nil {
+		m.log.Warn("waitid", zapName(p.spec.Name), zapErr(err))
+	}
+	if err := r.grp.Kill(r.pid); err != nil {
+		m.log.Warn("kill rest of group", zapName(p.spec.Name), zapErr(err))
+	}
+	_ = r.cmd.Wait() // the exit status is read from ProcessState below
+	r.out.wait(time.After(outputDrain))
+	closeAll(r.pipes...)
+	r.out.flush()
+	ex := exitOf(r.cmd.ProcessState, r.grp.OOMKilled())
+	if err := r.grp.Delete(); err != nil {
+		m.log.Warn("remove process group", zapName(p.spec.Name), zapErr(err))
+	}
+	m.exited(p, r, ex)
+}
+
+func exitOf(ps *os.ProcessState, oom bool) exitInfo {
+	ex := exitInfo{oomKilled: oom}
+	if ps == nil {
+		ex.failed = true
+		return ex
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		ex.signal = unix.SignalName(ws.Signal())
+		if ex.signal == "" {
+			ex.signal = ws.Signal().String()
+		}
+		ex.failed = true
+	} else {
+		code := ps.ExitCode()
+		ex.code = &code
+		ex.failed = code != 0
+	}
+	ex.failed = ex.failed || oom
+	return ex
+}
+
+// terminate stops a run: SIGTERM to the process group, SIGKILL to the group (and every
+// member of its cgroup) after the grace period or when ctx ends first.
+func (m *Manager) terminate(ctx context.Context, r *run) error {
+	if err := signalGroup(r.pid, syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-m.clock.After(m.cfg.GracePeriod):
+	case <-ctx.Done():
+	}
+	err := errors.Join(signalGroup(r.pid, syscall.SIGKILL), r.grp.Kill(r.pid))
+	<-r.done // a SIGKILLed group ends; the waiter closes done
+	return err
+}
+
+// info is the heartbeat view of a process; the caller holds m.mu.
+func (p *process) info() api.ProcessInfo {
+	pi := api.ProcessInfo{
+		Name: p.spec.Name, TeamID: p.spec.Team, State: p.state, Restarts: p.restarts,
+		CPUPercent: p.cpuPercent, MemoryBytes: p.memoryBytes,
+		ExitCode: p.exitCode, Signal: p.signal, OOMKilled: p.oomKilled,
+	}
+	if p.run != nil {
+		pi.Limited = p.run.grp.Limited()
+		if live(p.state) {
+			pi.PID = p.run.pid
+		}
+	}
+	return pi
+}
+
+// live states count against max_processes.
+func live(state string) bool {
+	switch state {
+	case api.ProcessStarting, api.ProcessRunning, api.ProcessStopping, api.ProcessBackoff:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,143 @@
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/talos-gs/talos/backend/api"
+)
+
+// Errors returned by the Manager; the command handlers pass them on as the command's error.
+var (
+	ErrNotFound         = errors.New("no such process")
+	ErrExists           = errors.New("a live process already has this name")
+	ErrTooManyProcesses = errors.New("too many processes")
+	ErrLimitTooHigh     = errors.New("limit above the station maximum")
+	ErrShuttingDown     = errors.New("the process manager is shutting down")
+	ErrStarting         = errors.New("the process is still starting")
+)
+
+// Spec says what to run. Observations build one directly; process.start builds one from its
+// payload with SpecFromPayload.
+type Spec struct {
+	// Name identifies the process on this runner (api.ValidateProcessName).
+	Name string
+	// Team selects the system user and the working directory (api.ValidateTeamID).
+	Team string
+	// Command is the argv: an absolute path or a program name looked up in the child's PATH.
+	Command []string
+	// Env are the variables the process gets besides PATH, HOME, USER, LOGNAME and LANG.
+	Env map[string]string
+	// WorkingDir is relative to the team directory.
+	WorkingDir string
+	// Limits overrides the configured defaults where non-zero.
+	Limits Limits
+	// Restart is the restart policy ("" is never).
+	Restart api.RestartPolicy
+	// IdleTimeout: nil keeps the configured default, 0 disables it.
+	IdleTimeout *time.Duration
+	// CommandID and CorrelationID tie the process's events to a command or an observation.
+	CommandID     string
+	CorrelationID string
+}
+
+// SpecFromPayload validates a process.start payload and turns it into a Spec.
+func SpecFromPayload(p api.ProcessStartPayload) (Spec, error) {
+	if err := p.Validate(); err != nil {
+		return Spec{}, err
+	}
+	s := Spec{
+		Name: p.Name, Team: p.TeamID, Command: p.Command, Env: p.Env,
+		WorkingDir: p.WorkingDir, Restart: p.Restart,
+	}
+	if p.Limits != nil {
+		s.Limits = Limits{CPUCores: p.Limits.CPUCores, MemoryMB: p.Limits.MemoryMB, Pids: p.Limits.Pids}
+	}
+	if p.IdleTimeoutSeconds != nil {
+		d := time.Duration(*p.IdleTimeoutSeconds) * time.Second
+		s.IdleTimeout = &d
+	}
+	return s, nil
+}
+
+// validate checks a Spec built in code the same way a payload is checked.
+func (s Spec) validate() error {
+	p := api.ProcessStartPayload{
+		Name: s.Name, TeamID: s.Team, Command: s.Command, Env: s.Env, WorkingDir: s.WorkingDir,
+		Restart: s.Restart,
+		Limits:  &api.ProcessLimits{CPUCores: s.Limits.CPUCores, MemoryMB: s.Limits.MemoryMB, Pids: s.Limits.Pids},
+	}
+	if s.IdleTimeout != nil {
+		secs := int(s.IdleTimeout.Seconds())
+		if *s.IdleTimeout < 0 || (*s.IdleTimeout > 0 && secs == 0) {
+			return fmt.Errorf("idle timeout %v must be 0 (off) or at least 1s", *s.IdleTimeout)
+		}
+		p.IdleTimeoutSeconds = &secs
+	}
+	return p.Validate()
+}
+
+// resolveLimits fills the spec's zero limits from the defaults and refuses anything above the
+// configured maxima.
+func resolveLimits(cfg Config, o Limits) (Limits, error) {
+	l := o.withDefaults(cfg.Defaults)
+	switch {
+	case l.CPUCores > cfg.Max.CPUCores:
+		return l, fmt.Errorf("%w: limits.cpu_cores %v > %v", ErrLimitTooHigh, l.CPUCores, cfg.Max.CPUCores)
+	case l.MemoryMB > cfg.Max.MemoryMB:
+		return l, fmt.Errorf("%w: limits.memory_mb %d > %d", ErrLimitTooHigh, l.MemoryMB, cfg.Max.MemoryMB)
+	case l.Pids > cfg.Max.Pids:
+		return l, fmt.Errorf("%w: limits.pids %d > %d", ErrLimitTooHigh, l.Pids, cfg.Max.Pids)
+	}
+	return l, nil
+}
+
+// idleTimeout is the spec's idle timeout, or the configured one; 0 means none.
+func idleTimeout(cfg Config, s Spec) time.Duration {
+	if s.IdleTimeout != nil {
+		return *s.IdleTimeout
+	}
+	if cfg.IdleTimeout < 0 {
+		return 0
+	}
+	return cfg.IdleTimeout
+}
+
+// buildEnv is the child's whole environment: a minimal base plus what the spec allows. The
+// runner's own environment (its API key, its config path) is never read here.
+func buildEnv(cfg Config, id identity, s Spec) []string {
+	env := map[string]string{
+		"PATH": cfg.Path, "HOME": id.dir, "USER": id.user, "LOGNAME": id.user, "LANG": cfg.Lang,
+	}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// resolveProgram finds a bare program name in the child's PATH (not the runner's).
+func resolveProgram(prog, pathList string) (string, error) {
+	if filepath.IsAbs(prog) {
+		return prog, nil
+	}
+	for _, dir := range strings.Split(pathList, ":") {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		cand := filepath.Join(dir, prog)
+		if fi, err := os.Stat(cand); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return cand, nil
+		}
+	}
+	return "", fmt.Errorf("command[0]: %q not found in PATH %s", prog, pathList)
+}
