@@ -122,7 +122,7 @@ func TestEarthFixedVelocityMatchesDifferences(t *testing.T) {
 	}
 	r, v, _ := k.Propagate(at)
 	_, vE := TEMEToECEF(r, v, at, 0)
-	diff := pos(at.Add(time.Duration(h*1e9))).Sub(pos(at.Add(-time.Duration(h * 1e9)))).Scale(1 / (2 * h))
+	diff := pos(at.Add(time.Duration(h * 1e9))).Sub(pos(at.Add(-time.Duration(h * 1e9)))).Scale(1 / (2 * h))
 	assert.InDelta(t, 0, diff.Sub(vE).Norm(), 1e-8)
 }
 

@@ -76,9 +76,9 @@ func TestLookOverheadIsAlongTheEllipsoidNormal(t *testing.T) {
 func TestRangeRateKnownRadialVelocity(t *testing.T) {
 	t.Parallel()
 	o := mustObserver(t, -35.4, 148.98, 680)
-	dir := o.north.Scale(0.6).Add(o.up.Scale(0.8))        // a unit vector
-	perp := o.east                                         // perpendicular to it
-	target := o.ecef.Add(dir.Scale(1000))                  // 1000 km away
+	dir := o.north.Scale(0.6).Add(o.up.Scale(0.8))          // a unit vector
+	perp := o.east                                          // perpendicular to it
+	target := o.ecef.Add(dir.Scale(1000))                   // 1000 km away
 	for _, w := range []float64{-7.1, -0.5, 0, 0.25, 6.9} { // km/s along the line of sight
 		v := dir.Scale(w).Add(perp.Scale(3)) // a transverse 3 km/s must not count
 		l := o.LookECEF(target, v)
