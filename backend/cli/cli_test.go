@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talos-gs/talos/backend/server/servertest"
+	"github.com/talos-gs/talos/backend/store/storetest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the serve goroutine to write while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type result struct {
+	code     int
+	out, err string
+}
+
+// runCLI runs the command line in-process with the given stdin and TALOS_* environment.
+func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut syncBuffer
+	code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errOut,
+		func(k string) string { return env[k] })
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestAdminCommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"TALOS_DATA_DIR": dir}
+
+	r := runCLI(t, env, "", "migrate")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Regexp(t, `^schema version [1-9]\d* \(sqlite\)\n$`, r.out)
+	assert.FileExists(t, filepath.Join(dir, "talos.db"))
+
+	r = runCLI(t, env, "a long enough password\n", "user", "create", "--email", "Ada@Example.org", "--password-stdin", "--admin")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Regexp(t, `^[0-9a-f-]{36}\n$`, r.out)
+
+	bad := []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"duplicate email", "a long enough password\n", []string{"user", "create", "--email", "ada@example.org", "--password-stdin"}, "conflict"},
+		{"no --password-stdin", "", []string{"user", "create", "--email", "b@example.org"}, "--password-stdin is required"},
+		{"empty password", "\n", []string{"user", "create", "--email", "b@example.org", "--password-stdin"}, "empty"},
+		{"short password", "short\n", []string{"user", "create", "--email", "b@example.org", "--password-stdin"}, "at least 12"},
+		{"bad email", "a long enough password\n", []string{"user", "create", "--email", "nope", "--password-stdin"}, "email"},
+		{"token for nobody", "", []string{"user", "token", "--email", "ghost@example.org"}, "not found"},
+		{"missing team name", "", []string{"team", "create"}, "name"},
+		{"unknown owner", "", []string{"team", "create", "--name", "X", "--owner", "ghost@example.org"}, "not found"},
+		{"bad config", "", []string{"migrate", "--listen", "nonsense"}, "--listen"},
+	}
+	for _, tc := range bad {
+		r := runCLI(t, env, tc.stdin, tc.args...)
+		assert.Equal(t, 1, r.code, tc.name)
+		assert.Contains(t, r.err, tc.want, tc.name)
+		assert.Empty(t, r.out, tc.name)
+	}
+
+	r = runCLI(t, env, "", "team", "create", "--name", "Ground Crew", "--owner", "ada@example.org")
+	require.Equal(t, 0, r.code, r.err)
+	m := regexp.MustCompile(`^([0-9a-f-]{36}) (ground-crew)\n$`).FindStringSubmatch(r.out)
+	require.NotNil(t, m, r.out)
+
+	r = runCLI(t, env, "", "user", "token", "--email", "ada@example.org", "--ttl", "1h")
+	require.Equal(t, 0, r.code, r.err)
+	token := strings.TrimSuffix(r.out, "\n")
+	assert.Regexp(t, `^tpat_[a-z2-7]{16}_[A-Za-z0-9_-]{43}$`, token, "the token alone on stdout")
+
+	// The token works against a server on the same database, and sees the team made above.
+	h := servertest.New(t, storetest.OpenURL(t, filepath.Join(dir, "talos.db")))
+	c := h.Anonymous(t)
+	c.Bearer = token
+	resp := c.Do(t, http.MethodGet, "/api/teams/"+m[1], nil)
+	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	assert.Contains(t, string(resp.Body), `"role":"owner"`)
+
+	r = runCLI(t, env, "another long password\n", "user", "password", "--email", "ada@example.org", "--password-stdin")
+	require.Equal(t, 0, r.code, r.err)
+	r = runCLI(t, env, "", "version")
+	assert.Equal(t, "dev\n", r.out)
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"TALOS_DATA_DIR": dir, "TALOS_LISTEN": "127.0.0.1:0", "TALOS_DEV": "1"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, nil, strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
+	}()
+
+	url, password := waitForBanner(t, &errOut, done)
+	require.NotEmpty(t, password, "the first start prints the admin password")
+	resp, err := http.Get(url + "/api/health") //nolint:noctx // a test against a local server
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	body := fmt.Sprintf(`{"email":"admin@talos.local","password":%q}`, password)
+	resp, err = http.Post(url+"/api/auth/login", "application/json", strings.NewReader(body)) //nolint:noctx // as above
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the printed password logs in")
+	assert.NotContains(t, strings.Replace(errOut.String(), "password: "+password, "", 1), password,
+		"the password is printed once, never logged")
+
+	info, err := os.Stat(filepath.Join(dir, "secret.key"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, errOut.String())
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop after its context ended")
+	}
+}
+
+func waitForBanner(t *testing.T, errOut *syncBuffer, done chan int) (url, password string) {
+	t.Helper()
+	urlRE := regexp.MustCompile(`Talos is running at (http://\S+)`)
+	pwRE := regexp.MustCompile(`password: (\S+)\n`)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d: %s", code, errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		s := errOut.String()
+		if m := urlRE.FindStringSubmatch(s); m != nil {
+			if p := pwRE.FindStringSubmatch(s); p != nil {
+				return m[1], p[1]
+			}
+			return m[1], ""
+		}
+	}
+	t.Fatalf("no banner: %s", errOut.String())
+	return "", ""
+}
+
+func TestServeRefusesOpenSecretKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "secret.key")
+	require.NoError(t, os.WriteFile(key, []byte(strings.Repeat("k", 64)), 0o600))
+	require.NoError(t, os.Chmod(key, 0o644))
+	r := runCLI(t, map[string]string{"TALOS_DATA_DIR": dir, "TALOS_LISTEN": "127.0.0.1:0"}, "", "serve")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "chmod 600")
+}

@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/talos-gs/talos/backend/accounts"
+	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/config"
+	"github.com/talos-gs/talos/backend/server"
+	"github.com/talos-gs/talos/backend/store"
+)
+
+// shutdownGrace is how long in-flight requests get to finish after the first signal.
+const shutdownGrace = 15 * time.Second
+
+func newServeCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Migrate the database and serve the API (the default command)",
+		Args:  cobra.NoArgs,
+		RunE:  func(*cobra.Command, []string) error { return serve(e) },
+	}
+}
+
+func serve(e *env) error {
+	cfg, err := e.config()
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, e.err)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }() // stderr cannot always be synced; nothing to do about it
+	if err := ensureDataDir(cfg); err != nil {
+		return err
+	}
+	key, err := cfg.SecretKey()
+	if err != nil {
+		return err
+	}
+	st, err := openStore(e, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return run(e, cfg, log, st, key)
+}
+
+func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byte) error {
+	hasher := auth.Hasher{Params: auth.DefaultParams}
+	boot, err := accounts.EnsureAdmin(e.ctx, st, hasher, cfg.BootstrapEmail, cfg.BootstrapPasswd)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{
+		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
+		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLS(), TrustedProxies: cfg.TrustedProxies,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	printBanner(e.err, cfg, ln.Addr(), boot)
+	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("database", string(st.Dialect())),
+		zap.Bool("tls", cfg.TLS()))
+
+	g, ctx := errgroup.WithContext(e.ctx)
+	g.Go(func() error { return serveHTTP(ctx, cfg, srv.Handler(), ln) })
+	sweeper := &accounts.SessionSweeper{Store: st, Log: log, Every: time.Hour}
+	g.Go(func() error { return sweeper.Run(ctx) })
+	return g.Wait()
+}
+
+// serveHTTP serves until ctx ends, then stops taking connections and gives in-flight requests
+// shutdownGrace to finish.
+func serveHTTP(ctx context.Context, cfg *config.Config, h http.Handler, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		// Long enough for a 30 s long-poll of the satellite protocol plus slack.
+		WriteTimeout: 90 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLS() {
+			errc <- hs.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down http: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+// printBanner tells the operator where Talos answers and, on first start, the administrator's
+// credentials. It writes to stderr directly, never through the logger, so the one-time password
+// does not end up in log files.
+func printBanner(w io.Writer, cfg *config.Config, addr net.Addr, boot accounts.Bootstrap) {
+	scheme := "http"
+	if cfg.TLS() {
+		scheme = "https"
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() || ip.IsLoopback() {
+		host = "localhost"
+	}
+	_, _ = fmt.Fprintf(w, "\nTalos is running at %s://%s\n", scheme, net.JoinHostPort(host, port))
+	if boot.Created {
+		_, _ = fmt.Fprintf(w, "\nFirst start: created the administrator account.\n  email:    %s\n", boot.Email)
+		if boot.Password != "" {
+			_, _ = fmt.Fprintf(w, "  password: %s\n(shown once: log in and change it, POST /api/me/password)\n", boot.Password)
+		} else {
+			_, _ = fmt.Fprintf(w, "  password: the one in TALOS_BOOTSTRAP_ADMIN_PASSWORD (change it after logging in)\n")
+		}
+	}
+	_, _ = fmt.Fprintln(w)
+}
+
+// ensureDataDir creates the data directory (mode 0700: it holds the database and the key).
+func ensureDataDir(cfg *config.Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	}
+	return nil
+}
