@@ -14,6 +14,7 @@ import (
 // subcommands lists the constructors of every subcommand; each lives in its own file.
 var subcommands = []func(stdio) *cobra.Command{
 	newVersionCmd,
+	newPredictCmd, newLookCmd,
 }
 
 // stdio carries the process's standard streams, so commands can be tested in-process.
