@@ -79,18 +79,11 @@ func (d *daemon) kill() {
 	d.cmd = nil
 }
 
-// restart starts the daemon again on the same port.
-func (d *daemon) restart() {
-	d.t.Helper()
-	d.kill()
-	d.start()
-}
-
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
 

@@ -46,7 +46,7 @@ func newFakeDaemon(t *testing.T, handle func(w net.Conn, line string)) *fakeDaem
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				br := bufio.NewReader(c)
 				for {
 					line, err := br.ReadString('\n')
@@ -67,10 +67,10 @@ func (f *fakeDaemon) addr() string { return f.ln.Addr().String() }
 func echoGetPos(w net.Conn, line string) {
 	name, args, _ := strings.Cut(strings.TrimPrefix(line, "+\\"), " ")
 	if name == "get_pos" {
-		fmt.Fprint(w, "get_pos:\nAzimuth: 12.50\nElevation: 34.25\nRPRT 0\n")
+		_, _ = fmt.Fprint(w, "get_pos:\nAzimuth: 12.50\nElevation: 34.25\nRPRT 0\n")
 		return
 	}
-	fmt.Fprintf(w, "%s: %s\nRPRT 0\n", name, args)
+	_, _ = fmt.Fprintf(w, "%s: %s\nRPRT 0\n", name, args)
 }
 
 func newFakeRotctld(t *testing.T, addr string, timeout time.Duration) *Rotctld {
@@ -120,7 +120,7 @@ func TestProtocolEdgeCases(t *testing.T) {
 			t.Parallel()
 			f := newFakeDaemon(t, func(w net.Conn, line string) {
 				if strings.HasPrefix(line, "+\\dump_") || strings.HasPrefix(line, "+\\get_info") {
-					fmt.Fprint(w, "RPRT -11\n")
+					_, _ = fmt.Fprint(w, "RPRT -11\n")
 					return
 				}
 				tt.reply(w)
@@ -147,12 +147,12 @@ func TestLateReplyIsNeverReadAsTheNext(t *testing.T) {
 	var calls atomic.Int32
 	f := newFakeDaemon(t, func(w net.Conn, line string) {
 		if strings.HasPrefix(line, "+\\dump_") {
-			fmt.Fprint(w, "RPRT -11\n")
+			_, _ = fmt.Fprint(w, "RPRT -11\n")
 			return
 		}
 		if calls.Add(1) == 1 {
 			time.Sleep(400 * time.Millisecond)
-			fmt.Fprint(w, "get_pos:\nAzimuth: 99\nElevation: 99\nRPRT 0\n")
+			_, _ = fmt.Fprint(w, "get_pos:\nAzimuth: 99\nElevation: 99\nRPRT 0\n")
 			return
 		}
 		echoGetPos(w, line)
@@ -174,7 +174,7 @@ func TestCancelInterruptsACall(t *testing.T) {
 	t.Parallel()
 	f := newFakeDaemon(t, func(w net.Conn, line string) {
 		if strings.HasPrefix(line, "+\\dump_") {
-			fmt.Fprint(w, "RPRT -11\n")
+			_, _ = fmt.Fprint(w, "RPRT -11\n")
 		} // everything else: never answered
 	})
 	r := newFakeRotctld(t, f.addr(), time.Minute)
@@ -194,7 +194,7 @@ func TestConcurrentCallsGetTheirOwnReplies(t *testing.T) {
 	f := newFakeDaemon(t, echoGetPos)
 	c, err := newConn("rotctld", ConnOptions{Addr: f.addr()})
 	require.NoError(t, err)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -286,7 +286,7 @@ func TestRunBackoff(t *testing.T) {
 		},
 	})
 	require.NoError(t, err)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

@@ -188,7 +188,7 @@ func BenchmarkRotctldSetGetRoundTrip(b *testing.B) {
 	d := startDaemon(b, "rotctld")
 	r, err := NewRotctld(RotctldOptions{ConnOptions: ConnOptions{Addr: d.addr()}})
 	require.NoError(b, err)
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	ctx := context.Background()
 	require.NoError(b, r.Connect(ctx))
 	b.ResetTimer()
