@@ -254,7 +254,7 @@ func (ls *lunarSolarTerms) apply(t float64, o *osculatingInput) {
 
 	o.incl += pinc
 	o.ep += pe
-	sinip, cosip := math.Sin(o.incl), math.Cos(o.incl)
+	sinip, cosip := math.Sincos(o.incl)
 	if o.incl >= lyddaneInclRad {
 		ph /= sinip
 		pgh -= cosip * ph
@@ -270,7 +270,7 @@ func (ls *lunarSolarTerms) apply(t float64, o *osculatingInput) {
 // Improved mode: the node is not forced into [0, 2π) (the "afspc" mode did that), but it is kept
 // on the same branch as before the correction.
 func lyddane(o *osculatingInput, sinip, cosip, pinc, pl, pgh, ph float64) {
-	sinop, cosop := math.Sin(o.node), math.Cos(o.node)
+	sinop, cosop := math.Sincos(o.node)
 	alfdp := sinip * sinop
 	betdp := sinip * cosop
 	dalf := ph*cosop + pinc*cosip*sinop
@@ -300,9 +300,9 @@ type bodyPeriodics struct{ e, i, l, gh, h float64 }
 func (c *periodicCoeffs) at(t float64) bodyPeriodics {
 	zm := c.zm0 + c.rate*t
 	zf := zm + 2*c.ecc*math.Sin(zm)
-	sinzf := math.Sin(zf)
+	sinzf, coszf := math.Sincos(zf)
 	f2 := 0.5*sinzf*sinzf - 0.25
-	f3 := -0.5 * sinzf * math.Cos(zf)
+	f3 := -0.5 * sinzf * coszf
 	return bodyPeriodics{
 		e:  c.e2*f2 + c.e3*f3,
 		i:  c.i2*f2 + c.i3*f3,

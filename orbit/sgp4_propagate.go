@@ -20,6 +20,7 @@ type meanState struct {
 // (J2) corrections.
 type osculatingInput struct {
 	ep, incl, node, argp, mp float64
+	sinip, cosip             float64 // sin and cos of incl
 }
 
 // dragTerms are the atmospheric-drag corrections of semi-major axis, eccentricity and mean
@@ -37,8 +38,8 @@ func (p *Propagator) propagate(t float64) (r, v Vec3, err error) {
 	if s.nm <= 0 {
 		return Vec3{}, Vec3{}, &PropagationError{Code: 2, Minutes: t, Value: s.nm}
 	}
-	am := math.Pow(xke/s.nm, twoThird) * drag.tempa * drag.tempa
-	s.nm = xke / math.Pow(am, 1.5)
+	am := p.semiMajorAxis(s.nm) * drag.tempa * drag.tempa
+	s.nm = xke / (am * math.Sqrt(am)) // am^1.5: a square root is several times cheaper than Pow
 	s.em -= drag.tempe
 	if s.em >= 1 || s.em < minMeanEcc {
 		return Vec3{}, Vec3{}, &PropagationError{Code: 1, Minutes: t, Value: s.em}
@@ -49,7 +50,8 @@ func (p *Propagator) propagate(t float64) (r, v Vec3, err error) {
 	s.mm += p.m0.no * drag.templ
 	wrapAngles(&s)
 
-	o := osculatingInput{ep: s.em, incl: s.inclm, node: s.nodem, argp: s.argpm, mp: s.mm}
+	o := osculatingInput{ep: s.em, incl: s.inclm, node: s.nodem, argp: s.argpm, mp: s.mm,
+		sinip: p.near.sinio, cosip: p.near.cosio} // near Earth the inclination is constant
 	aycof, xlcof := p.near.aycof, p.near.xlcof
 	if p.deep != nil {
 		p.deep.ls.apply(t, &o)
@@ -62,9 +64,20 @@ func (p *Propagator) propagate(t float64) (r, v Vec3, err error) {
 		if o.ep < 0 || o.ep > 1 {
 			return Vec3{}, Vec3{}, &PropagationError{Code: 3, Minutes: t, Value: o.ep}
 		}
-		aycof, xlcof = longPeriodCoefficients(math.Sin(o.incl), math.Cos(o.incl))
+		o.sinip, o.cosip = math.Sincos(o.incl)
+		aycof, xlcof = longPeriodCoefficients(o.sinip, o.cosip)
 	}
 	return p.shortPeriodic(t, am, s.nm, o, aycof, xlcof)
+}
+
+// semiMajorAxis returns (xke/n)^(2/3) in Earth radii. Only a resonant orbit changes the mean
+// motion, so every other orbit reuses the value computed at initialisation: the same bits, without
+// the cost of Pow on every call.
+func (p *Propagator) semiMajorAxis(nm float64) float64 {
+	if nm == p.m0.no {
+		return p.near.ao
+	}
+	return math.Pow(xke/nm, twoThird)
 }
 
 // secularAndDrag applies the secular effects of gravity and the drag corrections at t minutes.
@@ -140,7 +153,7 @@ func (p *Propagator) shortPeriodic(t, am, nm float64, o osculatingInput, aycof, 
 	temp1 := 0.5 * j2 * temp
 	temp2 := temp1 * temp
 
-	sinip, cosip := math.Sin(o.incl), math.Cos(o.incl)
+	sinip, cosip := o.sinip, o.cosip
 	con41, x1mth2, x7thm1 := p.near.con41, p.near.x1mth2, p.near.x7thm1
 	if p.deep != nil {
 		// the inclination moves with the lunar-solar terms, so these are no longer constants
