@@ -2,6 +2,7 @@ package rotator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -34,6 +35,10 @@ func NewRigctld(opts ConnOptions) (*Rigctld, error) {
 // Connect dials the daemon now (if not connected) and checks it answers.
 func (r *Rigctld) Connect(ctx context.Context) error {
 	_, err := r.c.call(ctx, "get_vfo")
+	var he *HamlibError
+	if errors.As(err, &he) {
+		return nil // it answered: connected, even if this backend lacks the command
+	}
 	return err
 }
 

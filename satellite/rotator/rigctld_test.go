@@ -113,3 +113,22 @@ func TestRigctldRefusals(t *testing.T) {
 	_, err := r.Frequency(ctx)
 	require.NoError(t, err, "refusals leave the connection usable")
 }
+
+// BenchmarkRigctldSetGetFrequency measures one set_freq plus one get_freq against a real
+// rigctld on loopback: the cost of one Doppler correction with readback.
+func BenchmarkRigctldSetGetFrequency(b *testing.B) {
+	d := startDaemon(b, "rigctld")
+	r, err := NewRigctld(ConnOptions{Addr: d.addr()})
+	require.NoError(b, err)
+	defer func() { _ = r.Close() }()
+	ctx := context.Background()
+	require.NoError(b, r.Connect(ctx))
+	for i := 0; b.Loop(); i++ {
+		if err := r.SetFrequency(ctx, 437_800_000+float64(i%1000)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Frequency(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
