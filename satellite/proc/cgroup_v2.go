@@ -80,9 +80,11 @@ func (l *v2Limiter) delegate(own string) error {
 		return err
 	}
 	leaf := filepath.Join(dir, "runner")
+	// #nosec G301 -- cgroupfs directories; the mode is not an access control here.
 	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("make runner leaf cgroup: %w", err)
 	}
+	// #nosec G306 -- a cgroupfs control file, which exists already.
 	if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return fmt.Errorf("move the runner into %s: %w", leaf, err)
 	}
@@ -122,8 +124,11 @@ func enableControllers(dir string) error {
 	if err != nil {
 		return fmt.Errorf("open subtree_control: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString("+cpu +memory +pids"); err != nil {
+	_, err = f.WriteString("+cpu +memory +pids")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("enable controllers in %s: %w", dir, err)
 	}
 	return nil

@@ -68,7 +68,7 @@ func copyHelper() (string, error) {
 	if err != nil {
 		return dir, err
 	}
-	defer src.Close()
+	defer func() { _ = src.Close() }()
 	helperBin = filepath.Join(dir, "helper")
 	dst, err := os.OpenFile(helperBin, os.O_CREATE|os.O_WRONLY, 0o755)
 	if err != nil {

@@ -145,7 +145,7 @@ func TestTeamUserIsolation(t *testing.T) {
 	out := rec.output("reader")
 	ids := pidsFromOutput(t, rec, "reader", 4)
 
-	userA, err := (&teams{cfg: m.cfg, root: true}).user(teamA)
+	userA, err := (&teams{cfg: m.cfg, root: true}).user(context.Background(), teamA)
 	require.NoError(t, err)
 	assert.Equal(t, int(userA.uid), ids["uid"], "runs as talos-<team>")
 	assert.NotZero(t, ids["uid"])

@@ -91,7 +91,7 @@ func (m *Manager) Processes() []api.ProcessInfo {
 
 // Start runs a process and returns once it runs (or failed to start). The name must not be
 // used by a live process; at most max_processes may be live at once.
-func (m *Manager) Start(_ context.Context, spec Spec) (api.ProcessInfo, error) {
+func (m *Manager) Start(ctx context.Context, spec Spec) (api.ProcessInfo, error) {
 	if err := spec.validate(); err != nil {
 		return api.ProcessInfo{}, err
 	}
@@ -104,7 +104,7 @@ func (m *Manager) Start(_ context.Context, spec Spec) (api.ProcessInfo, error) {
 		return api.ProcessInfo{}, err
 	}
 	defer m.starting.Done()
-	if p.id, err = m.teams.identity(spec.Team); err == nil {
+	if p.id, err = m.teams.identity(ctx, spec.Team); err == nil {
 		err = m.launch(p)
 	}
 	if err != nil {
@@ -153,10 +153,11 @@ func (m *Manager) launch(p *process) error {
 	p.run, p.state = r, api.ProcessRunning
 	p.exitCode, p.signal, p.oomKilled = nil, "", false
 	p.lastSample, p.lastSampleAt = usage{}, r.started
+	data := m.eventData(p, r, nil)
 	m.wg.Add(1)
 	m.mu.Unlock()
 	go m.wait(p, r)
-	m.event(p, api.EventProcessStarted, api.SeverityInfo, "process started", m.eventData(p, r, nil))
+	m.event(p, api.EventProcessStarted, api.SeverityInfo, "process started", data)
 	return nil
 }
 
@@ -257,7 +258,7 @@ func (m *Manager) exited(p *process, r *run, ex exitInfo) {
 	m.mu.Unlock()
 
 	sev, msg := api.SeverityInfo, "process exited"
-	if ex.failed && p.stopReason == "" {
+	if ex.failed && data.Reason == "" {
 		sev, msg = api.SeverityWarning, "process failed"
 	}
 	m.event(p, api.EventProcessExited, sev, msg, data)
@@ -300,9 +301,10 @@ func (m *Manager) nextState(p *process, ex exitInfo, now time.Time) (string, tim
 func (m *Manager) fail(p *process, err error) {
 	m.mu.Lock()
 	p.state, p.finishedAt = api.ProcessFailed, m.clock.Now()
+	data := m.eventData(p, nil, nil)
 	m.mu.Unlock()
 	m.log.Warn("restart failed", zapName(p.spec.Name), zapErr(err))
-	m.event(p, api.EventProcessFailed, api.SeverityError, "restart failed: "+err.Error(), m.eventData(p, nil, nil))
+	m.event(p, api.EventProcessFailed, api.SeverityError, "restart failed: "+err.Error(), data)
 }
 
 // Run supervises until ctx ends (restarts, idle timeouts, output batches, usage samples),
@@ -366,6 +368,7 @@ func (m *Manager) shutdown(ctx context.Context) error {
 // tick does the periodic work of Run.
 func (m *Manager) tick(now time.Time) {
 	var due, idle []*process
+	var idleData []processEvent
 	var outs []*output
 	m.mu.Lock()
 	for name, p := range m.procs {
@@ -377,6 +380,7 @@ func (m *Manager) tick(now time.Time) {
 			due = append(due, p)
 		case p.state == api.ProcessRunning && p.idle > 0 && now.Sub(p.run.out.lastActivity()) >= p.idle:
 			idle = append(idle, p)
+			idleData = append(idleData, m.eventData(p, p.run, nil))
 		case !live(p.state) && now.Sub(p.finishedAt) > finishedRetention:
 			delete(m.procs, name)
 		}
@@ -397,8 +401,8 @@ func (m *Manager) tick(now time.Time) {
 			m.fail(p, err)
 		}
 	}
-	for _, p := range idle {
-		m.event(p, api.EventProcessIdleTimeout, api.SeverityWarning, fmt.Sprintf("no output for %v, stopping", p.idle), m.eventData(p, nil, nil))
+	for i, p := range idle {
+		m.event(p, api.EventProcessIdleTimeout, api.SeverityWarning, fmt.Sprintf("no output for %v, stopping", p.idle), idleData[i])
 		go func() { _, _ = m.stop(context.Background(), p.spec.Name, "idle_timeout") }()
 	}
 	if sample {

@@ -111,7 +111,7 @@ func (m *Manager) startIn(p *process, grp group, prog, dir string) (*run, error)
 		if err != nil {
 			return nil, fmt.Errorf("shim pipe: %w", err)
 		}
-		defer gateR.Close()
+		defer func() { _ = gateR.Close() }() // the child has its own copy
 		gate = gateW
 		cmd.Path = m.cfg.Shell
 		cmd.Args = append([]string{m.cfg.Shell, "-c", fmt.Sprintf(shimScript, prelude), "talos-shim", prog}, spec.Command[1:]...)

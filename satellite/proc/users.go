@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -60,13 +61,13 @@ func teamUserName(team string) string {
 }
 
 // identity returns the team's user and directory, creating them when allowed.
-func (t *teams) identity(team string) (identity, error) {
+func (t *teams) identity(ctx context.Context, team string) (identity, error) {
 	if !teamRe.MatchString(team) {
 		return identity{}, fmt.Errorf("team id %q is not valid", team)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	id, err := t.user(team)
+	id, err := t.user(ctx, team)
 	if err != nil {
 		return identity{}, err
 	}
@@ -74,7 +75,7 @@ func (t *teams) identity(team string) (identity, error) {
 	return id, err
 }
 
-func (t *teams) user(team string) (identity, error) {
+func (t *teams) user(ctx context.Context, team string) (identity, error) {
 	if !t.root {
 		u, err := user.Current()
 		if err != nil {
@@ -89,7 +90,7 @@ func (t *teams) user(team string) (identity, error) {
 	u, err := user.Lookup(name)
 	var unknown user.UnknownUserError
 	if errors.As(err, &unknown) && *t.cfg.CreateUsers {
-		u, err = t.createUser(team, name)
+		u, err = t.createUser(ctx, team, name)
 	}
 	if err != nil {
 		return identity{}, fmt.Errorf("team user %s: %w", name, err)
@@ -133,12 +134,12 @@ func parseIdentity(u *user.User, dedicated bool) (identity, error) {
 
 // createUser runs useradd --system. useradd takes a lock on /etc/passwd, so a concurrent
 // change elsewhere on the host makes it fail for a moment: it is retried a few times.
-func (t *teams) createUser(team, name string) (*user.User, error) {
+func (t *teams) createUser(ctx context.Context, team, name string) (*user.User, error) {
 	home := filepath.Join(t.cfg.WorkDir, team)
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		// #nosec G204 -- name and home are built from a validated team id.
-		cmd := exec.Command("useradd", "--system", "--user-group", "--no-create-home",
+		cmd := exec.CommandContext(ctx, "useradd", "--system", "--user-group", "--no-create-home",
 			"--home-dir", home, "--shell", "/usr/sbin/nologin", "--comment", userComment(team), name)
 		out, err := cmd.CombinedOutput()
 		if u, lerr := user.Lookup(name); lerr == nil {
@@ -154,6 +155,7 @@ func (t *teams) createUser(team, name string) (*user.User, error) {
 // is 0711: users can reach their own directory but cannot list the others.
 func (t *teams) teamDir(team string, id identity) (string, error) {
 	base := t.cfg.WorkDir
+	// #nosec G301 -- 0711: team users must traverse the base to reach their own directory.
 	if err := os.MkdirAll(base, 0o711); err != nil {
 		return "", fmt.Errorf("make work dir %s: %w", base, err)
 	}
@@ -174,7 +176,7 @@ func (t *teams) teamDir(team string, id identity) (string, error) {
 			return "", fmt.Errorf("chown team dir: %w", err)
 		}
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	if err := os.Chmod(dir, 0o700); err != nil { // #nosec G302 -- a directory: 0700 is owner-only
 		return "", fmt.Errorf("chmod team dir: %w", err)
 	}
 	return dir, nil
