@@ -332,3 +332,7 @@ func pidGone(pid int) bool {
 	st, err := parseProcStat(string(raw))
 	return err == nil && st.state == "Z"
 }
+
+func execCommand(name string, args ...string) error {
+	return exec.Command(name, args...).Run()
+}

@@ -1,0 +1,52 @@
+package proc
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"go.uber.org/zap"
+)
+
+// BenchmarkStartStop measures one start (team user resolved, cgroup made, shim released or
+// clone into cgroup) plus one stop (SIGTERM, reap, group removed) of `sleep 600`.
+func BenchmarkStartStop(b *testing.B) {
+	for _, mode := range []string{"auto", "off"} {
+		b.Run("cgroups="+mode, func(b *testing.B) {
+			if os.Geteuid() != 0 {
+				b.Skip("needs root")
+			}
+			base, err := os.MkdirTemp("", "talos-proc-bench-")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = os.RemoveAll(base) }()
+			if err := os.Chmod(base, 0o711); err != nil {
+				b.Fatal(err)
+			}
+			m, err := New(Config{Cgroups: mode, CgroupParent: unique("talos-bench-"), WorkDir: base + "/teams"}, zap.NewNop(), nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("cgroup limits: %s", m.CgroupLimits())
+			team := unique("b")
+			defer func() { _ = runUserdel(team) }()
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Start(ctx, Spec{Name: "bench", Team: team, Command: []string{"sleep", "600"}}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := m.Stop(ctx, "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			_ = m.lim.Close()
+		})
+	}
+}
+
+func runUserdel(team string) error {
+	return execCommand("userdel", teamUserName(team))
+}
