@@ -214,9 +214,25 @@ func (c *conn) exchangeLocked(ctx context.Context, name string, args ...string) 
 		c.dropLocked(err)
 		return reply{}, fmt.Errorf("%s %s: %w: %w", c.daemon, name, ErrDisconnected, err)
 	}
-	// Cancelling ctx (not only its deadline) must interrupt a blocked read.
-	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	// Cancelling ctx (not only its deadline) must interrupt a blocked read. The flag, under its
+	// own lock, keeps a late-running interrupt from hitting the next exchange's deadline.
+	var (
+		interruptMu sync.Mutex
+		finished    bool
+	)
+	stop := context.AfterFunc(ctx, func() {
+		interruptMu.Lock()
+		defer interruptMu.Unlock()
+		if !finished {
+			_ = nc.SetDeadline(time.Unix(1, 0))
+		}
+	})
+	defer func() {
+		stop()
+		interruptMu.Lock()
+		finished = true
+		interruptMu.Unlock()
+	}()
 	if _, err := io.WriteString(nc, commandLine(name, args)); err != nil {
 		c.dropLocked(err)
 		return reply{}, fmt.Errorf("%s %s: send: %w: %w", c.daemon, name, ErrDisconnected, err)
@@ -265,12 +281,18 @@ func (c *conn) dropLocked(cause error) {
 	}
 }
 
-// Run keeps the connection up until ctx ends: whenever it is down, it waits a backoff delay
+// Run keeps the connection up until ctx ends or Close: whenever it is down, it waits a backoff delay
 // (capped exponential, full jitter) on the injected clock and dials again. Calls work without
 // Run (they dial on demand); Run makes the connection come back while nobody calls, so a
 // Monitor sees recovery promptly and the first command after an outage does not pay for a dial.
 func (c *conn) Run(ctx context.Context) error {
 	for {
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return nil
+		}
 		if c.Connected() {
 			select {
 			case <-ctx.Done():
@@ -323,6 +345,10 @@ func (c *conn) Close() error {
 	c.mu.Lock()
 	c.connected = false
 	c.mu.Unlock()
+	select { // wake Run, which then sees ErrClosed and returns
+	case c.lost <- struct{}{}:
+	default:
+	}
 	return err
 }
 

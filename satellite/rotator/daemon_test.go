@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/talos-gs/talos/satellite/internal/integration"
 )
 
 // daemon is a real rotctld or rigctld (Hamlib's dummy model) run for one test.
@@ -29,11 +30,7 @@ func requireBinary(t testing.TB, bin string) string {
 	t.Helper()
 	path, err := exec.LookPath(bin)
 	if err != nil {
-		msg := fmt.Sprintf("%s not installed (Debian package libhamlib-utils): %v", bin, err)
-		if os.Getenv("TALOS_REQUIRE_INTEGRATION") == "1" {
-			t.Fatalf("TALOS_REQUIRE_INTEGRATION=1: %s", msg)
-		}
-		t.Skip(msg)
+		integration.Skip(t, fmt.Sprintf("%s not installed (Debian package libhamlib-utils): %v", bin, err))
 	}
 	return path
 }

@@ -336,6 +336,19 @@ func TestClosedClientRefusesCalls(t *testing.T) {
 	require.NoError(t, r.Close(), "Close twice is harmless")
 }
 
+func TestCloseStopsRun(t *testing.T) {
+	t.Parallel()
+	f := newFakeDaemon(t, echoGetPos)
+	clk := clock.NewFake(epoch)
+	r, err := NewRotctld(RotctldOptions{ConnOptions: ConnOptions{Addr: f.addr(), Clock: clk}})
+	require.NoError(t, err)
+	require.NoError(t, r.Connect(context.Background()))
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	require.NoError(t, r.Close())
+	require.NoError(t, <-done, "Run returns on Close without the clock moving")
+}
+
 func TestOptionsValidation(t *testing.T) {
 	t.Parallel()
 	_, err := NewRotctld(RotctldOptions{ConnOptions: ConnOptions{Addr: "no-port"}})
