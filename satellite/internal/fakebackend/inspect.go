@@ -137,3 +137,14 @@ func (b *Backend) RegisterDirect(name string) api.RegisterResponse {
 	defer b.mu.Unlock()
 	return b.registerLocked(api.RegisterRequest{Name: name, Version: api.Version})
 }
+
+// Cancel cancels a command as a user would: later status updates for it are refused with 409.
+func (b *Backend) Cancel(satelliteID, commandID string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s := b.sats[satelliteID]; s != nil {
+		if c := findCommand(s, commandID); c != nil {
+			c.status = api.CommandCancelled
+		}
+	}
+}
