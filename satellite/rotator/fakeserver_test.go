@@ -264,6 +264,26 @@ func TestLimitsFallBack(t *testing.T) {
 	}
 }
 
+// TestLimitsWithoutDumpState: a daemon that never answers dump_state (an unknown command gets
+// no reply from rotctld) costs one failed connect; later connects use dump_caps.
+func TestLimitsWithoutDumpState(t *testing.T) {
+	t.Parallel()
+	f := newFakeDaemon(t, func(w net.Conn, line string) {
+		switch line {
+		case "+\\dump_state": // silence
+		case "+\\dump_caps":
+			_, _ = io.WriteString(w, "dump_caps:\nMin Azimuth:\t-180\nMax Azimuth:\t180\nMin Elevation:\t0\nMax Elevation:\t90\nRPRT 0\n")
+		default:
+			echoGetPos(w, line)
+		}
+	})
+	r := newFakeRotctld(t, f.addr(), 200*time.Millisecond)
+	err := r.Connect(context.Background())
+	require.ErrorIs(t, err, ErrDisconnected)
+	require.NoError(t, r.Connect(context.Background()))
+	assert.Equal(t, Limits{-180, 180, 0, 90}, r.Limits())
+}
+
 // TestRunBackoff drives the reconnect loop on a fake clock: delays follow the capped doubling
 // (scaled by the injected jitter draw), and a successful connect resets them.
 func TestRunBackoff(t *testing.T) {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 )
@@ -23,6 +25,8 @@ type RotctldOptions struct {
 // are serialised on one connection.
 type Rotctld struct {
 	c *conn
+
+	noDumpState atomic.Bool // the daemon never answered dump_state
 
 	mu         sync.Mutex
 	limits     Limits
@@ -131,12 +135,21 @@ func (r *Rotctld) readLimits(ctx context.Context, ex exchangeFunc) error {
 		{"dump_caps", "Min Azimuth", "Max Azimuth", "Min Elevation", "Max Elevation"},
 	}
 	for _, s := range sources {
+		if s.cmd == "dump_state" && r.noDumpState.Load() {
+			continue
+		}
 		rep, err := ex(ctx, s.cmd)
 		var he *HamlibError
 		if errors.As(err, &he) {
 			continue
 		}
 		if err != nil {
+			if s.cmd == "dump_state" && errors.Is(err, os.ErrDeadlineExceeded) {
+				// rotctld does not answer a command it does not know (Hamlib before 4.0
+				// has no dump_state): skip it from the next connection on.
+				r.noDumpState.Store(true)
+				r.c.log.Warn("rotctld did not answer dump_state; using dump_caps from now on", zap.Error(err))
+			}
 			return err
 		}
 		l, err := limitsFrom(rep, s.minAz, s.maxAz, s.minEl, s.maxEl)
