@@ -1,0 +1,97 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func load(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	require.NoError(t, fs.Parse(args))
+	return Load(fs, func(k string) string { return env[k] })
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "data", c.DataDir)
+	assert.Equal(t, filepath.Join("data", "talos.db"), c.DatabaseURL)
+	assert.Equal(t, ":8080", c.Listen)
+	assert.Equal(t, int64(1<<20), c.MaxBodyBytes)
+	assert.Equal(t, 24*time.Hour, c.SessionTTL)
+	assert.Equal(t, "admin@talos.local", c.BootstrapEmail)
+	assert.False(t, c.TLS())
+}
+
+func TestFlagBeatsEnvBeatsDefault(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"TALOS_LISTEN": "127.0.0.1:9000", "TALOS_DATA_DIR": "/srv/talos", "TALOS_DEV": "1"}
+	c, err := load(t, env, "--listen", ":7000")
+	require.NoError(t, err)
+	assert.Equal(t, ":7000", c.Listen)
+	assert.Equal(t, "/srv/talos", c.DataDir)
+	assert.Equal(t, "/srv/talos/talos.db", c.DatabaseURL)
+	assert.True(t, c.Dev)
+}
+
+func TestInvalidValuesNameTheVariable(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"TALOS_LISTEN": "8080"}, nil, "TALOS_LISTEN"},
+		{nil, []string{"--listen", "nope"}, "--listen"},
+		{map[string]string{"TALOS_MAX_BODY_BYTES": "-1"}, nil, "TALOS_MAX_BODY_BYTES"},
+		{map[string]string{"TALOS_SESSION_TTL": "forever"}, nil, "TALOS_SESSION_TTL"},
+		{map[string]string{"TALOS_SECRET_KEY": "short"}, nil, "TALOS_SECRET_KEY"},
+		{map[string]string{"TALOS_LOG_LEVEL": "loud"}, nil, "TALOS_LOG_LEVEL"},
+		{map[string]string{"TALOS_DEV": "perhaps"}, nil, "TALOS_DEV"},
+		{map[string]string{"TALOS_TRUSTED_PROXIES": "10.0.0.0/8, bogus"}, nil, "TALOS_TRUSTED_PROXIES"},
+		{map[string]string{"TALOS_TLS_CERT": "/c.pem"}, nil, "TALOS_TLS_KEY"},
+		{map[string]string{"TALOS_BOOTSTRAP_ADMIN_EMAIL": "admin"}, nil, "TALOS_BOOTSTRAP_ADMIN_EMAIL"},
+		{map[string]string{"TALOS_BOOTSTRAP_ADMIN_PASSWORD": "short"}, nil, "TALOS_BOOTSTRAP_ADMIN_PASSWORD"},
+		{map[string]string{"TALOS_DB_MAX_OPEN_CONNS": "2", "TALOS_DB_MAX_IDLE_CONNS": "5"}, nil, "TALOS_DB_MAX_IDLE_CONNS"},
+	}
+	for _, tc := range cases {
+		_, err := load(t, tc.env, tc.args...)
+		require.Error(t, err, tc.want)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}
+
+func TestSecretKeyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := &Config{DataDir: filepath.Join(dir, "data")}
+	k1, err := c.SecretKey()
+	require.NoError(t, err)
+	assert.Len(t, k1, 64)
+	info, err := os.Stat(filepath.Join(c.DataDir, SecretKeyFile))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	k2, err := c.SecretKey()
+	require.NoError(t, err)
+	assert.Equal(t, k1, k2, "generated once, then reused")
+
+	require.NoError(t, os.Chmod(filepath.Join(c.DataDir, SecretKeyFile), 0o640))
+	_, err = c.SecretKey()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chmod 600")
+
+	c.SecretKeyEnv = "an operator-provided key of 32+ chars"
+	k3, err := c.SecretKey()
+	require.NoError(t, err)
+	assert.Equal(t, []byte(c.SecretKeyEnv), k3)
+}
