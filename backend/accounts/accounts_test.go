@@ -66,7 +66,9 @@ func TestSessionSweeper(t *testing.T) {
 	require.NoError(t, st.CreateSession(ctx, &store.Session{UserID: u.ID, TokenHash: "live"}, time.Hour))
 
 	done := make(chan error, 1)
-	go func() { done <- (&accounts.SessionSweeper{Store: st, Log: zaptest.NewLogger(t), Every: time.Hour}).Run(ctx) }()
+	go func() {
+		done <- (&accounts.SessionSweeper{Store: st, Log: zaptest.NewLogger(t), Every: time.Hour}).Run(ctx)
+	}()
 	require.Eventually(t, func() bool {
 		var n int64
 		require.NoError(t, st.DB().Model(&store.Session{}).Count(&n).Error)
