@@ -1,0 +1,141 @@
+// Package poller is the loop that fetches commands from the backend and hands them to the
+// executor. It obeys the backend's pacing (next_poll_seconds, clamped to 2–300 s), long-polls
+// when the backend offers it, falls back to short polling when something on the path cuts long
+// requests, and backs off with full jitter on errors. A 401 stops it: the key was revoked.
+//
+// Pacing, in long-poll mode (the backend's intervals.long_poll > 0): each poll asks ?wait=N with
+// N = min(long_poll, 30); after an answer the next long-poll starts at once, so a new command
+// arrives within a fraction of a second. The backend's interval still governs when it is in
+// maintenance (300 s) and after an answer that came back early and empty.
+//
+// Fallback rule: a long-poll is "cut" when it ends without the backend's answer (connection
+// reset, timeout, a proxy's 502/504 page) or when an empty answer comes back in less than half
+// the wait. After FallbackAfter (3) cuts in a row the poller short-polls for RetryLongPollAfter
+// (1 h), then tries long-polling again. Any held answer resets the count.
+package poller
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/internal/backoff"
+	"github.com/talos-gs/talos/satellite/internal/clock"
+)
+
+// Pacing limits and defaults.
+const (
+	MinInterval        = 2 * time.Second
+	MaxInterval        = 300 * time.Second
+	DefaultInterval    = 30 * time.Second
+	FallbackAfter      = 3
+	RetryLongPollAfter = time.Hour
+)
+
+// Source fetches commands (client.Satellite).
+type Source interface {
+	Poll(ctx context.Context, wait time.Duration, lastPoll time.Time) (api.CommandsResponse, http.Header, error)
+}
+
+// Sink takes delivered commands (executor.Executor).
+type Sink interface {
+	Submit(ctx context.Context, cmds []api.Command) error
+}
+
+// Options build a Poller.
+type Options struct {
+	Source Source
+	Sink   Sink
+	Logger *zap.Logger
+	// Clock paces the loop; Now measures how long a request was held (default time.Now).
+	Clock   clock.Clock
+	Now     func() time.Time
+	Backoff *backoff.Backoff
+	// LongPoll is the longest wait to ask for (intervals.long_poll); 0 short-polls.
+	LongPoll time.Duration
+}
+
+// Poller is the command polling loop.
+type Poller struct {
+	src     Source
+	sink    Sink
+	log     *zap.Logger
+	clk     clock.Clock
+	now     func() time.Time
+	backoff *backoff.Backoff
+
+	longPoll atomic.Int64 // ns; 0: short polling only
+
+	mu    sync.Mutex
+	stats Stats
+	cuts  int
+	// shortUntil: while the clock is before it, long-polling is suspended (fallback).
+	shortUntil time.Time
+	lastServer time.Time
+	interval   time.Duration
+}
+
+// Stats describe the loop for the status endpoint.
+type Stats struct {
+	LastPoll     time.Time       `json:"last_poll,omitzero"`
+	LastSuccess  time.Time       `json:"last_success,omitzero"`
+	NextPoll     time.Time       `json:"next_poll,omitzero"`
+	LongPolling  bool            `json:"long_polling"`
+	FallbackTill time.Time       `json:"long_poll_fallback_until,omitzero"`
+	PollingMode  api.PollingMode `json:"polling_mode,omitempty"`
+	Interval     float64         `json:"interval_seconds"`
+	Failures     int             `json:"consecutive_failures"`
+	Delivered    int64           `json:"commands_delivered"`
+}
+
+// New builds a poller.
+func New(opts Options) *Poller {
+	p := &Poller{src: opts.Source, sink: opts.Sink, log: opts.Logger, clk: opts.Clock, now: opts.Now,
+		backoff: opts.Backoff, interval: DefaultInterval}
+	if p.log == nil {
+		p.log = zap.NewNop()
+	}
+	if p.clk == nil {
+		p.clk = clock.Real{}
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.backoff == nil {
+		p.backoff = backoff.New(nil)
+	}
+	p.SetLongPoll(opts.LongPoll)
+	return p
+}
+
+// SetLongPoll changes the longest long-poll wait (config.update); 0 switches to short polling.
+func (p *Poller) SetLongPoll(d time.Duration) {
+	p.longPoll.Store(int64(min(max(d, 0), api.MaxLongPollSeconds*time.Second)))
+}
+
+// LongPoll returns the configured longest wait.
+func (p *Poller) LongPoll() time.Duration { return time.Duration(p.longPoll.Load()) }
+
+// Stats returns a snapshot of the loop's state.
+func (p *Poller) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.FallbackTill = p.shortUntil
+	s.Interval = p.interval.Seconds()
+	return s
+}
+
+// Clamp bounds a backend-suggested interval to 2–300 s; 0 or negative (absent) means the
+// default.
+func Clamp(seconds int) time.Duration {
+	if seconds <= 0 {
+		return DefaultInterval
+	}
+	return min(max(time.Duration(seconds)*time.Second, MinInterval), MaxInterval)
+}
