@@ -30,7 +30,7 @@ func BenchmarkStartStop(b *testing.B) {
 			}
 			b.Logf("cgroup limits: %s", m.CgroupLimits())
 			team := unique("b")
-			defer func() { _ = runUserdel(team) }()
+			defer func() { _ = execCommand("userdel", "--force", teamUserName(team)) }()
 			ctx := context.Background()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -45,8 +45,4 @@ func BenchmarkStartStop(b *testing.B) {
 			_ = m.lim.Close()
 		})
 	}
-}
-
-func runUserdel(team string) error {
-	return execCommand("userdel", teamUserName(team))
 }

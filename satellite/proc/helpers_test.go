@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -141,12 +142,27 @@ func unique(prefix string) string {
 // newTeam returns a unique team id and removes its user when the test ends.
 func newTeam(t *testing.T) string {
 	team := unique("t")
-	t.Cleanup(func() {
-		if os.Geteuid() == 0 {
-			_ = exec.Command("userdel", teamUserName(team)).Run()
-		}
-	})
+	t.Logf("team %s (user %s)", team, teamUserName(team))
+	t.Cleanup(func() { removeTeamUser(t, team) })
 	return team
+}
+
+// removeTeamUser deletes a test team's user. --force: a zombie the test left to init still
+// counts as the user's process. Retried, because parallel tests' useradd holds the
+// /etc/passwd lock for a moment.
+func removeTeamUser(t *testing.T, team string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	name := teamUserName(team)
+	for i := 0; i < 50; i++ {
+		if _, err := user.Lookup(name); err != nil {
+			return
+		}
+		_ = exec.Command("userdel", "--force", name).Run()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("could not remove test user %s", name)
 }
 
 // workBase is a fresh base directory team users can traverse.
@@ -160,8 +176,10 @@ func workBase(t *testing.T) string {
 
 // testConfig is a config with a unique cgroup parent and work dir and a short grace period.
 func testConfig(t *testing.T) Config {
+	parent := unique("talos-test-")
+	t.Logf("cgroup parent %s", parent)
 	return Config{
-		CgroupParent: unique("talos-test-"),
+		CgroupParent: parent,
 		WorkDir:      workBase(t),
 		GracePeriod:  2 * time.Second,
 		Output:       OutputConfig{FlushInterval: 50 * time.Millisecond},
