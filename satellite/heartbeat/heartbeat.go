@@ -1,0 +1,201 @@
+// Package heartbeat is the loop that reports the station's health to the backend: system
+// metrics, version, uptime, outbox depth and drops, and what the other parts report (decoder
+// processes, tracking). It sends one at start, then every interval (30 s by default); the
+// backend may change the interval in its answer, and config.update may too.
+package heartbeat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/client"
+	"github.com/talos-gs/talos/satellite/internal/backoff"
+	"github.com/talos-gs/talos/satellite/internal/clock"
+)
+
+// Interval limits.
+const (
+	DefaultInterval = 30 * time.Second
+	MinInterval     = 5 * time.Second
+	MaxInterval     = time.Hour
+)
+
+// Sender delivers a heartbeat (client.Satellite).
+type Sender interface {
+	Heartbeat(ctx context.Context, hb api.Heartbeat) (api.HeartbeatResponse, error)
+}
+
+// Sampler gives system metrics (*System).
+type Sampler interface {
+	Sample(ctx context.Context) (api.SystemMetrics, error)
+}
+
+// ProcessReporter and TrackingReporter are the parts' reports (see package runner).
+type (
+	ProcessReporter interface {
+		Processes() []api.ProcessInfo
+		CgroupLimits() string
+	}
+	TrackingReporter interface {
+		Tracking() *api.TrackingState
+	}
+)
+
+// Outbox reports the event queue's figures.
+type Outbox interface {
+	Depth() int
+	Dropped() int64
+}
+
+// Options build a Loop.
+type Options struct {
+	Sender    Sender
+	Sampler   Sampler
+	Outbox    Outbox
+	Status    func() api.SatelliteStatus
+	Processes []ProcessReporter
+	Tracking  []TrackingReporter
+	Logger    *zap.Logger
+	Clock     clock.Clock
+	Backoff   *backoff.Backoff
+	Interval  time.Duration
+}
+
+// Loop is the heartbeat loop.
+type Loop struct {
+	opts     Options
+	log      *zap.Logger
+	clk      clock.Clock
+	started  time.Time
+	interval atomic.Int64
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// Stats describe the loop for the status endpoint.
+type Stats struct {
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	Failures    int       `json:"consecutive_failures"`
+	Interval    float64   `json:"interval_seconds"`
+}
+
+// New builds the loop.
+func New(opts Options) *Loop {
+	l := &Loop{opts: opts, log: opts.Logger, clk: opts.Clock}
+	if l.log == nil {
+		l.log = zap.NewNop()
+	}
+	if l.clk == nil {
+		l.clk = clock.Real{}
+	}
+	if l.opts.Backoff == nil {
+		l.opts.Backoff = backoff.New(nil)
+	}
+	if l.opts.Status == nil {
+		l.opts.Status = func() api.SatelliteStatus { return api.StatusOnline }
+	}
+	l.started = l.clk.Now()
+	l.interval.Store(int64(DefaultInterval))
+	l.SetInterval(opts.Interval)
+	return l
+}
+
+// SetInterval changes the cadence, clamped to 5 s – 1 h; zero or negative is ignored.
+func (l *Loop) SetInterval(d time.Duration) {
+	if d > 0 {
+		l.interval.Store(int64(min(max(d, MinInterval), MaxInterval)))
+	}
+}
+
+// Interval returns the cadence.
+func (l *Loop) Interval() time.Duration { return time.Duration(l.interval.Load()) }
+
+// Stats returns a snapshot.
+func (l *Loop) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.stats
+	s.Interval = l.Interval().Seconds()
+	return s
+}
+
+// Run sends heartbeats until ctx is done (nil) or the key is revoked (an error wrapping
+// client.ErrUnauthorized).
+func (l *Loop) Run(ctx context.Context) error {
+	for {
+		wait, err := l.beat(ctx)
+		if err != nil {
+			return err
+		}
+		if clock.Wait(ctx, l.clk, wait) != nil {
+			return nil
+		}
+	}
+}
+
+func (l *Loop) beat(ctx context.Context) (time.Duration, error) {
+	hb := l.Build(ctx)
+	l.note(func(s *Stats) { s.LastAttempt = l.clk.Now() })
+	resp, err := l.opts.Sender.Heartbeat(ctx, hb)
+	switch {
+	case ctx.Err() != nil:
+		return 0, nil
+	case errors.Is(err, client.ErrUnauthorized):
+		return 0, fmt.Errorf("heartbeat: %w", err)
+	case err != nil:
+		l.note(func(s *Stats) { s.Failures++ })
+		// Retry sooner than the interval while the backend recovers, spread by jitter.
+		wait := min(l.opts.Backoff.Next(), l.Interval())
+		l.log.Warn("heartbeat failed", zap.Duration("retry_in", wait), zap.Error(err))
+		return wait, nil
+	}
+	l.opts.Backoff.Reset()
+	l.note(func(s *Stats) { s.Failures = 0; s.LastSuccess = l.clk.Now() })
+	if resp.NextHeartbeatSeconds > 0 {
+		l.SetInterval(time.Duration(resp.NextHeartbeatSeconds) * time.Second)
+	}
+	return l.Interval(), nil
+}
+
+func (l *Loop) note(change func(*Stats)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	change(&l.stats)
+}
+
+// Build assembles a heartbeat from the current figures.
+func (l *Loop) Build(ctx context.Context) api.Heartbeat {
+	hb := api.Heartbeat{Status: l.opts.Status(), Version: api.Version,
+		UptimeSeconds: int64(l.clk.Now().Sub(l.started) / time.Second)}
+	if l.opts.Sampler != nil {
+		sys, err := l.opts.Sampler.Sample(ctx)
+		if err != nil {
+			l.log.Debug("some system metrics are unavailable", zap.Error(err))
+		}
+		hb.System = sys
+	}
+	if l.opts.Outbox != nil {
+		hb.OutboxDepth, hb.EventsDropped = l.opts.Outbox.Depth(), l.opts.Outbox.Dropped()
+	}
+	for _, p := range l.opts.Processes {
+		hb.Processes = append(hb.Processes, p.Processes()...)
+		if c := p.CgroupLimits(); c != "" {
+			hb.CgroupLimits = c
+		}
+	}
+	for _, t := range l.opts.Tracking {
+		if ts := t.Tracking(); ts != nil {
+			hb.Tracking = ts
+		}
+	}
+	return hb
+}

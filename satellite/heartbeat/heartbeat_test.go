@@ -1,0 +1,164 @@
+package heartbeat
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/client"
+	"github.com/talos-gs/talos/satellite/internal/backoff"
+	"github.com/talos-gs/talos/satellite/internal/clock"
+	"github.com/talos-gs/talos/satellite/internal/fakebackend"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func TestBusyPercent(t *testing.T) {
+	t.Parallel()
+	a := cpu.TimesStat{User: 100, System: 50, Idle: 800, Iowait: 50}
+	tests := []struct {
+		name string
+		b    cpu.TimesStat
+		want float64
+	}{
+		{"quarter busy", cpu.TimesStat{User: 120, System: 55, Idle: 870, Iowait: 55}, 25},
+		{"all idle", cpu.TimesStat{User: 100, System: 50, Idle: 900, Iowait: 50}, 0},
+		{"all busy", cpu.TimesStat{User: 200, System: 50, Idle: 800, Iowait: 50}, 100},
+		{"no time passed", a, 0},
+		{"counter went back", cpu.TimesStat{}, 0},
+	}
+	for _, tc := range tests {
+		assert.InDelta(t, tc.want, BusyPercent(a, tc.b), 1e-9, tc.name)
+	}
+}
+
+func TestSystemSampleIsReal(t *testing.T) {
+	t.Parallel()
+	s := &System{DiskPath: t.TempDir(), ThermalRoot: t.TempDir()}
+	ctx := context.Background()
+	m, err := s.Sample(ctx)
+	require.NoError(t, err)
+	assert.Positive(t, m.Memory.TotalBytes)
+	assert.Positive(t, m.Disk.TotalBytes)
+	assert.Nil(t, m.TemperatureC, "no thermal zone in an empty root")
+	// Burn CPU so the second sample sees busy time.
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) {
+	}
+	m, err = s.Sample(ctx)
+	require.NoError(t, err)
+	assert.Positive(t, m.CPUPercent)
+	assert.LessOrEqual(t, m.CPUPercent, 100.0)
+}
+
+func TestTemperaturePrefersCPUZone(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	zone := func(name, typ, temp string) {
+		dir := filepath.Join(root, name)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "type"), []byte(typ+"\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "temp"), []byte(temp+"\n"), 0o644))
+	}
+	zone("thermal_zone0", "acpitz", "27800")
+	zone("thermal_zone1", "cpu-thermal", "51234")
+	zone("thermal_zone2", "broken", "garbage")
+	s := &System{ThermalRoot: root}
+	got := s.temperature()
+	require.NotNil(t, got)
+	assert.InDelta(t, 51.234, *got, 1e-9)
+
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "thermal_zone1")))
+	got = s.temperature()
+	require.NotNil(t, got)
+	assert.InDelta(t, 27.8, *got, 1e-9)
+}
+
+type procs struct{}
+
+func (procs) Processes() []api.ProcessInfo {
+	return []api.ProcessInfo{{Name: "satdump", State: "running", PID: 42}}
+}
+func (procs) CgroupLimits() string { return "v2" }
+
+type tracking struct{}
+
+func (tracking) Tracking() *api.TrackingState { return &api.TrackingState{State: "tracking", NoradID: 25544} }
+
+type outbox struct{}
+
+func (outbox) Depth() int     { return 12 }
+func (outbox) Dropped() int64 { return 3 }
+
+type fixedSampler struct{}
+
+func (fixedSampler) Sample(context.Context) (api.SystemMetrics, error) {
+	return api.SystemMetrics{CPUPercent: 12.5}, nil
+}
+
+func TestLoopSendsEveryIntervalAndObeysBackend(t *testing.T) {
+	t.Parallel()
+	fb := fakebackend.New()
+	t.Cleanup(fb.Close)
+	fb.SetIntervals(api.Intervals{HeartbeatSeconds: 15})
+	reg := fb.RegisterDirect("gs")
+	c, err := client.New(client.Options{BaseURL: fb.URL(), APIKey: reg.APIKey})
+	require.NoError(t, err)
+	clk := clock.NewFake(t0)
+	l := New(Options{Sender: client.Satellite{Client: c, ID: reg.SatelliteID}, Sampler: fixedSampler{}, Outbox: outbox{},
+		Processes: []ProcessReporter{procs{}}, Tracking: []TrackingReporter{tracking{}}, Clock: clk,
+		Status: func() api.SatelliteStatus { return api.StatusMaintenance }, Backoff: backoff.New(func() float64 { return 1 })})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+
+	require.NoError(t, clk.BlockUntil(ctx, 1)) // first beat sent at start
+	assert.Equal(t, 15*time.Second, l.Interval(), "interval from the backend's answer")
+	clk.Advance(15 * time.Second)
+	require.Eventually(t, func() bool { return len(fb.Heartbeats(reg.SatelliteID)) == 2 }, 10*time.Second, time.Millisecond)
+
+	hb := fb.Heartbeats(reg.SatelliteID)[1]
+	assert.Equal(t, api.StatusMaintenance, hb.Status)
+	assert.EqualValues(t, 15, hb.UptimeSeconds)
+	assert.InDelta(t, 12.5, hb.System.CPUPercent, 1e-9)
+	assert.Equal(t, 12, hb.OutboxDepth)
+	assert.EqualValues(t, 3, hb.EventsDropped)
+	assert.Equal(t, "v2", hb.CgroupLimits)
+	require.Len(t, hb.Processes, 1)
+	assert.Equal(t, 25544, hb.Tracking.NoradID)
+
+	// Backend down: retried after backoff (1 s, 2 s), not only every interval.
+	require.NoError(t, clk.BlockUntil(ctx, 1))
+	fb.SetDown(true)
+	clk.Advance(15 * time.Second)
+	require.NoError(t, clk.BlockUntil(ctx, 1))
+	assert.Equal(t, 1, l.Stats().Failures)
+	clk.Advance(time.Second)
+	require.Eventually(t, func() bool { return l.Stats().Failures == 2 }, 10*time.Second, time.Millisecond)
+
+	fb.SetDown(false)
+	fb.RevokeKeys()
+	require.NoError(t, clk.BlockUntil(ctx, 1))
+	clk.Advance(2 * time.Second)
+	require.ErrorIs(t, <-done, client.ErrUnauthorized)
+	cancel()
+}
+
+func TestIntervalClamp(t *testing.T) {
+	t.Parallel()
+	l := New(Options{})
+	assert.Equal(t, DefaultInterval, l.Interval())
+	l.SetInterval(time.Second)
+	assert.Equal(t, MinInterval, l.Interval())
+	l.SetInterval(48 * time.Hour)
+	assert.Equal(t, MaxInterval, l.Interval())
+	l.SetInterval(0)
+	assert.Equal(t, MaxInterval, l.Interval())
+}
