@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,6 +124,27 @@ func killLoop(list func() ([]int, error)) error {
 		time.Sleep(time.Duration(round+1) * time.Millisecond)
 	}
 	return errors.New("group still has processes after 100 kill rounds")
+}
+
+// reapTree kills every process left in the cgroups below dir and removes them: a runner that
+// crashed (or was killed) left its decoders' descendants there, which Pdeathsig does not reach.
+func reapTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read cgroup %s: %w", dir, err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() {
+			errs = append(errs, reapTree(filepath.Join(dir, e.Name())))
+		}
+	}
+	errs = append(errs, killLoop(func() ([]int, error) { return readPidsFile(filepath.Join(dir, "cgroup.procs")) }))
+	removeEmptyTree(dir)
+	return errors.Join(errs...)
 }
 
 // readKeyedFile parses "key value" lines (cpu.stat, memory.events, memory.oom_control).

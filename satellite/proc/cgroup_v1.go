@@ -45,15 +45,22 @@ func newV1Limiter(cfg Config) (*v1Limiter, error) {
 	if err := l.probe(); err != nil {
 		return nil, err
 	}
+	// Every process sits in every hierarchy, so the memory hierarchy finds all leftovers.
+	mem, err := l.dir(l.path(l.parent), cgroup1.Memory)
+	if err != nil {
+		return nil, err
+	}
+	if err := reapTree(mem); err != nil {
+		return nil, fmt.Errorf("clean up cgroups of a previous run: %w", err)
+	}
 	return l, nil
 }
 
-func (l *v1Limiter) Mode() string {
-	if !l.pids {
-		return "v1 (no pids controller)"
-	}
-	return "v1"
-}
+// Mode is "v1"; a missing pids hierarchy is logged by the manager (PidsLimited).
+func (l *v1Limiter) Mode() string { return "v1" }
+
+// PidsLimited reports whether the pids hierarchy is mounted, so pids limits apply.
+func (l *v1Limiter) PidsLimited() bool { return l.pids }
 
 // hierarchy keeps the wanted subsystems that are mounted.
 func (l *v1Limiter) hierarchy() ([]cgroup1.Subsystem, error) {

@@ -48,6 +48,9 @@ func newV2Limiter(cfg Config, mount string) (*v2Limiter, error) {
 	if err := l.probe(); err != nil {
 		return nil, err
 	}
+	if err := reapTree(filepath.Join(l.mount, l.base)); err != nil {
+		return nil, fmt.Errorf("clean up cgroups of a previous run: %w", err)
+	}
 	return l, nil
 }
 

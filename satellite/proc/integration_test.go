@@ -296,6 +296,25 @@ func TestShutdownLeavesNothingBehind(t *testing.T) {
 	}
 }
 
+func TestLeftoversOfACrashedRunnerAreReaped(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	cfg := testConfig(t)
+	crashed, rec := newTestManager(t, cfg, nil)
+	requireCgroups(t, crashed)
+	runManager(t, crashed) // for its output batches; it stops nothing before the new runner starts
+	team := newTeam(t)
+	_, err := crashed.Start(context.Background(), Spec{Name: "orphan", Team: team, Command: []string{"sh", "-c", `setsid sleep 600 & echo orphan $!; wait`}})
+	require.NoError(t, err)
+	pids := pidsFromOutput(t, rec, "orphan", 1)
+
+	// A new runner with the same config, while the first never stopped its process.
+	next, _ := newTestManager(t, cfg, nil)
+	runManager(t, next)
+	assert.True(t, pidGone(pids["orphan"]), "the new runner killed what the old one left")
+	rec.waitEvents(t, api.EventProcessExited, "orphan", 1)
+}
+
 // TestCgroupV2PlacementAndKill runs the v2 code path on the kernel's unified hierarchy: on a
 // hybrid host (v1 controllers, v2 mounted at /sys/fs/cgroup/unified) it has no controllers,
 // so limits are not set, but CLONE_INTO_CGROUP placement, cgroup.kill and removal are real.

@@ -70,6 +70,12 @@ func newManager(cfg Config, log *zap.Logger, emit events.Emitter, clock Clock, v
 	}
 	m.lim = newLimiter(cfg, v2Mount, log)
 	log.Info("process limits", zap.String("cgroup_limits", m.lim.Mode()), zap.Bool("team_users", root))
+	if v1, ok := m.lim.(*v1Limiter); ok && !v1.PidsLimited() {
+		log.Warn("cgroup v1 pids hierarchy not mounted: no pids limit")
+	}
+	if !root {
+		log.Warn("not running as root: every team's processes run as the runner's own user, without isolation")
+	}
 	return m, nil
 }
 
