@@ -75,6 +75,7 @@ type Loop struct {
 	clk      clock.Clock
 	started  time.Time
 	interval atomic.Int64
+	trigger  chan struct{}
 
 	mu    sync.Mutex
 	stats Stats
@@ -90,7 +91,7 @@ type Stats struct {
 
 // New builds the loop.
 func New(opts Options) *Loop {
-	l := &Loop{opts: opts, log: opts.Logger, clk: opts.Clock}
+	l := &Loop{opts: opts, log: opts.Logger, clk: opts.Clock, trigger: make(chan struct{}, 1)}
 	if l.log == nil {
 		l.log = zap.NewNop()
 	}
@@ -136,10 +137,30 @@ func (l *Loop) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if clock.Wait(ctx, l.clk, wait) != nil {
+		if l.wait(ctx, wait) != nil {
 			return nil
 		}
 	}
+}
+
+// Trigger sends a heartbeat now instead of at the next interval (the status changed).
+func (l *Loop) Trigger() {
+	select {
+	case l.trigger <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Loop) wait(ctx context.Context, d time.Duration) error {
+	t := l.clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+	case <-l.trigger:
+	}
+	return nil
 }
 
 func (l *Loop) beat(ctx context.Context) (time.Duration, error) {

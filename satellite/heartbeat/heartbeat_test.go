@@ -90,7 +90,9 @@ func (procs) CgroupLimits() string { return "v2" }
 
 type tracking struct{}
 
-func (tracking) Tracking() *api.TrackingState { return &api.TrackingState{State: "tracking", NoradID: 25544} }
+func (tracking) Tracking() *api.TrackingState {
+	return &api.TrackingState{State: "tracking", NoradID: 25544}
+}
 
 type outbox struct{}
 
@@ -133,6 +135,11 @@ func TestLoopSendsEveryIntervalAndObeysBackend(t *testing.T) {
 	assert.Equal(t, "v2", hb.CgroupLimits)
 	require.Len(t, hb.Processes, 1)
 	assert.Equal(t, 25544, hb.Tracking.NoradID)
+
+	// A status change is reported at once, without waiting for the interval.
+	require.NoError(t, clk.BlockUntil(ctx, 1))
+	l.Trigger()
+	require.Eventually(t, func() bool { return len(fb.Heartbeats(reg.SatelliteID)) == 3 }, 10*time.Second, time.Millisecond)
 
 	// Backend down: retried after backoff (1 s, 2 s), not only every interval.
 	require.NoError(t, clk.BlockUntil(ctx, 1))
