@@ -126,6 +126,7 @@ type passSearch struct {
 	// azimuths (equal when the threshold does not depend on azimuth), degrees.
 	minEl, thrLo, thrHi float64
 	first, last         passSample
+	step, end           float64 // coarse step and window length, s
 	maxima              []passSample
 	crossings           []crossing
 }
@@ -171,7 +172,7 @@ func (s *passSearch) scan(end, step float64) error {
 	if err != nil {
 		return err
 	}
-	s.first = prev
+	s.first, s.step, s.end = prev, step, end
 	for k := 1; ; k++ {
 		t := math.Min(float64(k)*step, end)
 		cur, err := s.at(t)
@@ -212,12 +213,29 @@ func (s *passSearch) interval(a, b passSample) error {
 		return err
 	}
 	if isMax {
-		s.maxima = append(s.maxima, m)
+		if err := s.recordMaximum(m, a, b); err != nil {
+			return err
+		}
 	}
 	if err := s.monotone(a, m); err != nil {
 		return err
 	}
 	return s.monotone(m, b)
+}
+
+// recordMaximum keeps the elevation maximum at the rate root m (bracketed by the coarse step
+// [a, b]) for the TCA of the pass it falls in. One that may belong to a pass is polished on the
+// elevation itself; the stretches stay split at the rate root, which lies inside [a, b].
+func (s *passSearch) recordMaximum(m, a, b passSample) error {
+	if m.el > s.thrLo-maxPolishMarginDeg {
+		lo, hi := math.Max(0, a.t-s.step), math.Min(s.end, b.t+s.step)
+		var err error
+		if m, err = s.polishMaximum(m, lo, hi); err != nil {
+			return err
+		}
+	}
+	s.maxima = append(s.maxima, m)
+	return nil
 }
 
 // monotone records the visibility crossings in (a, b], over which the elevation is monotone.

@@ -55,18 +55,22 @@ func bruteForce(t *testing.T, eph Ephemeris, o *Observer, from time.Time, window
 }
 
 // assertMatchesBruteForce checks that every run of visible samples is one pass with AOS and LOS
-// within dt of it, and that every pass longer than 2·dt was seen by the dense scan.
+// within dt of it, and that every pass longer than 2·dt was seen by the dense scan. Passes
+// shorter than dt may be seen by the search only.
 func assertMatchesBruteForce(t *testing.T, passes []Pass, brute []bruteInterval, from time.Time, dt float64) {
 	t.Helper()
 	sec := func(x time.Time) float64 { return x.Sub(from).Seconds() }
-	long := 0
+	// Every pass longer than 2·dt holds a visible sample.
 	for _, p := range passes {
-		if sec(p.LOS)-sec(p.AOS) > 2*dt {
-			long++
+		if sec(p.LOS)-sec(p.AOS) <= 2*dt {
+			continue
 		}
+		seen := false
+		for _, b := range brute {
+			seen = seen || (b.last >= sec(p.AOS) && b.first <= sec(p.LOS))
+		}
+		assert.True(t, seen, "pass %s–%s not seen by the dense scan", p.AOS, p.LOS)
 	}
-	require.GreaterOrEqual(t, len(passes), len(brute), "passes missed")
-	assert.Equal(t, len(brute), long, "passes found that the dense scan did not see")
 	j := 0
 	for _, b := range brute {
 		for j < len(passes) && sec(passes[j].LOS) < b.first {
@@ -76,8 +80,9 @@ func assertMatchesBruteForce(t *testing.T, passes []Pass, brute []bruteInterval,
 		p := passes[j]
 		assert.InDelta(t, b.first, sec(p.AOS), dt, "AOS")
 		assert.InDelta(t, b.last, sec(p.LOS), dt, "LOS")
-		assert.GreaterOrEqual(t, p.MaxElevationDeg, b.maxEl-1e-9, "max elevation below a sample")
-		assert.InDelta(t, b.maxEl, p.MaxElevationDeg, 0.5, "max elevation")
+		assert.GreaterOrEqual(t, p.MaxElevationDeg, b.maxEl-1e-6, "max elevation below a sample")
+		// Sampling every dt misses the peak by up to the elevation rate (≤ ~1°/s) times dt/2.
+		assert.InDelta(t, b.maxEl, p.MaxElevationDeg, dt/2, "max elevation")
 		j++
 	}
 }
