@@ -77,6 +77,13 @@ func TestCPUQuotaHoldsBusyLoop(t *testing.T) {
 	assert.LessOrEqual(t, cores, 0.15)
 	assert.Greater(t, cores, 0.03, "the busy loop must have run")
 
+	m.sample(time.Now()) // what the heartbeat reports: use since the previous sample (here: start)
+	pi := infoOf(t, m, "busy")
+	assert.True(t, pi.Limited)
+	assert.Greater(t, pi.CPUPercent, 3.0)
+	assert.LessOrEqual(t, pi.CPUPercent, 15.0)
+	assert.Positive(t, pi.MemoryBytes)
+
 	_, err = m.Stop(context.Background(), "busy")
 	require.NoError(t, err)
 }

@@ -158,6 +158,9 @@ func parseProcStat(s string) (procStat, error) {
 		rss = 0
 	}
 	ticks := utime + stime
+	if utime > 1<<40 || stime > 1<<40 { // 348 years of CPU: garbage, and it would overflow below
+		return procStat{}, fmt.Errorf("proc stat: implausible CPU ticks %d+%d", utime, stime)
+	}
 	return procStat{
 		state:    f[0],
 		pgrp:     pgrp,

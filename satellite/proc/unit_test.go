@@ -252,6 +252,19 @@ func TestParseProcStat(t *testing.T) {
 	assert.Error(t, err)
 }
 
+func FuzzParseProcStat(f *testing.F) {
+	f.Add("4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 1 0 100 1000000 300 18446744073709551615")
+	f.Add("1 ()) Z 0 -5 0")
+	f.Add(")")
+	f.Add("7 (x) R 1 7 7 0 -1 0 0 0 0 0 18446744073709551615 18446744073709551615 0 0 20 0 1 0 1 1 1 1")
+	f.Fuzz(func(t *testing.T, s string) {
+		st, err := parseProcStat(s)
+		if err == nil && st.cpu < 0 {
+			t.Fatalf("negative CPU time from %q", s)
+		}
+	})
+}
+
 func TestParseKeyed(t *testing.T) {
 	t.Parallel()
 	got := parseKeyed([]byte("oom_kill_disable 0\nunder_oom 0\noom_kill 2\nbad line here\nnan x\n"))
