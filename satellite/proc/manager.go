@@ -418,21 +418,29 @@ func (m *Manager) tick(now time.Time) {
 
 // sample reads each running group's CPU time and memory; CPU percent is the CPU time used
 // since the previous sample over the time between them, 100 = one core.
+// The files are read without holding m.mu (the fallback scans /proc once per process).
 func (m *Manager) sample(now time.Time) {
+	runs := map[*process]*run{}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, p := range m.procs {
-		if p.state != api.ProcessRunning || p.run == nil {
-			continue
+		if p.state == api.ProcessRunning && p.run != nil {
+			runs[p] = p.run
 		}
-		u, err := p.run.grp.Usage(p.run.pid)
+	}
+	m.mu.Unlock()
+	for p, r := range runs {
+		u, err := r.grp.Usage(r.pid)
 		if err != nil {
 			continue // the group may be ending right now; the next sample catches up
 		}
-		if dt := now.Sub(p.lastSampleAt); dt > 0 && u.CPU >= p.lastSample.CPU {
-			p.cpuPercent = 100 * float64(u.CPU-p.lastSample.CPU) / float64(dt)
+		m.mu.Lock()
+		if p.run == r && p.state == api.ProcessRunning {
+			if dt := now.Sub(p.lastSampleAt); dt > 0 && u.CPU >= p.lastSample.CPU {
+				p.cpuPercent = 100 * float64(u.CPU-p.lastSample.CPU) / float64(dt)
+			}
+			p.memoryBytes = u.MemoryBytes
+			p.lastSample, p.lastSampleAt = u, now
 		}
-		p.memoryBytes = u.MemoryBytes
-		p.lastSample, p.lastSampleAt = u, now
+		m.mu.Unlock()
 	}
 }
