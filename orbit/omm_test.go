@@ -46,7 +46,7 @@ func TestParseOMMJSONMatchesTLE(t *testing.T) {
 	t.Parallel()
 	f, err := os.Open("testdata/omm-iss.json")
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: a close error changes nothing
 	sets, err := ParseOMMJSON(f)
 	require.NoError(t, err)
 	require.Len(t, sets, 2)

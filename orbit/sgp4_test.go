@@ -155,8 +155,8 @@ func (ri *referenceIntegrator) at(t float64) (xl, nm float64) {
 			ft := t - ri.atime
 			return ri.xli + xldot*ft + xndt*ft*ft*0.5, ri.xni + xndt*ft + xnddt*ft*ft*0.5
 		}
-		ri.xli = ri.xli + xldot*delt + xndt*resonanceStep2 //nolint:gocritic // the reference's order of additions
-		ri.xni = ri.xni + xndt*delt + xnddt*resonanceStep2 //nolint:gocritic
+		ri.xli = ri.xli + xldot*delt + xndt*resonanceStep2 // the reference's order of additions
+		ri.xni = ri.xni + xndt*delt + xnddt*resonanceStep2
 		ri.atime += delt
 	}
 }
@@ -171,7 +171,7 @@ func TestResonanceCheckpointsBitForBit(t *testing.T) {
 		ref := &referenceIntegrator{r: p.deep.res}
 		rng := rand.New(rand.NewPCG(1, 2))
 		times := []float64{0, 719.999, 720, 720.001, -720, 1440, -1e6, 1e6, 3 * 365.25 * 1440}
-		for range 500 {
+		for range 200 {
 			times = append(times, (rng.Float64()*2-1)*4*365.25*1440)
 		}
 		for _, ts := range times {
@@ -246,7 +246,7 @@ func TestCatalogPropagatesOneDay(t *testing.T) {
 	t.Parallel()
 	f, err := os.Open("testdata/celestrak-active-2026-177.tle")
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: a close error changes nothing
 	sets, err := ParseTLEs(f)
 	require.NoError(t, err)
 	require.Len(t, sets, 571)

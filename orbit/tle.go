@@ -88,10 +88,7 @@ func ParseTLE(name, line1, line2 string) (*ElementSet, error) {
 
 func cleanName(name string) string {
 	name = strings.TrimRight(name, " \t\r\n")
-	if strings.HasPrefix(name, "0 ") {
-		name = name[2:]
-	}
-	return strings.TrimSpace(name)
+	return strings.TrimSpace(strings.TrimPrefix(name, "0 "))
 }
 
 // cleanTLELine removes trailing blanks and CR, then checks length, line number and checksum.
