@@ -192,6 +192,9 @@ func TestV2ResourcesOnFakeHierarchy(t *testing.T) {
 		require.NoError(t, err)
 		dir := filepath.Join(mount, "talos/team1/dec")
 		read := func(f string) string {
+			// The library creates control files without permissions (cgroupfs ignores them);
+			// a non-root test run must grant itself read access first.
+			require.NoError(t, os.Chmod(filepath.Join(dir, f), 0o600))
 			b, err := os.ReadFile(filepath.Join(dir, f))
 			require.NoError(t, err, f)
 			return string(b)
@@ -205,7 +208,7 @@ func TestV2ResourcesOnFakeHierarchy(t *testing.T) {
 		} else {
 			assert.NoFileExists(t, filepath.Join(dir, "memory.swap.max"))
 		}
-		ctl, err := os.ReadFile(filepath.Join(mount, "talos/team1/cgroup.subtree_control"))
+		ctl, err := os.ReadFile(filepath.Join(mount, "talos/team1/cgroup.subtree_control")) // made by the test: 0644
 		require.NoError(t, err)
 		assert.Equal(t, "+cpu +memory +pids", string(ctl))
 
