@@ -255,6 +255,7 @@ func (ls *lunarSolarTerms) apply(t float64, o *osculatingInput) {
 	o.incl += pinc
 	o.ep += pe
 	sinip, cosip := math.Sincos(o.incl)
+	o.sinip, o.cosip = sinip, cosip
 	if o.incl >= lyddaneInclRad {
 		ph /= sinip
 		pgh -= cosip * ph

@@ -58,13 +58,13 @@ func (p *Propagator) propagate(t float64) (r, v Vec3, err error) {
 		if o.incl < 0 {
 			// the periodics can carry a near-equatorial orbit through zero inclination; flip it
 			o.incl = -o.incl
+			o.sinip = -o.sinip // sin is odd and cos even, exactly, in Go's math package
 			o.node += math.Pi
 			o.argp -= math.Pi
 		}
 		if o.ep < 0 || o.ep > 1 {
 			return Vec3{}, Vec3{}, &PropagationError{Code: 3, Minutes: t, Value: o.ep}
 		}
-		o.sinip, o.cosip = math.Sincos(o.incl)
 		aycof, xlcof = longPeriodCoefficients(o.sinip, o.cosip)
 	}
 	return p.shortPeriodic(t, am, s.nm, o, aycof, xlcof)

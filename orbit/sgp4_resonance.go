@@ -189,28 +189,49 @@ func (r *resonance) initHalfDay(m *meanElementsAtEpoch, a orbitAngles) {
 }
 
 // rates returns dn/dt, dλ/dt and d²n/dt² of the integrator at state s and time atime (minutes).
+// Each harmonic needs the sine and the cosine of the same angle, so Sincos computes both at once.
 func (r *resonance) rates(s resonanceState, atime float64) (xndt, xldot, xnddt float64) {
 	xldot = s.xni + r.xfact
-	xli := s.xli
-	if !r.halfDay {
-		xndt = r.del1*math.Sin(xli-fasx2) + r.del2*math.Sin(2*(xli-fasx4)) + r.del3*math.Sin(3*(xli-fasx6))
-		xnddt = r.del1*math.Cos(xli-fasx2) + 2*r.del2*math.Cos(2*(xli-fasx4)) + 3*r.del3*math.Cos(3*(xli-fasx6))
-		return xndt, xldot, xnddt * xldot
+	if r.halfDay {
+		xndt, xnddt = r.halfDayRates(s.xli, atime)
+	} else {
+		xndt, xnddt = r.synchronousRates(s.xli)
 	}
+	return xndt, xldot, xnddt * xldot
+}
+
+func (r *resonance) synchronousRates(xli float64) (xndt, xnddt float64) {
+	s1, c1 := math.Sincos(xli - fasx2)
+	s2, c2 := math.Sincos(2 * (xli - fasx4))
+	s3, c3 := math.Sincos(3 * (xli - fasx6))
+	xndt = r.del1*s1 + r.del2*s2 + r.del3*s3
+	xnddt = r.del1*c1 + 2*r.del2*c2 + 3*r.del3*c3
+	return xndt, xnddt
+}
+
+func (r *resonance) halfDayRates(xli, atime float64) (xndt, xnddt float64) {
 	xomi := r.argpo + r.argpdot*atime
 	x2omi := xomi + xomi
 	x2li := xli + xli
-	xndt = r.d2201*math.Sin(x2omi+xli-g22) + r.d2211*math.Sin(xli-g22) +
-		r.d3210*math.Sin(xomi+xli-g32) + r.d3222*math.Sin(-xomi+xli-g32) +
-		r.d4410*math.Sin(x2omi+x2li-g44) + r.d4422*math.Sin(x2li-g44) +
-		r.d5220*math.Sin(xomi+xli-g52) + r.d5232*math.Sin(-xomi+xli-g52) +
-		r.d5421*math.Sin(xomi+x2li-g54) + r.d5433*math.Sin(-xomi+x2li-g54)
-	xnddt = r.d2201*math.Cos(x2omi+xli-g22) + r.d2211*math.Cos(xli-g22) +
-		r.d3210*math.Cos(xomi+xli-g32) + r.d3222*math.Cos(-xomi+xli-g32) +
-		r.d5220*math.Cos(xomi+xli-g52) + r.d5232*math.Cos(-xomi+xli-g52) +
-		2*(r.d4410*math.Cos(x2omi+x2li-g44)+r.d4422*math.Cos(x2li-g44)+
-			r.d5421*math.Cos(xomi+x2li-g54)+r.d5433*math.Cos(-xomi+x2li-g54))
-	return xndt, xldot, xnddt * xldot
+	s2201, c2201 := math.Sincos(x2omi + xli - g22)
+	s2211, c2211 := math.Sincos(xli - g22)
+	s3210, c3210 := math.Sincos(xomi + xli - g32)
+	s3222, c3222 := math.Sincos(-xomi + xli - g32)
+	s4410, c4410 := math.Sincos(x2omi + x2li - g44)
+	s4422, c4422 := math.Sincos(x2li - g44)
+	s5220, c5220 := math.Sincos(xomi + xli - g52)
+	s5232, c5232 := math.Sincos(-xomi + xli - g52)
+	s5421, c5421 := math.Sincos(xomi + x2li - g54)
+	s5433, c5433 := math.Sincos(-xomi + x2li - g54)
+	xndt = r.d2201*s2201 + r.d2211*s2211 + r.d3210*s3210 + r.d3222*s3222 +
+		r.d4410*s4410 + r.d4422*s4422 + r.d5220*s5220 + r.d5232*s5232 +
+		r.d5421*s5421 + r.d5433*s5433
+	// the reference groups the (4,4,1,0), (4,4,2,2), (5,4,2,1) and (5,4,3,3) terms, which carry a
+	// factor 2 from differentiating 2λ
+	xnddt = r.d2201*c2201 + r.d2211*c2211 + r.d3210*c3210 + r.d3222*c3222 +
+		r.d5220*c5220 + r.d5232*c5232 +
+		2*(r.d4410*c4410+r.d4422*c4422+r.d5421*c5421+r.d5433*c5433)
+	return xndt, xnddt
 }
 
 // at returns the resonant mean longitude xl (rad) and mean motion nm (rad/min) at t minutes.
