@@ -1,12 +1,17 @@
 package rotator
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,11 +23,12 @@ import (
 
 // daemon is a real rotctld or rigctld (Hamlib's dummy model) run for one test.
 type daemon struct {
-	t    testing.TB
-	bin  string
-	args []string
-	port int
-	cmd  *exec.Cmd
+	t      testing.TB
+	bin    string
+	args   []string
+	port   int
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited and been reaped
 }
 
 // requireBinary skips (or, under TALOS_REQUIRE_INTEGRATION=1, fails) when bin is missing.
@@ -36,43 +42,129 @@ func requireBinary(t testing.TB, bin string) string {
 }
 
 // startDaemon runs `bin -m 1 -T 127.0.0.1 -t PORT extra...` on a free port and waits until it
-// accepts connections. Cleanup kills it.
+// answers. Cleanup kills it. The port is free when chosen but may be taken before the daemon
+// binds it (tests of other packages run at the same time), so a daemon that exits at start is
+// retried on another port.
 func startDaemon(t testing.TB, bin string, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, bin: requireBinary(t, bin), args: extra, port: freePort(t)}
-	d.start()
+	d := &daemon{t: t, bin: requireBinary(t, bin), args: extra}
 	t.Cleanup(d.kill)
-	return d
+	for attempt := 1; ; attempt++ {
+		d.port = freePort(t)
+		err := d.tryStart()
+		if err == nil {
+			return d
+		}
+		if attempt == 5 {
+			t.Fatalf("start %s: %v", bin, err)
+		}
+		t.Logf("start %s: %v; trying another port", bin, err)
+	}
 }
 
 func (d *daemon) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(d.port)) }
 
+// start starts the daemon again on the same port (after kill).
 func (d *daemon) start() {
 	d.t.Helper()
+	require.NoError(d.t, d.tryStart())
+}
+
+// tryStart starts the daemon and waits until this very process listens on the port and answers
+// a command. Checking the listener's owner matters: a daemon that failed to bind exits, and a
+// probe alone could be answered by another test's daemon on the same port.
+func (d *daemon) tryStart() error {
 	args := append([]string{"-m", "1", "-T", "127.0.0.1", "-t", strconv.Itoa(d.port)}, d.args...)
-	d.cmd = exec.Command(d.bin, args...)
-	require.NoError(d.t, d.cmd.Start())
+	cmd := exec.Command(d.bin, args...)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	d.cmd, d.exited = cmd, exited
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", d.addr(), time.Second)
+		select {
+		case <-exited:
+			d.cmd = nil
+			return fmt.Errorf("%s exited at start on port %d (port taken?)", d.bin, d.port)
+		default:
+		}
+		err := errors.New("not listening yet")
+		if ownsListener(cmd.Process.Pid, d.port) {
+			err = d.probe()
+		}
 		if err == nil {
-			_ = c.Close()
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			d.t.Fatalf("%s on %s did not accept connections: %v", d.bin, d.addr(), err)
+			d.kill()
+			return fmt.Errorf("%s on %s did not answer: %w", d.bin, d.addr(), err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// kill stops the daemon with SIGKILL, as a crash would, and reaps it.
+// ownsListener reports whether process pid holds the listening socket on 127.0.0.1:port, from
+// /proc (Linux). Where /proc/net/tcp cannot be read it answers true and the probe decides.
+func ownsListener(pid, port int) bool {
+	table, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return true
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	inode := ""
+	for _, line := range strings.Split(string(table), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[1] == local && f[3] == "0A" { // 0A: LISTEN
+			inode = f[9]
+		}
+	}
+	if inode == "" {
+		return false
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && link == "socket:["+inode+"]" {
+			return true
+		}
+	}
+	return false
+}
+
+// probe completes one command exchange. A bare connect-and-close is not enough: with it, a
+// freshly started rigctld 4.5.4 was seen to reset the next connection (about 1 start in 20).
+func (d *daemon) probe() error {
+	c, err := net.DialTimeout("tcp", d.addr(), time.Second)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = c.Close() }()
+	if err := c.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return err
+	}
+	cmd := "get_info"
+	if filepath.Base(d.bin) == "rigctld" {
+		cmd = "get_vfo"
+	}
+	if _, err := io.WriteString(c, "+\\"+cmd+"\n"); err != nil {
+		return err
+	}
+	_, err = readReply(bufio.NewReader(c), cmd)
+	return err
+}
+
+// kill stops the daemon with SIGKILL, as a crash would, and waits until it is reaped.
 func (d *daemon) kill() {
-	if d.cmd == nil || d.cmd.Process == nil {
+	if d.cmd == nil {
 		return
 	}
 	_ = d.cmd.Process.Signal(syscall.SIGKILL)
-	_ = d.cmd.Wait()
+	<-d.exited
 	d.cmd = nil
 }
 
