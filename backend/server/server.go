@@ -42,6 +42,8 @@ type Options struct {
 	LoginLimiter *ratelimit.Limiter
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Satellites configure the satellite protocol (satauth.go).
+	Satellites SatelliteOptions
 }
 
 // Server is the HTTP API.
@@ -64,6 +66,8 @@ type Server struct {
 	api     *gin.RouterGroup // /api, authenticated (any principal), audited
 	userAPI *gin.RouterGroup // /api, a user principal required
 	teamAPI *gin.RouterGroup // /api/teams/:teamID, team scope checked
+
+	sat satelliteState // the satellite protocol (satauth.go)
 }
 
 var ginMode sync.Once
@@ -155,4 +159,6 @@ func (s *Server) routes() {
 	s.teamRoutes()
 	s.memberRoutes()
 	s.auditRoutes()
+	s.regTokenRoutes()
+	s.satelliteRoutes()
 }

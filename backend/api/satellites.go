@@ -1,0 +1,37 @@
+package api
+
+// Codes of RejectedEvent.Code: why one event of a batch was not stored. A rejected event will
+// never be accepted, so the satellite drops it instead of retrying.
+const (
+	// RejectBadID: the event id is missing or not a UUID.
+	RejectBadID = "invalid_id"
+	// RejectMissingType: the event has no type.
+	RejectMissingType = "missing_type"
+	// RejectBadType: the type is not dotted lower-case words of at most 100 characters.
+	RejectBadType = "invalid_type"
+	// RejectBadSeverity: the severity is not debug, info, warning, error or critical.
+	RejectBadSeverity = "unknown_severity"
+	// RejectMissingTime: the event has no time.
+	RejectMissingTime = "missing_time"
+	// RejectFutureTime: the event's time is more than MaxEventClockSkewSeconds ahead of the
+	// backend's clock.
+	RejectFutureTime = "time_in_future"
+	// RejectMessageTooLong: the message exceeds MaxEventMessageBytes.
+	RejectMessageTooLong = "message_too_long"
+	// RejectDataTooLarge: the data exceeds MaxEventDataBytes.
+	RejectDataTooLarge = "data_too_large"
+	// RejectBadData: the data is not a JSON object.
+	RejectBadData = "invalid_data"
+	// RejectBadReference: command_id is not a UUID, or correlation_id is too long.
+	RejectBadReference = "invalid_reference"
+)
+
+// Per-event limits of an event batch.
+const (
+	// MaxEventMessageBytes is the longest event message, in bytes.
+	MaxEventMessageBytes = 4096
+	// MaxEventDataBytes is the largest event data object, in bytes of JSON.
+	MaxEventDataBytes = 16 << 10
+	// MaxEventClockSkewSeconds is how far in the future an event's time may lie, in seconds.
+	MaxEventClockSkewSeconds = 300
+)

@@ -1,0 +1,405 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/store"
+)
+
+// Poll intervals in seconds, per polling mode (ARCHITECTURE.md, "Polling guidance").
+const (
+	pollImmediate   = 2
+	pollHigh        = 10
+	pollNormal      = 30
+	pollIdle        = 60
+	pollMaintenance = 300
+)
+
+// Limits of a command as users create it.
+const (
+	maxCommandPayloadBytes = 64 << 10
+	maxCommandResultBytes  = 64 << 10
+	maxCommandErrorBytes   = 4096
+	maxCorrelationIDLen    = 200
+	maxExpiresInSeconds    = 30 * 24 * 3600
+	maxHistoryLimit        = 500
+)
+
+var commandTypeRe = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
+
+// commandJSON is a command as users see it: the wire command plus its lifecycle.
+type commandJSON struct {
+	api.Command
+	SatelliteID string            `json:"satellite_id"`
+	Status      api.CommandStatus `json:"status"`
+	CreatedBy   string            `json:"created_by,omitempty"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+	DeliveredAt *time.Time        `json:"delivered_at,omitempty"`
+	FinishedAt  *time.Time        `json:"finished_at,omitempty"`
+	Result      json.RawMessage   `json:"result,omitempty"`
+	Error       string            `json:"error,omitempty"`
+}
+
+func toWireCommand(c *store.Command) api.Command {
+	out := api.Command{ID: c.ID, Type: c.Type, Priority: api.Priority(c.Priority), CorrelationID: c.CorrelationID,
+		CreatedAt: c.CreatedAt, ExpiresAt: c.ExpiresAt, LeaseExpiresAt: c.LeaseExpiresAt, Attempt: c.Attempt}
+	if c.Payload != nil {
+		out.Payload = json.RawMessage(*c.Payload)
+	}
+	return out
+}
+
+func toCommandJSON(c *store.Command) commandJSON {
+	out := commandJSON{Command: toWireCommand(c), SatelliteID: c.SatelliteID, Status: api.CommandStatus(c.Status),
+		CreatedBy: c.CreatedBy, UpdatedAt: c.UpdatedAt, DeliveredAt: c.DeliveredAt, FinishedAt: c.FinishedAt, Error: c.Error}
+	if c.Result != nil {
+		out.Result = json.RawMessage(*c.Result)
+	}
+	return out
+}
+
+// createCommandRequest is the body of POST .../commands.
+type createCommandRequest struct {
+	Type     string          `json:"type"`
+	Priority api.Priority    `json:"priority"`
+	Payload  json.RawMessage `json:"payload"`
+	// ExpiresInSeconds: an undelivered or unacknowledged command expires after this many
+	// seconds; 0 or absent: never.
+	ExpiresInSeconds int    `json:"expires_in_seconds"`
+	CorrelationID    string `json:"correlation_id"`
+}
+
+func (r *createCommandRequest) validate() error {
+	if len(r.Type) == 0 || len(r.Type) > 64 || !commandTypeRe.MatchString(r.Type) {
+		return errInvalid("type", "type must be dotted lower-case words of at most 64 characters, e.g. \"rotator.park\"")
+	}
+	if r.Priority == "" {
+		r.Priority = api.PriorityNormal
+	}
+	if r.Priority.Rank() < 0 {
+		return errInvalid("priority", "priority must be immediate, high, normal or low")
+	}
+	if len(r.Payload) > maxCommandPayloadBytes {
+		return errInvalid("payload", "payload must be at most %d bytes of JSON", maxCommandPayloadBytes)
+	}
+	if r.ExpiresInSeconds < 0 || r.ExpiresInSeconds > maxExpiresInSeconds {
+		return errInvalid("expires_in_seconds", "expires_in_seconds must be 0 (never) to %d", maxExpiresInSeconds)
+	}
+	if err := validText("correlation_id", r.CorrelationID, 0, maxCorrelationIDLen); err != nil {
+		return err
+	}
+	return validatePayload(r.Type, r.Payload)
+}
+
+// payloadValidators check the payloads of the built-in commands that carry one, so a bad
+// payload is refused here with the field named instead of failing at the station.
+var payloadValidators = map[string]func() interface{ Validate() error }{
+	api.CommandObservationSchedule: func() interface{ Validate() error } { return &api.ObservationSchedulePayload{} },
+	api.CommandObservationCancel:   func() interface{ Validate() error } { return &api.ObservationCancelPayload{} },
+	api.CommandProcessStart:        func() interface{ Validate() error } { return &api.ProcessStartPayload{} },
+	api.CommandProcessStop:         func() interface{ Validate() error } { return &api.ProcessStopPayload{} },
+	api.CommandProcessRestart:      func() interface{ Validate() error } { return &api.ProcessRestartPayload{} },
+}
+
+func validatePayload(typ string, raw json.RawMessage) error {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		if _, typed := payloadValidators[typ]; typed {
+			return errInvalid("payload", "%s needs a payload", typ)
+		}
+		return nil
+	}
+	mk, typed := payloadValidators[typ]
+	if !typed {
+		return nil
+	}
+	p := mk()
+	if err := decodeJSON(bytes.NewReader(raw), p); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return errInvalid(prefixField("payload", e.Field), "payload: %s", e.Message)
+		}
+		return errInvalid("payload", "payload: %v", err)
+	}
+	if err := p.Validate(); err != nil {
+		var oe *api.ObservationFieldError
+		var pe *api.ProcessPayloadError
+		switch {
+		case errors.As(err, &oe):
+			return errInvalid("payload."+oe.Field, "payload.%s: %s", oe.Field, oe.Message)
+		case errors.As(err, &pe):
+			return errInvalid("payload."+pe.Field, "payload.%s: %s", pe.Field, pe.Message)
+		}
+		return errInvalid("payload", "payload: %v", err)
+	}
+	return nil
+}
+
+func prefixField(prefix, field string) string {
+	if field == "" {
+		return prefix
+	}
+	return prefix + "." + field
+}
+
+// createCommand queues a command for a satellite (members and up) and wakes its long-polls.
+func (s *Server) createCommand(c *gin.Context) {
+	var req createCommandRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	sat := satelliteOf(c)
+	cmd := &store.Command{SatelliteID: sat.ID, Type: req.Type, Priority: string(req.Priority),
+		PriorityRank: req.Priority.Rank(), CorrelationID: req.CorrelationID, CreatedBy: principalOf(c).ActorID()}
+	if sat.TeamID != nil {
+		cmd.TeamID = *sat.TeamID
+	}
+	if len(req.Payload) > 0 && !bytes.Equal(req.Payload, []byte("null")) {
+		p := string(req.Payload)
+		cmd.Payload = &p
+	}
+	if req.ExpiresInSeconds > 0 {
+		at := s.store.Now().Add(time.Duration(req.ExpiresInSeconds) * time.Second)
+		cmd.ExpiresAt = &at
+	}
+	if err := s.store.CreateCommand(c.Request.Context(), cmd); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.wake(c, sat.ID)
+	setAudit(c, auditInfo{Action: "command.create", ObjectType: "command", ObjectID: cmd.ID, TeamID: cmd.TeamID,
+		Detail: fmt.Sprintf("satellite=%s type=%s priority=%s", sat.ID, cmd.Type, cmd.Priority)})
+	writeJSON(c, http.StatusCreated, toCommandJSON(cmd))
+}
+
+// wake tells long-polls of satelliteID to look again; a failure only delays delivery to the
+// next poll, so it is logged, not returned.
+func (s *Server) wake(c *gin.Context, satelliteID string) {
+	if err := s.sat.notifier.Notify(c.Request.Context(), satelliteID); err != nil {
+		s.log.Warn("wake long-polls", zap.String("satellite_id", satelliteID), zap.Error(err))
+	}
+}
+
+// parseWait reads ?wait=N (0 to api.MaxLongPollSeconds, capped by the configured long-poll).
+func (s *Server) parseWait(c *gin.Context) (time.Duration, error) {
+	raw := c.Query("wait")
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 || n > api.MaxLongPollSeconds {
+		return 0, errInvalid("wait", "wait must be 0 to %d seconds", api.MaxLongPollSeconds)
+	}
+	return time.Duration(min(n, s.opts.Satellites.LongPollSeconds)) * time.Second, nil
+}
+
+// poll is the satellite's command poll: deliver what is waiting; with ?wait=N and nothing
+// waiting, hold the request until a command is queued for this satellite or N seconds pass.
+// The subscription starts before the first look, so a command queued in between still wakes it.
+func (s *Server) poll(c *gin.Context) {
+	wait, err := s.parseWait(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	sat := satelliteOf(c)
+	var woken <-chan struct{}
+	if wait > 0 {
+		ch, cancel := s.sat.notifier.Subscribe(sat.ID)
+		defer cancel()
+		woken = ch
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for last := wait == 0; ; {
+		cmds, waiting, err := s.store.Deliver(c.Request.Context(), sat.ID, s.opts.Satellites.Lease)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if len(cmds) > 0 || last {
+			s.answerPoll(c, sat, cmds, waiting)
+			return
+		}
+		select {
+		case <-woken:
+		case <-timer.C:
+			last = true
+		case <-c.Request.Context().Done():
+			return // the satellite hung up; nothing was delivered
+		}
+	}
+}
+
+func (s *Server) answerPoll(c *gin.Context, sat *store.Satellite, cmds []store.Command, waiting int) {
+	rank := waiting
+	out := api.CommandsResponse{Commands: make([]api.Command, len(cmds)), ServerTime: s.store.Now()}
+	for i := range cmds {
+		out.Commands[i] = toWireCommand(&cmds[i])
+		if rank < 0 || cmds[i].PriorityRank < rank {
+			rank = cmds[i].PriorityRank
+		}
+	}
+	out.PollingMode, out.NextPollSeconds = pollingMode(sat, rank)
+	c.Header(api.HeaderPollInterval, itoa(out.NextPollSeconds))
+	writeJSON(c, http.StatusOK, out)
+}
+
+// pollingMode picks the next poll interval from the most urgent command just delivered or
+// still waiting (rank, -1: none), or maintenance mode, which overrides it.
+func pollingMode(sat *store.Satellite, rank int) (api.PollingMode, int) {
+	switch {
+	case sat.Maintenance || sat.Status == string(api.StatusMaintenance):
+		return api.PollingMaintenance, pollMaintenance
+	case rank == api.PriorityImmediate.Rank():
+		return api.PollingImmediate, pollImmediate
+	case rank == api.PriorityHigh.Rank():
+		return api.PollingHigh, pollHigh
+	case rank >= 0:
+		return api.PollingNormal, pollNormal
+	}
+	return api.PollingIdle, pollIdle
+}
+
+// statusRequest is api.CommandStatusUpdate with its validation.
+type statusRequest struct{ api.CommandStatusUpdate }
+
+func (r *statusRequest) validate() error {
+	switch r.Status {
+	case api.CommandAcknowledged, api.CommandRunning, api.CommandSucceeded, api.CommandFailed:
+	default:
+		return errInvalid("status", "status must be acknowledged, running, succeeded or failed")
+	}
+	if len(r.Result) > maxCommandResultBytes {
+		return errInvalid("result", "result must be at most %d bytes of JSON", maxCommandResultBytes)
+	}
+	if len(r.Error) > maxCommandErrorBytes {
+		return errInvalid("error", "error must be at most %d bytes", maxCommandErrorBytes)
+	}
+	if len(r.CorrelationID) > maxCorrelationIDLen {
+		return errInvalid("correlation_id", "correlation_id must be at most %d characters", maxCorrelationIDLen)
+	}
+	return nil
+}
+
+var errIllegalTransition = &Error{http.StatusConflict, api.ErrConflict, "", ""}
+
+// commandStatus applies a satellite's report on one of its commands.
+func (s *Server) commandStatus(c *gin.Context) {
+	id := c.Param("commandID")
+	if !store.ValidID(id) {
+		s.fail(c, errNotFound)
+		return
+	}
+	var req statusRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	u := store.StatusUpdate{Status: string(req.Status), Error: req.Error}
+	if len(req.Result) > 0 {
+		r := string(req.Result)
+		u.Result = &r
+	}
+	cmd, err := s.store.UpdateCommandStatus(c.Request.Context(), satelliteOf(c).ID, id, u)
+	if errors.Is(err, store.ErrIllegalTransition) {
+		e := *errIllegalTransition
+		e.Message = fmt.Sprintf("command is %s; it cannot become %s", cmd.Status, req.Status)
+		s.fail(c, &e)
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, api.CommandStatusResponse{ID: cmd.ID, Status: api.CommandStatus(cmd.Status)})
+}
+
+// commandHistory lists a satellite's commands, newest first (?status=, ?limit=, ?before=<id>).
+func (s *Server) commandHistory(c *gin.Context) {
+	q := store.CommandQuery{SatelliteID: satelliteOf(c).ID, Status: c.Query("status")}
+	var err error
+	if q.Limit, err = queryLimit(c, 100, maxHistoryLimit); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if q.Status != "" && !knownCommandStatus(api.CommandStatus(q.Status)) {
+		s.fail(c, errInvalid("status", "status must be a command state"))
+		return
+	}
+	if q.Before, err = queryID(c, "before"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	cmds, err := s.store.CommandHistory(c.Request.Context(), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]commandJSON, len(cmds))
+	for i := range cmds {
+		out[i] = toCommandJSON(&cmds[i])
+	}
+	writeJSON(c, http.StatusOK, gin.H{"commands": out})
+}
+
+func knownCommandStatus(st api.CommandStatus) bool {
+	switch st {
+	case api.CommandPending, api.CommandDelivered, api.CommandAcknowledged, api.CommandRunning:
+		return true
+	}
+	return st.Terminal()
+}
+
+// cancelCommand cancels a pending or delivered command (members and up); later states are 409.
+func (s *Server) cancelCommand(c *gin.Context) {
+	id := c.Param("commandID")
+	if !store.ValidID(id) {
+		s.fail(c, errNotFound)
+		return
+	}
+	cmd, err := s.store.CancelCommand(c.Request.Context(), satelliteOf(c).ID, id)
+	if errors.Is(err, store.ErrIllegalTransition) {
+		e := *errIllegalTransition
+		e.Message = fmt.Sprintf("command is %s; only pending or delivered commands can be cancelled", cmd.Status)
+		s.fail(c, &e)
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	setAudit(c, auditInfo{Action: "command.cancel", ObjectType: "command", ObjectID: cmd.ID, TeamID: cmd.TeamID})
+	writeJSON(c, http.StatusOK, toCommandJSON(cmd))
+}
+
+// queryLimit reads ?limit= (default def, 1 to max).
+func queryLimit(c *gin.Context, def, maxN int) (int, error) {
+	v := c.Query("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxN {
+		return 0, errInvalid("limit", "limit must be an integer from 1 to %d", maxN)
+	}
+	return n, nil
+}
+
+// queryID reads an optional id query parameter.
+func queryID(c *gin.Context, name string) (string, error) {
+	v := c.Query(name)
+	if v != "" && !store.ValidID(v) {
+		return "", errInvalid(name, "%s must be an id", name)
+	}
+	return v, nil
+}

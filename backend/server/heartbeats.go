@@ -1,0 +1,153 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/store"
+)
+
+// heartbeatRequest is api.Heartbeat with its validation.
+type heartbeatRequest struct{ api.Heartbeat }
+
+const maxHeartbeatProcesses = 256
+
+func (r *heartbeatRequest) validate() error {
+	switch r.Status {
+	case api.StatusOnline, api.StatusDegraded, api.StatusMaintenance:
+	default:
+		return errInvalid("status", "status must be online, degraded or maintenance")
+	}
+	if err := validText("version", r.Version, 0, 100); err != nil {
+		return err
+	}
+	if r.UptimeSeconds < 0 || r.OutboxDepth < 0 || r.EventsDropped < 0 {
+		return errInvalid("uptime_seconds", "uptime_seconds, outbox_depth and events_dropped must not be negative")
+	}
+	if err := validSystem(&r.System); err != nil {
+		return err
+	}
+	if len(r.Processes) > maxHeartbeatProcesses {
+		return errInvalid("processes", "at most %d processes", maxHeartbeatProcesses)
+	}
+	for i := range r.Processes {
+		if err := validText(fmt.Sprintf("processes[%d].name", i), r.Processes[i].Name, 1, 100); err != nil {
+			return err
+		}
+	}
+	if r.Tracking != nil {
+		switch r.Tracking.State {
+		case "idle", "preparing", "tracking", "parking":
+		default:
+			return errInvalid("tracking.state", "tracking.state must be idle, preparing, tracking or parking")
+		}
+	}
+	return validText("cgroup_limits", r.CgroupLimits, 0, 200)
+}
+
+func validSystem(m *api.SystemMetrics) error {
+	pct := func(field string, v float64) error {
+		if !(v >= 0 && v <= 100) {
+			return errInvalid(field, "%s must be 0 to 100", field)
+		}
+		return nil
+	}
+	for _, p := range []struct {
+		field string
+		v     float64
+	}{{"system.cpu_percent", m.CPUPercent}, {"system.memory.percent", m.Memory.Percent}, {"system.disk.percent", m.Disk.Percent}} {
+		if err := pct(p.field, p.v); err != nil {
+			return err
+		}
+	}
+	if m.Load.Load1 < 0 || m.Load.Load5 < 0 || m.Load.Load15 < 0 {
+		return errInvalid("system.load", "system.load must not be negative")
+	}
+	if t := m.TemperatureC; t != nil && !(*t >= -100 && *t <= 200) {
+		return errInvalid("system.temperature_c", "system.temperature_c must be -100 to 200 °C")
+	}
+	return nil
+}
+
+// heartbeat stores a satellite's health report and answers with the next interval.
+func (s *Server) heartbeat(c *gin.Context) {
+	var req heartbeatRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	report, err := json.Marshal(req.Heartbeat)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	sat := satelliteOf(c)
+	hb := &store.Heartbeat{SatelliteID: sat.ID, Status: string(req.Status), Version: req.Version,
+		UptimeSeconds: req.UptimeSeconds, CPUPercent: req.System.CPUPercent,
+		MemoryPercent: req.System.Memory.Percent, DiskPercent: req.System.Disk.Percent, Report: string(report)}
+	res, err := s.store.RecordHeartbeat(c.Request.Context(), hb)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if res.CameBack {
+		s.log.Info("satellite back online", zap.String("satellite_id", sat.ID))
+	}
+	writeJSON(c, http.StatusOK, api.HeartbeatResponse{NextHeartbeatSeconds: res.Satellite.HeartbeatSeconds,
+		ServerTime: s.store.Now()})
+}
+
+// heartbeatJSON is a stored heartbeat as users see it.
+type heartbeatJSON struct {
+	ID         string          `json:"id"`
+	ReceivedAt time.Time       `json:"received_at"`
+	Report     json.RawMessage `json:"report"`
+}
+
+const maxHeartbeatLimit = 1000
+
+// listHeartbeats lists a satellite's heartbeats, newest first (?from=&to= RFC 3339, ?limit=).
+func (s *Server) listHeartbeats(c *gin.Context) {
+	q := store.HeartbeatQuery{SatelliteID: satelliteOf(c).ID}
+	var err error
+	if q.Limit, err = queryLimit(c, 100, maxHeartbeatLimit); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if q.From, err = queryTime(c, "from"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if q.To, err = queryTime(c, "to"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	hbs, err := s.store.Heartbeats(c.Request.Context(), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]heartbeatJSON, len(hbs))
+	for i, h := range hbs {
+		out[i] = heartbeatJSON{ID: h.ID, ReceivedAt: h.ReceivedAt, Report: json.RawMessage(h.Report)}
+	}
+	writeJSON(c, http.StatusOK, gin.H{"heartbeats": out})
+}
+
+// queryTime reads an optional RFC 3339 time query parameter.
+func queryTime(c *gin.Context, name string) (time.Time, error) {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, errInvalid(name, "%s must be an RFC 3339 time, e.g. 2026-06-26T12:00:00Z", name)
+	}
+	return t, nil
+}

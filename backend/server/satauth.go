@@ -1,0 +1,125 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/notify"
+	"github.com/talos-gs/talos/backend/ratelimit"
+	"github.com/talos-gs/talos/backend/regtoken"
+	"github.com/talos-gs/talos/backend/store"
+)
+
+// PrefixSatellite marks a satellite API key: tsk_<key id>_<256-bit secret>.
+const PrefixSatellite = "tsk"
+
+// ActorSatellite is the principal kind of a request made with a satellite API key.
+const ActorSatellite ActorKind = "satellite"
+
+// SatelliteOptions configure the satellite protocol. The zero value is usable.
+type SatelliteOptions struct {
+	// Notifier wakes long-polls when a command is queued (default: in-process, right for a
+	// single backend on SQLite; use notify.Postgres with several replicas).
+	Notifier notify.Notifier
+	// Lease is how long a delivered command may stay unacknowledged before it is delivered
+	// again (default 60 s).
+	Lease time.Duration
+	// HeartbeatSeconds, EventsSeconds and LongPollSeconds are the intervals handed to
+	// satellites at registration (defaults 30, 3 and api.MaxLongPollSeconds; LongPollSeconds
+	// < 0 turns long-polling off).
+	HeartbeatSeconds int
+	EventsSeconds    int
+	LongPollSeconds  int
+	// RegisterLimiter limits registrations per client address (default: burst 10, then one
+	// per 6 s).
+	RegisterLimiter *ratelimit.Limiter
+}
+
+// satellite protocol state, built by satelliteRoutes.
+type satelliteState struct {
+	notifier notify.Notifier
+	tokens   *regtoken.Tokens
+}
+
+func (s *Server) satelliteDefaults() {
+	o := &s.opts.Satellites
+	if o.Notifier == nil {
+		o.Notifier = notify.NewLocal()
+	}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
+	if o.HeartbeatSeconds <= 0 {
+		o.HeartbeatSeconds = 30
+	}
+	if o.EventsSeconds <= 0 {
+		o.EventsSeconds = 3
+	}
+	switch {
+	case o.LongPollSeconds == 0 || o.LongPollSeconds > api.MaxLongPollSeconds:
+		o.LongPollSeconds = api.MaxLongPollSeconds
+	case o.LongPollSeconds < 0:
+		o.LongPollSeconds = 0
+	}
+	if o.RegisterLimiter == nil {
+		o.RegisterLimiter = ratelimit.New(6*time.Second, 10, 10_000, s.opts.Now)
+	}
+	s.sat = satelliteState{notifier: o.Notifier, tokens: regtoken.New(s.opts.SecretKey, s.opts.Now)}
+}
+
+const ctxSatellite = "talos.satellite"
+
+func satelliteOf(c *gin.Context) *store.Satellite {
+	v, _ := c.Get(ctxSatellite)
+	sat, _ := v.(*store.Satellite)
+	return sat
+}
+
+// satelliteKey authenticates a satellite API key: one row read by the key's public id (an
+// indexed lookup, never a scan), then argon2id or the verified-key cache. A rotated key's id no
+// longer matches any row, so it fails at once on every replica whatever the cache holds.
+func (s *Server) satelliteKey(c *gin.Context, key auth.Key) (*Principal, error) {
+	sat, err := s.store.SatelliteByKeyID(c.Request.Context(), key.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.keys.Verify(key.ID, sat.APIKeyHash, key.Secret); err != nil {
+		return nil, errUnauthorized
+	}
+	c.Set(ctxSatellite, sat)
+	p := &Principal{Kind: ActorSatellite, SubjectID: sat.ID, TokenID: key.ID}
+	if sat.TeamID != nil {
+		p.TeamID = *sat.TeamID
+	}
+	return p, nil
+}
+
+var errSatelliteKeyRequired = &Error{http.StatusUnauthorized, api.ErrUnauthorized,
+	"this route takes a satellite API key", ""}
+
+// requireSatellite admits only a satellite key, and only on its own satellite's routes: a key
+// naming another satellite's id gets 404, as if that satellite did not exist.
+func (s *Server) requireSatellite(c *gin.Context) {
+	p := principalOf(c)
+	if p == nil || p.Kind != ActorSatellite || satelliteOf(c) == nil {
+		s.fail(c, errSatelliteKeyRequired)
+		return
+	}
+	if c.Param("satelliteID") != p.SubjectID {
+		s.fail(c, errNotFound)
+		return
+	}
+	if teamID := c.Param("teamID"); teamID != "" && teamID != p.TeamID {
+		s.fail(c, errNotFound)
+		return
+	}
+	c.Next()
+}

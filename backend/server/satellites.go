@@ -1,0 +1,379 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/ratelimit"
+	"github.com/talos-gs/talos/backend/regtoken"
+	"github.com/talos-gs/talos/backend/store"
+)
+
+// satelliteRoutes registers the satellite protocol and the user routes over satellites. The
+// satellite-facing routes sit outside s.api: they take only satellite keys and are not
+// audited call by call (a heartbeat every 30 s would drown the audit log); registration is.
+func (s *Server) satelliteRoutes() {
+	s.satelliteDefaults()
+	s.bearers[PrefixSatellite] = s.satelliteKey
+	s.engine.POST("/api/satellites/register", s.audited, s.register)
+
+	sat := s.engine.Group("/api/satellites/:satelliteID", s.authenticate, s.requireSatellite)
+	sat.GET("/commands", s.poll)
+	sat.POST("/commands/:commandID/status", s.commandStatus)
+	sat.POST("/heartbeat", s.heartbeat)
+	sat.POST("/events", s.events)
+	s.engine.GET("/api/teams/:teamID/satellites/:satelliteID/commands", s.authenticate, s.requireSatellite, s.poll)
+
+	s.userAPI.GET("/satellites", s.requireAdmin, s.listSatellites)
+	byID := s.userAPI.Group("/satellites/:satelliteID", s.satelliteAccess)
+	inTeam := s.teamAPI.Group("/satellites/:satelliteID", s.teamSatelliteAccess)
+	s.teamAPI.GET("/satellites", s.listSatellites)
+	inTeam.GET("", s.getSatellite)
+	inTeam.PATCH("", s.updateSatellite)
+	inTeam.DELETE("", s.deleteSatellite)
+	for _, g := range []*gin.RouterGroup{byID, inTeam} {
+		g.POST("/commands", s.createCommand)
+		g.GET("/commands/history", s.commandHistory)
+		g.POST("/commands/:commandID/cancel", s.cancelCommand)
+	}
+	inTeam.GET("/heartbeats", s.listHeartbeats)
+	inTeam.GET("/events", s.listEvents)
+}
+
+// satelliteAccess resolves /api/satellites/:satelliteID for a user: the satellite's team decides,
+// exactly as teamScope does for /api/teams/:teamID (outsiders 404, viewers 403 on changes). A
+// satellite of no team is visible to global administrators only.
+func (s *Server) satelliteAccess(c *gin.Context) {
+	id := c.Param("satelliteID")
+	if !store.ValidID(id) {
+		s.fail(c, errNotFound)
+		return
+	}
+	sat, err := s.store.SatelliteByID(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	role := store.RoleOwner
+	if sat.TeamID == nil {
+		if !principalOf(c).User.IsAdmin {
+			s.fail(c, errNotFound)
+			return
+		}
+	} else if role, err = s.roleIn(c, *sat.TeamID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if unsafeMethod(c.Request.Method) && !role.AtLeast(store.RoleMember) {
+		s.fail(c, errForbidden)
+		return
+	}
+	c.Set(ctxSatellite, sat)
+	c.Set(ctxRole, role)
+	c.Next()
+}
+
+// teamSatelliteAccess resolves a satellite of the scoped team; any other id is 404.
+func (s *Server) teamSatelliteAccess(c *gin.Context) {
+	id := c.Param("satelliteID")
+	if !store.ValidID(id) {
+		s.fail(c, errNotFound)
+		return
+	}
+	sat, err := s.store.TeamSatellite(c.Request.Context(), teamOf(c).ID, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Set(ctxSatellite, sat)
+	c.Next()
+}
+
+// satelliteJSON is a satellite as users see it (never its key hash).
+type satelliteJSON struct {
+	ID               string       `json:"id"`
+	TeamID           string       `json:"team_id,omitempty"`
+	Name             string       `json:"name"`
+	Location         api.Location `json:"location"`
+	Version          string       `json:"version"`
+	Capabilities     []string     `json:"capabilities"`
+	Status           string       `json:"status"`
+	Maintenance      bool         `json:"maintenance"`
+	KeyID            string       `json:"key_id"`
+	HeartbeatSeconds int          `json:"heartbeat_seconds"`
+	RegisteredAt     time.Time    `json:"registered_at"`
+	KeyRotatedAt     time.Time    `json:"key_rotated_at"`
+	LastSeenAt       *time.Time   `json:"last_seen_at,omitempty"`
+	UpdatedAt        time.Time    `json:"updated_at"`
+}
+
+func toSatelliteJSON(sat *store.Satellite) satelliteJSON {
+	out := satelliteJSON{ID: sat.ID, Name: sat.Name, Location: api.Location{Lat: sat.Lat, Lon: sat.Lon, AltM: sat.AltM},
+		Version: sat.Version, Capabilities: sat.Capabilities, Status: sat.Status, Maintenance: sat.Maintenance,
+		KeyID: sat.APIKeyID, HeartbeatSeconds: sat.HeartbeatSeconds, RegisteredAt: sat.RegisteredAt,
+		KeyRotatedAt: sat.KeyRotatedAt, LastSeenAt: sat.LastSeenAt, UpdatedAt: sat.UpdatedAt}
+	if sat.TeamID != nil {
+		out.TeamID = *sat.TeamID
+	}
+	if out.Capabilities == nil {
+		out.Capabilities = []string{}
+	}
+	return out
+}
+
+// registerRequest is api.RegisterRequest with its validation.
+type registerRequest struct{ api.RegisterRequest }
+
+var capabilityRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
+
+func (r *registerRequest) validate() error {
+	if err := validText("name", r.Name, 1, 100); err != nil {
+		return err
+	}
+	if err := validLocation(r.Location); err != nil {
+		return err
+	}
+	if err := validText("version", r.Version, 0, 100); err != nil {
+		return err
+	}
+	if len(r.Capabilities) > 32 {
+		return errInvalid("capabilities", "at most 32 capabilities")
+	}
+	for i, c := range r.Capabilities {
+		if !capabilityRe.MatchString(c) {
+			return errInvalid(fmt.Sprintf("capabilities[%d]", i), "a capability is 1 to 32 of a-z, 0-9, '.', '_', '-'")
+		}
+	}
+	if r.SatelliteID != "" && !store.ValidID(r.SatelliteID) {
+		return errInvalid("satellite_id", "satellite_id must be a UUID")
+	}
+	return nil
+}
+
+func validLocation(l api.Location) error {
+	switch {
+	case !(l.Lat >= -90 && l.Lat <= 90):
+		return errInvalid("location.lat", "location.lat must be -90 to 90 degrees")
+	case !(l.Lon >= -180 && l.Lon <= 180):
+		return errInvalid("location.lon", "location.lon must be -180 to 180 degrees")
+	case !(l.AltM >= -1000 && l.AltM <= 20000):
+		return errInvalid("location.alt_m", "location.alt_m must be -1000 to 20000 metres")
+	}
+	return nil
+}
+
+// Registration errors, with the protocol's stable codes.
+var (
+	errTokenRequired = &Error{http.StatusUnauthorized, api.ErrRegistrationTokenRequired,
+		"registration needs Authorization: Bearer <registration token> (or the satellite's API key to re-register)", ""}
+	errTokenInvalid = &Error{http.StatusUnauthorized, api.ErrInvalidRegistrationToken, "the registration token is not valid", ""}
+	errTokenExpired = &Error{http.StatusUnauthorized, api.ErrTokenExpired, "the registration token has expired", ""}
+	errTokenUsed    = &Error{http.StatusUnauthorized, api.ErrTokenAlreadyUsed, "the registration token has no uses left", ""}
+	errTokenScope   = &Error{http.StatusForbidden, api.ErrTokenInvalidScope,
+		"the credential may not register this satellite (another team's, or not its own key)", ""}
+)
+
+// register creates a satellite, or rotates the key of an existing one (satellite_id set,
+// authorised by a registration token or by the satellite's current key).
+func (s *Server) register(c *gin.Context) {
+	if ok, wait := s.opts.Satellites.RegisterLimiter.Allow(c.ClientIP()); !ok {
+		c.Header("Retry-After", itoa(ratelimit.RetryAfterSeconds(wait)))
+		s.fail(c, &Error{http.StatusTooManyRequests, api.ErrRateLimited, "too many registrations; retry later", ""})
+		return
+	}
+	bearer, ok := bearerValue(c)
+	if !ok {
+		s.fail(c, errTokenRequired)
+		return
+	}
+	var req registerRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	reg, err := s.registrationFor(c, bearer, req.RegisterRequest)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.completeRegistration(c, reg)
+}
+
+// bearerValue returns the Authorization bearer value, if any.
+func bearerValue(c *gin.Context) (string, bool) {
+	scheme, value, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	value = strings.TrimSpace(value)
+	return value, ok && strings.EqualFold(scheme, "Bearer") && value != ""
+}
+
+// registrationFor checks the credential and builds the store's registration with a new key.
+func (s *Server) registrationFor(c *gin.Context, bearer string, req api.RegisterRequest) (store.Registration, error) {
+	reg := store.Registration{SatelliteID: req.SatelliteID, Name: strings.TrimSpace(req.Name),
+		Lat: req.Location.Lat, Lon: req.Location.Lon, AltM: req.Location.AltM, Version: req.Version,
+		Capabilities: req.Capabilities, HeartbeatSeconds: s.opts.Satellites.HeartbeatSeconds}
+	if strings.HasPrefix(bearer, PrefixSatellite+"_") {
+		key, err := auth.ParseKey(bearer)
+		if err != nil {
+			return reg, errUnauthorized
+		}
+		p, err := s.satelliteKey(c, key)
+		if err != nil {
+			return reg, err
+		}
+		if req.SatelliteID != p.SubjectID {
+			return reg, errTokenScope
+		}
+		reg.KeyHolder = p.SubjectID
+	} else {
+		claims, err := s.sat.tokens.Parse(bearer)
+		switch {
+		case errors.Is(err, regtoken.ErrExpired):
+			return reg, errTokenExpired
+		case err != nil:
+			return reg, errTokenInvalid
+		}
+		reg.TokenID = claims.ID
+	}
+	key, err := auth.NewKey(PrefixSatellite)
+	if err != nil {
+		return reg, err
+	}
+	hash, err := s.hasher.Hash(key.Secret)
+	if err != nil {
+		return reg, err
+	}
+	reg.APIKeyID, reg.APIKeyHash = key.ID, hash
+	c.Set(ctxNewKey, key.String())
+	return reg, nil
+}
+
+const ctxNewKey = "talos.new_satellite_key"
+
+func (s *Server) completeRegistration(c *gin.Context, reg store.Registration) {
+	var oldKeyID string
+	if old := satelliteOf(c); old != nil {
+		oldKeyID = old.APIKeyID
+	}
+	sat, err := s.store.RegisterSatellite(c.Request.Context(), reg)
+	if err != nil {
+		s.fail(c, registrationError(err))
+		return
+	}
+	if oldKeyID != "" {
+		s.keys.Forget(oldKeyID)
+	}
+	c.Set(ctxPrincipal, &Principal{Kind: ActorSatellite, SubjectID: sat.ID})
+	a := auditInfo{Action: "satellite.register", ObjectType: "satellite", ObjectID: sat.ID, Detail: sat.Name}
+	if reg.SatelliteID != "" {
+		a.Action = "satellite.reregister"
+	}
+	resp := api.RegisterResponse{SatelliteID: sat.ID, APIKey: c.GetString(ctxNewKey), Intervals: s.intervals()}
+	if sat.TeamID != nil {
+		a.TeamID, resp.TeamID = *sat.TeamID, *sat.TeamID
+	}
+	setAudit(c, a)
+	s.log.Info("satellite registered", zap.String("satellite_id", sat.ID), zap.String("team_id", resp.TeamID),
+		zap.Bool("rotation", reg.SatelliteID != ""))
+	writeJSON(c, http.StatusCreated, resp)
+}
+
+func registrationError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrTokenUnknown):
+		return errTokenInvalid
+	case errors.Is(err, store.ErrTokenExpired):
+		return errTokenExpired
+	case errors.Is(err, store.ErrTokenUsedUp):
+		return errTokenUsed
+	case errors.Is(err, store.ErrWrongScope):
+		return errTokenScope
+	}
+	return err
+}
+
+func (s *Server) intervals() api.Intervals {
+	o := s.opts.Satellites
+	return api.Intervals{PollSeconds: pollIdle, HeartbeatSeconds: o.HeartbeatSeconds,
+		EventsSeconds: o.EventsSeconds, LongPollSeconds: o.LongPollSeconds}
+}
+
+// listSatellites lists the scoped team's satellites, or every satellite for a global
+// administrator on /api/satellites.
+func (s *Server) listSatellites(c *gin.Context) {
+	sats, err := s.store.Satellites(c.Request.Context(), tokenScope(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]satelliteJSON, len(sats))
+	for i := range sats {
+		out[i] = toSatelliteJSON(&sats[i])
+	}
+	writeJSON(c, http.StatusOK, gin.H{"satellites": out})
+}
+
+func (s *Server) getSatellite(c *gin.Context) {
+	writeJSON(c, http.StatusOK, toSatelliteJSON(satelliteOf(c)))
+}
+
+type updateSatelliteRequest struct {
+	Name        *string `json:"name"`
+	Maintenance *bool   `json:"maintenance"`
+}
+
+func (r *updateSatelliteRequest) validate() error {
+	if r.Name == nil && r.Maintenance == nil {
+		return errInvalid("", "give name and/or maintenance")
+	}
+	if r.Name != nil {
+		return validText("name", *r.Name, 1, 100)
+	}
+	return nil
+}
+
+// updateSatellite renames a satellite or switches its maintenance mode (members and up).
+func (s *Server) updateSatellite(c *gin.Context) {
+	var req updateSatelliteRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	if req.Name != nil {
+		*req.Name = strings.TrimSpace(*req.Name)
+	}
+	sat, err := s.store.UpdateSatellite(c.Request.Context(), teamOf(c).ID, satelliteOf(c).ID,
+		store.SatelliteUpdate{Name: req.Name, Maintenance: req.Maintenance})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	setAudit(c, auditInfo{Action: "satellite.update", ObjectType: "satellite", ObjectID: sat.ID,
+		Detail: fmt.Sprintf("name=%q maintenance=%t", sat.Name, sat.Maintenance)})
+	if req.Maintenance != nil {
+		// A long-poll in progress answers with the new interval at once.
+		s.wake(c, sat.ID)
+	}
+	writeJSON(c, http.StatusOK, toSatelliteJSON(sat))
+}
+
+// deleteSatellite removes a satellite and its data (team admins); its key stops working.
+func (s *Server) deleteSatellite(c *gin.Context) {
+	if !s.requireRole(c, store.RoleAdmin) {
+		return
+	}
+	sat := satelliteOf(c)
+	if err := s.store.DeleteSatellite(c.Request.Context(), teamOf(c).ID, sat.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.keys.Forget(sat.APIKeyID)
+	setAudit(c, auditInfo{Action: "satellite.delete", ObjectType: "satellite", ObjectID: sat.ID, Detail: sat.Name})
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,285 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Command is one queued unit of work for a satellite. Status follows api.CommandStatus.
+type Command struct {
+	ID             string `gorm:"primaryKey"`
+	SatelliteID    string
+	TeamID         string
+	Type           string
+	Priority       string
+	PriorityRank   int
+	Payload        *string
+	CorrelationID  string
+	Status         string
+	Attempt        int
+	CreatedBy      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ExpiresAt      *time.Time
+	DeliveredAt    *time.Time
+	LeaseExpiresAt *time.Time
+	FinishedAt     *time.Time
+	Result         *string
+	Error          string
+}
+
+// TableName is the queue's table.
+func (Command) TableName() string { return "satellite_commands" }
+
+// Command states as stored (the same words as api.CommandStatus).
+const (
+	cmdPending      = "pending"
+	cmdDelivered    = "delivered"
+	cmdAcknowledged = "acknowledged"
+	cmdRunning      = "running"
+	cmdSucceeded    = "succeeded"
+	cmdFailed       = "failed"
+	cmdCancelled    = "cancelled"
+	cmdExpired      = "expired"
+)
+
+// ErrIllegalTransition means a status change is not allowed from the command's current state.
+var ErrIllegalTransition = errors.New("illegal command status transition")
+
+// MaxDelivery is the largest number of commands one poll hands out.
+const MaxDelivery = 50
+
+// CreateCommand queues c as pending; the caller filled its fields except id, status and times.
+func (s *Store) CreateCommand(ctx context.Context, c *Command) error {
+	now := s.Now()
+	c.ID, c.Status, c.Attempt, c.CreatedAt, c.UpdatedAt = NewID(), cmdPending, 0, now, now
+	if err := translate(s.db.WithContext(ctx).Create(c).Error); err != nil {
+		return fmt.Errorf("queue command for %s: %w", c.SatelliteID, err)
+	}
+	return nil
+}
+
+// deliverable selects a satellite's commands a poll may hand out at now: pending ones, and
+// delivered ones whose lease lapsed unacknowledged; never expired ones.
+func (s *Store) deliverable(ctx context.Context, satelliteID string, now time.Time) *gorm.DB {
+	return s.db.WithContext(ctx).Model(&Command{}).
+		Where("satellite_id = ?", satelliteID).
+		Where("(status = ? OR (status = ? AND lease_expires_at <= ?))", cmdPending, cmdDelivered, now).
+		Where("(expires_at IS NULL OR expires_at > ?)", now)
+}
+
+// Deliver hands out a satellite's deliverable commands, highest priority first, then oldest:
+// each is marked delivered with a lease ending at now+lease and its attempt counted. It also
+// returns the rank of the most urgent command left waiting (-1: none), for the poll interval.
+//
+// On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so two replicas serving
+// two polls of one satellite at once never hand out the same command twice; SQLite has a single
+// writer and needs no more.
+func (s *Store) Deliver(ctx context.Context, satelliteID string, lease time.Duration) ([]Command, int, error) {
+	var out []Command
+	waiting := -1
+	err := s.Tx(ctx, func(tx *Store) error {
+		now := tx.Now()
+		q := tx.deliverable(ctx, satelliteID, now).Order("priority_rank, created_at, id").Limit(MaxDelivery)
+		if tx.dialect == Postgres {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		var ids []string
+		if err := q.Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			if err := tx.markDelivered(ctx, ids, now, lease); err != nil {
+				return err
+			}
+			if err := tx.db.WithContext(ctx).Where("id IN ?", ids).Find(&out).Error; err != nil {
+				return err
+			}
+		}
+		var err error
+		waiting, err = tx.mostUrgentLeft(ctx, satelliteID, now)
+		return err
+	})
+	if err != nil {
+		return nil, -1, fmt.Errorf("deliver commands to %s: %w", satelliteID, err)
+	}
+	sortQueue(out)
+	return out, waiting, nil
+}
+
+func (s *Store) markDelivered(ctx context.Context, ids []string, now time.Time, lease time.Duration) error {
+	return s.db.WithContext(ctx).Model(&Command{}).Where("id IN ?", ids).Updates(map[string]any{
+		"status": cmdDelivered, "attempt": gorm.Expr("attempt + 1"), "delivered_at": now,
+		"lease_expires_at": now.Add(lease), "updated_at": now,
+	}).Error
+}
+
+// mostUrgentLeft is the smallest priority rank among commands still waiting for delivery.
+func (s *Store) mostUrgentLeft(ctx context.Context, satelliteID string, now time.Time) (int, error) {
+	var ranks []int
+	err := s.deliverable(ctx, satelliteID, now).Order("priority_rank").Limit(1).Pluck("priority_rank", &ranks).Error
+	if err != nil || len(ranks) == 0 {
+		return -1, err
+	}
+	return ranks[0], nil
+}
+
+func sortQueue(cs []Command) {
+	sort.Slice(cs, func(i, j int) bool {
+		a, b := cs[i], cs[j]
+		if a.PriorityRank != b.PriorityRank {
+			return a.PriorityRank < b.PriorityRank
+		}
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		return a.ID < b.ID
+	})
+}
+
+// CommandOf returns a command of a satellite; another satellite's command is ErrNotFound.
+func (s *Store) CommandOf(ctx context.Context, satelliteID, id string) (*Command, error) {
+	var c Command
+	if err := translate(s.db.WithContext(ctx).Take(&c, "id = ? AND satellite_id = ?", id, satelliteID).Error); err != nil {
+		return nil, fmt.Errorf("command %s: %w", id, err)
+	}
+	return &c, nil
+}
+
+// StatusUpdate is a satellite's report on a command.
+type StatusUpdate struct {
+	Status string
+	Result *string
+	Error  string
+}
+
+// statusOrder ranks the forward path a satellite may report along; a report may skip states
+// (a fast command goes from delivered straight to succeeded) but never go back.
+var statusOrder = map[string]int{
+	cmdPending: 0, cmdDelivered: 1, cmdAcknowledged: 2, cmdRunning: 3, cmdSucceeded: 4, cmdFailed: 4,
+}
+
+// UpdateCommandStatus applies a satellite's report. Repeating the current state is a no-op
+// (idempotent retries); a report from a terminal state, or backwards, is ErrIllegalTransition.
+// A report on a pending command is accepted: its lease lapsed, but the satellite did get it.
+// The change is a conditional UPDATE on the status read, so concurrent reports cannot both
+// apply from the same state.
+func (s *Store) UpdateCommandStatus(ctx context.Context, satelliteID, id string, u StatusUpdate) (*Command, error) {
+	for range 3 {
+		c, err := s.CommandOf(ctx, satelliteID, id)
+		if err != nil {
+			return nil, err
+		}
+		if c.Status == u.Status {
+			return c, nil
+		}
+		from, okFrom := statusOrder[c.Status]
+		to, okTo := statusOrder[u.Status]
+		if !okFrom || !okTo || to <= from || to < statusOrder[cmdAcknowledged] {
+			return c, fmt.Errorf("command %s: %s → %s: %w", id, c.Status, u.Status, ErrIllegalTransition)
+		}
+		changed, err := s.applyStatus(ctx, c, u)
+		if err != nil || changed {
+			return c, err
+		}
+	}
+	return nil, fmt.Errorf("command %s: status changed concurrently: %w", id, ErrConflict)
+}
+
+func (s *Store) applyStatus(ctx context.Context, c *Command, u StatusUpdate) (bool, error) {
+	now := s.Now()
+	fields := map[string]any{"status": u.Status, "updated_at": now, "lease_expires_at": nil}
+	if u.Status == cmdSucceeded || u.Status == cmdFailed {
+		fields["finished_at"], fields["result"], fields["error"] = now, u.Result, u.Error
+	}
+	res := s.db.WithContext(ctx).Model(&Command{}).Where("id = ? AND status = ?", c.ID, c.Status).Updates(fields)
+	if res.Error != nil {
+		return false, fmt.Errorf("update command %s: %w", c.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return false, nil
+	}
+	c.Status, c.UpdatedAt, c.LeaseExpiresAt = u.Status, now, nil
+	if u.Status == cmdSucceeded || u.Status == cmdFailed {
+		c.FinishedAt, c.Result, c.Error = &now, u.Result, u.Error
+	}
+	return true, nil
+}
+
+// CancelCommand cancels a pending or delivered command of a satellite; any other state is
+// ErrIllegalTransition, another satellite's command ErrNotFound.
+func (s *Store) CancelCommand(ctx context.Context, satelliteID, id string) (*Command, error) {
+	now := s.Now()
+	res := s.db.WithContext(ctx).Model(&Command{}).
+		Where("id = ? AND satellite_id = ? AND status IN ?", id, satelliteID, []string{cmdPending, cmdDelivered}).
+		Updates(map[string]any{"status": cmdCancelled, "updated_at": now, "finished_at": now, "lease_expires_at": nil})
+	if res.Error != nil {
+		return nil, fmt.Errorf("cancel command %s: %w", id, res.Error)
+	}
+	c, err := s.CommandOf(ctx, satelliteID, id)
+	if err != nil {
+		return nil, err
+	}
+	if res.RowsAffected == 0 {
+		return c, fmt.Errorf("cancel command %s (%s): %w", id, c.Status, ErrIllegalTransition)
+	}
+	return c, nil
+}
+
+// CommandQuery pages a satellite's command history, newest first.
+type CommandQuery struct {
+	SatelliteID string
+	Status      string
+	// Before is a command id: only older commands are listed.
+	Before string
+	Limit  int
+}
+
+// CommandHistory lists commands as q asks.
+func (s *Store) CommandHistory(ctx context.Context, q CommandQuery) ([]Command, error) {
+	db := s.db.WithContext(ctx).Where("satellite_id = ?", q.SatelliteID).Order("id DESC").Limit(max(q.Limit, 1))
+	if q.Status != "" {
+		db = db.Where("status = ?", q.Status)
+	}
+	if q.Before != "" {
+		db = db.Where("id < ?", q.Before)
+	}
+	var out []Command
+	if err := db.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("command history of %s: %w", q.SatelliteID, err)
+	}
+	return out, nil
+}
+
+// ExpireCommands marks commands past their expiry that never started (pending, delivered,
+// acknowledged) as expired, and returns how many.
+func (s *Store) ExpireCommands(ctx context.Context) (int64, error) {
+	now := s.Now()
+	res := s.db.WithContext(ctx).Model(&Command{}).
+		Where("status IN ? AND expires_at IS NOT NULL AND expires_at <= ?",
+			[]string{cmdPending, cmdDelivered, cmdAcknowledged}, now).
+		Updates(map[string]any{"status": cmdExpired, "updated_at": now, "finished_at": now, "lease_expires_at": nil})
+	if res.Error != nil {
+		return 0, fmt.Errorf("expire commands: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// ReleaseLapsedLeases returns delivered commands whose lease ran out unacknowledged to pending,
+// so users see them waiting again (a poll re-delivers them either way), and returns how many.
+func (s *Store) ReleaseLapsedLeases(ctx context.Context) (int64, error) {
+	now := s.Now()
+	res := s.db.WithContext(ctx).Model(&Command{}).
+		Where("status = ? AND lease_expires_at <= ?", cmdDelivered, now).
+		Updates(map[string]any{"status": cmdPending, "updated_at": now})
+	if res.Error != nil {
+		return 0, fmt.Errorf("release lapsed leases: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Heartbeat is one stored health report. Report is the heartbeat's JSON as received (validated);
+// the columns beside it are the figures lists and charts read without decoding it.
+type Heartbeat struct {
+	ID            string `gorm:"primaryKey"`
+	SatelliteID   string
+	ReceivedAt    time.Time
+	Status        string
+	Version       string
+	UptimeSeconds int64
+	CPUPercent    float64 `gorm:"column:cpu_percent"`
+	MemoryPercent float64
+	DiskPercent   float64
+	Report        string
+}
+
+// TableName is the heartbeats' table.
+func (Heartbeat) TableName() string { return "satellite_heartbeats" }
+
+// HeartbeatResult says what a heartbeat changed.
+type HeartbeatResult struct {
+	// CameBack is set when the satellite was offline before this heartbeat.
+	CameBack  bool
+	Satellite *Satellite
+}
+
+// RecordHeartbeat stores hb, moves the satellite's liveness window forward and sets its
+// status. When the satellite was offline, a satellite.online event records its return.
+func (s *Store) RecordHeartbeat(ctx context.Context, hb *Heartbeat) (HeartbeatResult, error) {
+	var out HeartbeatResult
+	err := s.Tx(ctx, func(tx *Store) error {
+		sat, err := tx.SatelliteByID(ctx, hb.SatelliteID)
+		if err != nil {
+			return err
+		}
+		now := tx.Now()
+		hb.ID, hb.ReceivedAt = NewID(), now
+		if err := tx.db.WithContext(ctx).Create(hb).Error; err != nil {
+			return err
+		}
+		out.CameBack = sat.Status == "offline"
+		sat.Status, sat.Version, sat.LastSeenAt, sat.UpdatedAt = hb.Status, hb.Version, &now, now
+		sat.OfflineAfter = offlineAfter(now, sat.HeartbeatSeconds)
+		if err := tx.db.WithContext(ctx).Model(&Satellite{}).Where("id = ?", sat.ID).Updates(map[string]any{
+			"status": sat.Status, "version": sat.Version, "last_seen_at": now, "updated_at": now,
+			"offline_after": sat.OfflineAfter,
+		}).Error; err != nil {
+			return err
+		}
+		out.Satellite = sat
+		if out.CameBack {
+			return tx.AddSystemEvent(ctx, sat.ID, "satellite.online", "info", "heartbeat received: back online")
+		}
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("record heartbeat of %s: %w", hb.SatelliteID, err)
+	}
+	return out, nil
+}
+
+// HeartbeatQuery selects a satellite's heartbeats received in [From, To), newest first.
+type HeartbeatQuery struct {
+	SatelliteID string
+	From, To    time.Time
+	Limit       int
+}
+
+// Heartbeats lists heartbeats as q asks.
+func (s *Store) Heartbeats(ctx context.Context, q HeartbeatQuery) ([]Heartbeat, error) {
+	db := s.db.WithContext(ctx).Where("satellite_id = ?", q.SatelliteID).
+		Order("received_at DESC, id DESC").Limit(max(q.Limit, 1))
+	if !q.From.IsZero() {
+		db = db.Where("received_at >= ?", q.From.UTC())
+	}
+	if !q.To.IsZero() {
+		db = db.Where("received_at < ?", q.To.UTC())
+	}
+	var out []Heartbeat
+	if err := db.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("heartbeats of %s: %w", q.SatelliteID, err)
+	}
+	return out, nil
+}
+
+// PruneBefore deletes heartbeats and events received before cutoff and returns how many of
+// each went.
+func (s *Store) PruneBefore(ctx context.Context, cutoff time.Time) (heartbeats, events int64, err error) {
+	res := s.db.WithContext(ctx).Where("received_at < ?", cutoff.UTC()).Delete(&Heartbeat{})
+	if res.Error != nil {
+		return 0, 0, fmt.Errorf("prune heartbeats: %w", res.Error)
+	}
+	heartbeats = res.RowsAffected
+	res = s.db.WithContext(ctx).Where("received_at < ?", cutoff.UTC()).Delete(&Event{})
+	if res.Error != nil {
+		return heartbeats, 0, fmt.Errorf("prune events: %w", res.Error)
+	}
+	return heartbeats, res.RowsAffected, nil
+}

@@ -1,0 +1,260 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Satellite is a registered ground-station runner. APIKeyID is the public id of its current API
+// key (unique, the lookup key of every authenticated call); APIKeyHash is the argon2id hash of
+// the key's secret.
+type Satellite struct {
+	ID string `gorm:"primaryKey"`
+	// TeamID is nil for a satellite registered with a global token and not yet given to a team.
+	TeamID           *string
+	Name             string
+	Lat, Lon, AltM   float64
+	Version          string
+	Capabilities     []string `gorm:"serializer:json"`
+	Status           string
+	Maintenance      bool
+	APIKeyID         string
+	APIKeyHash       string
+	HeartbeatSeconds int
+	RegisteredAt     time.Time
+	KeyRotatedAt     time.Time
+	LastSeenAt       *time.Time
+	// OfflineAfter is when the satellite counts as offline without another heartbeat.
+	OfflineAfter time.Time
+	UpdatedAt    time.Time
+}
+
+// OfflineFactor is how many heartbeat intervals may pass without a heartbeat before a satellite
+// is marked offline.
+const OfflineFactor = 2.5
+
+// offlineAfter is now plus OfflineFactor heartbeat intervals.
+func offlineAfter(now time.Time, heartbeatSeconds int) time.Time {
+	return now.Add(time.Duration(OfflineFactor * float64(heartbeatSeconds) * float64(time.Second)))
+}
+
+// ErrWrongScope means a registration token may not register (or re-register) that satellite:
+// a team token naming a satellite of another team, or of no team.
+var ErrWrongScope = errors.New("the registration token's scope does not cover this satellite")
+
+// Registration is what RegisterSatellite needs. Exactly one of TokenID (a registration token to
+// consume) or KeyHolder (the satellite's id, proven by its current API key) authorises it.
+type Registration struct {
+	TokenID   string
+	KeyHolder string
+	// SatelliteID names an existing satellite to re-register; empty registers a new one.
+	SatelliteID      string
+	Name             string
+	Lat, Lon, AltM   float64
+	Version          string
+	Capabilities     []string
+	APIKeyID         string
+	APIKeyHash       string
+	HeartbeatSeconds int
+}
+
+// RegisterSatellite consumes the registration token (if any) and creates the satellite or
+// rotates the key of an existing one, all in one transaction: a failure returns the token's
+// use. The old key's row no longer matches, so the old key stops working at once everywhere.
+func (s *Store) RegisterSatellite(ctx context.Context, r Registration) (*Satellite, error) {
+	var out *Satellite
+	err := s.Tx(ctx, func(tx *Store) error {
+		var scope *string
+		global := r.TokenID == ""
+		if r.TokenID != "" {
+			t, err := tx.ConsumeRegistrationToken(ctx, r.TokenID)
+			if err != nil {
+				return err
+			}
+			scope, global = t.TeamID, t.TeamID == nil
+		}
+		var err error
+		if r.SatelliteID == "" {
+			out, err = tx.createSatellite(ctx, r, scope)
+		} else {
+			out, err = tx.reRegister(ctx, r, scope, global)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register satellite: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) createSatellite(ctx context.Context, r Registration, team *string) (*Satellite, error) {
+	now := s.Now()
+	sat := &Satellite{ID: NewID(), TeamID: team, Status: "online", RegisteredAt: now}
+	r.apply(sat, now)
+	if err := translate(s.db.WithContext(ctx).Create(sat).Error); err != nil {
+		return nil, err
+	}
+	return sat, nil
+}
+
+func (s *Store) reRegister(ctx context.Context, r Registration, scope *string, global bool) (*Satellite, error) {
+	if !ValidID(r.SatelliteID) {
+		return nil, ErrNotFound
+	}
+	sat, err := s.SatelliteByID(ctx, r.SatelliteID)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case r.KeyHolder != "" && r.KeyHolder != sat.ID:
+		return nil, ErrWrongScope
+	case r.TokenID != "" && !global && (sat.TeamID == nil || *sat.TeamID != *scope):
+		return nil, ErrWrongScope
+	}
+	r.apply(sat, s.Now())
+	if err := translate(s.db.WithContext(ctx).Save(sat).Error); err != nil {
+		return nil, err
+	}
+	return sat, nil
+}
+
+// apply copies the registration onto sat and starts a fresh liveness window.
+func (r Registration) apply(sat *Satellite, now time.Time) {
+	sat.Name, sat.Lat, sat.Lon, sat.AltM = r.Name, r.Lat, r.Lon, r.AltM
+	sat.Version, sat.Capabilities = r.Version, r.Capabilities
+	if sat.Capabilities == nil {
+		sat.Capabilities = []string{}
+	}
+	sat.APIKeyID, sat.APIKeyHash = r.APIKeyID, r.APIKeyHash
+	sat.HeartbeatSeconds = r.HeartbeatSeconds
+	sat.KeyRotatedAt, sat.UpdatedAt, sat.LastSeenAt = now, now, &now
+	sat.OfflineAfter = offlineAfter(now, r.HeartbeatSeconds)
+	if sat.Status == "offline" {
+		sat.Status = "online"
+	}
+}
+
+// SatelliteByID returns a satellite or ErrNotFound.
+func (s *Store) SatelliteByID(ctx context.Context, id string) (*Satellite, error) {
+	var sat Satellite
+	if err := translate(s.db.WithContext(ctx).Take(&sat, "id = ?", id).Error); err != nil {
+		return nil, fmt.Errorf("satellite %s: %w", id, err)
+	}
+	return &sat, nil
+}
+
+// SatelliteByKeyID returns the satellite whose current API key has the public id keyID, or
+// ErrNotFound (a rotated key's id matches nothing).
+func (s *Store) SatelliteByKeyID(ctx context.Context, keyID string) (*Satellite, error) {
+	var sat Satellite
+	if err := translate(s.db.WithContext(ctx).Take(&sat, "api_key_id = ?", keyID).Error); err != nil {
+		return nil, fmt.Errorf("satellite by key %s: %w", keyID, err)
+	}
+	return &sat, nil
+}
+
+// TeamSatellite returns a satellite of teamID; any other is ErrNotFound.
+func (s *Store) TeamSatellite(ctx context.Context, teamID, id string) (*Satellite, error) {
+	var sat Satellite
+	if err := translate(s.db.WithContext(ctx).Take(&sat, "id = ? AND team_id = ?", id, teamID).Error); err != nil {
+		return nil, fmt.Errorf("satellite %s of team %s: %w", id, teamID, err)
+	}
+	return &sat, nil
+}
+
+// Satellites lists satellites by name: a team's, or every one when teamID is nil.
+func (s *Store) Satellites(ctx context.Context, teamID *string) ([]Satellite, error) {
+	q := s.db.WithContext(ctx).Order("name, id")
+	if teamID != nil {
+		q = q.Where("team_id = ?", *teamID)
+	}
+	var out []Satellite
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list satellites: %w", err)
+	}
+	return out, nil
+}
+
+// SatelliteUpdate changes a satellite's user-editable fields; nil leaves one as it is.
+type SatelliteUpdate struct {
+	Name        *string
+	Maintenance *bool
+}
+
+// UpdateSatellite applies u to a satellite of teamID and returns it.
+func (s *Store) UpdateSatellite(ctx context.Context, teamID, id string, u SatelliteUpdate) (*Satellite, error) {
+	fields := map[string]any{"updated_at": s.Now()}
+	if u.Name != nil {
+		fields["name"] = *u.Name
+	}
+	if u.Maintenance != nil {
+		fields["maintenance"] = *u.Maintenance
+	}
+	res := s.db.WithContext(ctx).Model(&Satellite{}).Where("id = ? AND team_id = ?", id, teamID).Updates(fields)
+	if res.Error != nil {
+		return nil, fmt.Errorf("update satellite %s: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, fmt.Errorf("update satellite %s: %w", id, ErrNotFound)
+	}
+	return s.SatelliteByID(ctx, id)
+}
+
+// DeleteSatellite removes a satellite of teamID with its commands, heartbeats and events; its
+// key stops working with the row.
+func (s *Store) DeleteSatellite(ctx context.Context, teamID, id string) error {
+	res := s.db.WithContext(ctx).Where("id = ? AND team_id = ?", id, teamID).Delete(&Satellite{})
+	if res.Error != nil {
+		return fmt.Errorf("delete satellite %s: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete satellite %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// MarkOffline marks every satellite whose liveness window has passed as offline and records a
+// satellite.offline event for each. Each transition is a conditional UPDATE of one row, so when
+// several replicas sweep at once exactly one of them records it. It returns the satellites it
+// marked.
+func (s *Store) MarkOffline(ctx context.Context) ([]string, error) {
+	now := s.Now()
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Satellite{}).
+		Where("status <> ? AND offline_after < ?", "offline", now).Pluck("id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("find satellites gone silent: %w", err)
+	}
+	var marked []string
+	for _, id := range ids {
+		ok, err := s.markOffline(ctx, id, now)
+		if err != nil {
+			return marked, err
+		}
+		if ok {
+			marked = append(marked, id)
+		}
+	}
+	return marked, nil
+}
+
+func (s *Store) markOffline(ctx context.Context, id string, now time.Time) (bool, error) {
+	won := false
+	err := s.Tx(ctx, func(tx *Store) error {
+		res := tx.db.WithContext(ctx).Model(&Satellite{}).
+			Where("id = ? AND status <> ? AND offline_after < ?", id, "offline", now).
+			Updates(map[string]any{"status": "offline", "updated_at": now})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		won = true
+		return tx.AddSystemEvent(ctx, id, "satellite.offline", "warning",
+			"no heartbeat for 2.5 heartbeat intervals: marked offline")
+	})
+	if err != nil {
+		return false, fmt.Errorf("mark satellite %s offline: %w", id, err)
+	}
+	return won, nil
+}
