@@ -72,7 +72,7 @@ type meanElementsAtEpoch struct {
 
 // NewPropagator validates es and initialises the propagator. Invalid elements return an error:
 // a field error from Validate, or a *PropagationError (codes 1–6) when the orbit cannot be
-// propagated even at its epoch. The propagator keeps es; do not modify it afterwards.
+// propagated even at its epoch. The propagator keeps its own copy of es.
 func NewPropagator(es *ElementSet) (*Propagator, error) {
 	if es == nil {
 		return nil, errors.New("new propagator: nil element set")
@@ -80,6 +80,8 @@ func NewPropagator(es *ElementSet) (*Propagator, error) {
 	if err := es.Validate(); err != nil {
 		return nil, fmt.Errorf("new propagator: %w", err)
 	}
+	own := *es // a caller changing its set later must not change ours
+	es = &own
 	p := &Propagator{es: es, epochJD: es.EpochJD}
 	p.m0 = meanElementsFrom(es)
 	p.initNearEarth()
@@ -114,7 +116,8 @@ func epochDays1950(jd JulianDate) float64 {
 	return (jd.Day + jd.Frac) - 2433281.5
 }
 
-// ElementSet returns the element set the propagator was built from.
+// ElementSet returns the propagator's copy of the element set it was built from; treat it as
+// read-only.
 func (p *Propagator) ElementSet() *ElementSet { return p.es }
 
 // Epoch returns the epoch of the element set, UTC.
