@@ -1,0 +1,447 @@
+package tracker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/events"
+)
+
+// Pass is one pass to track.
+type Pass struct {
+	ObservationID string
+	NoradID       int
+	Target        Target
+	// AOS and LOS bound the tracking; before AOS the rotator waits at the rise point.
+	AOS, LOS    time.Time
+	Transmitter api.ObservationTransmitter
+	Rotator     api.RotatorSettings
+}
+
+// Summary is the pass's pointing and tuning record, sent in observation.completed.
+type Summary struct {
+	ObservationID string `json:"observation_id"`
+	// Ticks counts pointing ticks; TrackedTicks those between AOS and LOS.
+	Ticks        int `json:"ticks"`
+	TrackedTicks int `json:"tracked_ticks"`
+	// MaxPointingErrorDeg and MeanPointingErrorDeg are over the tracked ticks with a readback,
+	// degrees: the angle between the rotator's reported position and the spacecraft.
+	MaxPointingErrorDeg  float64 `json:"max_pointing_error_deg"`
+	MeanPointingErrorDeg float64 `json:"mean_pointing_error_deg"`
+	// Overruns counts ticks that started more than a period late (both loops).
+	Overruns int `json:"overruns"`
+	// MaxLatenessMs is the latest a pointing tick started after its slot, milliseconds.
+	MaxLatenessMs float64 `json:"max_lateness_ms"`
+	Moves         int     `json:"moves"`
+	// Retunes counts frequency commands (downlink and uplink).
+	Retunes int `json:"retunes"`
+	// MaxDopplerErrorHz is the largest |readback − wanted| frequency seen, Hz.
+	MaxDopplerErrorHz float64 `json:"max_doppler_error_hz"`
+	RotatorErrors     int     `json:"rotator_errors"`
+	RadioErrors       int     `json:"radio_errors"`
+	// StopCrossings and Flips describe the plan (see Plan).
+	StopCrossings int     `json:"stop_crossings"`
+	Flips         int     `json:"flips"`
+	PlanAzMinDeg  float64 `json:"plan_az_min_deg"`
+	PlanAzMaxDeg  float64 `json:"plan_az_max_deg"`
+	// AfterLOS is what was done after LOS; AfterLOSError says why it failed, if it did.
+	AfterLOS      string `json:"after_los"`
+	AfterLOSError string `json:"after_los_error,omitempty"`
+
+	sumPointing float64
+	nPointing   int
+}
+
+// ErrPassOver is returned by Track for a pass whose LOS has passed.
+var ErrPassOver = errors.New("tracker: the pass is over")
+
+// Track tracks p: pre-positions at the rise point, follows the spacecraft from AOS to LOS,
+// then parks as p.Rotator says. It returns early with ctx's error when ctx ends (the
+// observation was cancelled or the runner stops); the rotator is then stopped or parked as
+// after LOS, under a short timeout of its own.
+func (t *Tracker) Track(ctx context.Context, p Pass) (Summary, error) {
+	if !t.busy.TryLock() {
+		return Summary{}, ErrBusy
+	}
+	defer t.busy.Unlock()
+	if err := validatePass(p); err != nil {
+		return Summary{}, err
+	}
+	if !t.clk.Now().Before(p.LOS) {
+		return Summary{}, ErrPassOver
+	}
+	r, err := t.newRun(ctx, p)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer t.updateState(func(s *api.TrackingState) { *s = api.TrackingState{State: StateIdle} })
+	err = r.loops(ctx)
+	r.afterLOS(ctx)
+	r.finish()
+	return r.sum, err
+}
+
+func validatePass(p Pass) error {
+	switch {
+	case p.Target == nil:
+		return errors.New("tracker: pass has no target")
+	case !p.LOS.After(p.AOS):
+		return fmt.Errorf("tracker: pass LOS %s is not after AOS %s", p.LOS.Format(time.RFC3339), p.AOS.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// run is the state of one Track call.
+type run struct {
+	t        *Tracker
+	p        Pass
+	plan     Plan
+	log      *zap.Logger
+	tuners   []*tuner
+	sum      Summary
+	aosSent  bool
+	cmd      *PlanPoint // the last position commanded
+	reported *PlanPoint // the last position read back
+	// dopplerOverruns is counted apart from sum.Overruns because the Doppler loop runs in its
+	// own goroutine; finish adds them up.
+	dopplerOverruns int
+}
+
+func (t *Tracker) newRun(ctx context.Context, p Pass) (*run, error) {
+	r := &run{t: t, p: p, log: t.log.With(zap.String("observation_id", p.ObservationID), zap.Int("norad_id", p.NoradID))}
+	r.sum.ObservationID = p.ObservationID
+	if err := r.makePlan(ctx); err != nil {
+		return nil, err
+	}
+	r.tuners = t.tunersFor(p.Transmitter)
+	t.updateState(func(s *api.TrackingState) {
+		*s = api.TrackingState{State: StatePreparing, ObservationID: p.ObservationID, NoradID: p.NoradID}
+	})
+	return r, nil
+}
+
+// makePlan samples the whole pass and plans the rotator path, anchored at the rotator's
+// current position so a restart mid-pass keeps the wrap the rotator is in.
+func (r *run) makePlan(ctx context.Context) error {
+	track, err := SampleTrack(r.p.Target, r.p.AOS, r.p.LOS, r.t.cfg.PlanStep)
+	if err != nil {
+		return fmt.Errorf("tracker: plan pass: %w", err)
+	}
+	var anchor *Anchor
+	if az, _, err := r.position(ctx); err == nil {
+		at := r.p.AOS
+		if now := r.t.clk.Now(); now.After(at) {
+			at = now
+		}
+		anchor = &Anchor{T: at, AzDeg: az}
+	}
+	if r.plan, err = PlanPass(track, r.t.rot.Limits(), anchor); err != nil {
+		return fmt.Errorf("tracker: plan pass: %w", err)
+	}
+	r.sum.StopCrossings, r.sum.Flips = r.plan.StopCrossings, r.plan.Flips
+	r.sum.PlanAzMinDeg, r.sum.PlanAzMaxDeg = r.plan.AzRange()
+	if r.plan.StopCrossings > 0 {
+		r.log.Warn("no path avoids the rotator's stop: it will unwind during the pass",
+			zap.Int("stop_crossings", r.plan.StopCrossings), zap.Any("limits", r.plan.Limits))
+	}
+	return nil
+}
+
+func (t *Tracker) tunersFor(tx api.ObservationTransmitter) []*tuner {
+	var out []*tuner
+	if t.downlink != nil && tx.DownlinkHz > 0 {
+		out = append(out, &tuner{radio: t.downlink, baseHz: tx.DownlinkHz, deadband: t.cfg.DeadbandHz})
+	}
+	if t.uplink != nil && tx.UplinkHz > 0 {
+		out = append(out, &tuner{radio: t.uplink, baseHz: tx.UplinkHz, uplink: true, deadband: t.cfg.DeadbandHz})
+	}
+	return out
+}
+
+// loops runs the pointing loop and the Doppler loop until LOS. The Doppler loop ends when the
+// pointing loop does.
+func (r *run) loops(ctx context.Context) error {
+	r.setMode(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	dctx, stopDoppler := context.WithCancel(gctx)
+	start := r.t.clk.Now()
+	g.Go(func() error {
+		defer stopDoppler()
+		return schedule{clk: r.t.clk, period: r.t.cfg.Period}.run(gctx, start, func(tk tick) bool { return r.pointTick(gctx, tk) })
+	})
+	if len(r.tuners) > 0 {
+		g.Go(func() error {
+			err := schedule{clk: r.t.clk, period: r.t.cfg.DopplerPeriod}.run(dctx, start, func(tk tick) bool { return r.dopplerTick(dctx, tk) })
+			if dctx.Err() != nil && ctx.Err() == nil {
+				return nil // stopped because the pass ended
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// pointTick is one pointing tick. It returns true at LOS.
+func (r *run) pointTick(ctx context.Context, tk tick) bool {
+	r.recordTick(tk, "pointing")
+	if !tk.Now.Before(r.p.LOS) {
+		r.emit(tk.Now, api.EventLOS, "LOS")
+		return true
+	}
+	if tk.Now.Before(r.p.AOS) {
+		r.moveTo(ctx, r.plan.Start(), r.t.cfg.EdgeThresholdDeg)
+		r.readback(ctx, tk.Now, nil)
+		return false
+	}
+	if !r.aosSent {
+		r.aosSent = true
+		r.t.updateState(func(s *api.TrackingState) { s.State = StateTracking })
+		r.emit(tk.Now, api.EventAOS, "AOS")
+	}
+	now, err := r.p.Target.Look(tk.Now)
+	if err != nil {
+		r.log.Error("look angles", zap.Error(err))
+		return false
+	}
+	r.sum.TrackedTicks++
+	r.readback(ctx, tk.Now, &now)
+	want, err := r.desired(tk.Now, now)
+	if err != nil {
+		r.log.Error("look angles ahead", zap.Error(err))
+		return false
+	}
+	r.moveTo(ctx, want, r.threshold(tk.Now))
+	return false
+}
+
+// desired is where to command the rotator at now: the spacecraft's position one lead ahead
+// (command latency plus the time to slew across the current error), mapped onto the plan.
+func (r *run) desired(now time.Time, look Look) (PlanPoint, error) {
+	lead := r.t.cfg.CommandLatency
+	if r.reported != nil {
+		az, el := ToSky(r.reported.AzDeg, r.reported.ElDeg)
+		slew := Separation(az, el, look.AzDeg, r.aimEl(look.ElDeg)) / r.t.cfg.SlewRateDegS
+		lead += time.Duration(slew * float64(time.Second))
+	}
+	lead = min(lead, r.t.cfg.MaxLead)
+	at := now.Add(lead)
+	if at.After(r.p.LOS) {
+		at = r.p.LOS
+	}
+	ahead, err := r.p.Target.Look(at)
+	if err != nil {
+		return PlanPoint{}, err
+	}
+	return r.plan.Map(at, ahead.AzDeg, r.aimEl(ahead.ElDeg)), nil
+}
+
+// aimEl raises an elevation to the observation's minimum elevation: below it the antenna
+// points at the minimum in the spacecraft's azimuth.
+func (r *run) aimEl(el float64) float64 { return math.Max(el, r.p.Rotator.MinElevationDeg) }
+
+// threshold is the pointing change worth a move: the pass's threshold, or the fine edge
+// threshold near AOS and LOS, where a low antenna matters most.
+func (r *run) threshold(now time.Time) float64 {
+	edge := r.t.cfg.EdgeWindow
+	if now.Sub(r.p.AOS) < edge || r.p.LOS.Sub(now) < edge {
+		return r.t.cfg.EdgeThresholdDeg
+	}
+	return r.p.Rotator.Threshold()
+}
+
+// moveTo commands pt unless the last command is within thresholdDeg of it.
+func (r *run) moveTo(ctx context.Context, pt PlanPoint, thresholdDeg float64) {
+	if r.cmd != nil && rotatorDistance(*r.cmd, pt) <= thresholdDeg {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.t.cfg.DeviceTimeout)
+	defer cancel()
+	if err := r.t.rot.SetPosition(ctx, pt.AzDeg, pt.ElDeg); err != nil {
+		r.deviceError("rotator", "set position", err)
+		r.cmd = nil // resend at the next tick whatever the threshold
+		return
+	}
+	r.cmd = &pt
+	r.sum.Moves++
+	r.t.met.moves.Inc()
+	r.t.updateState(func(s *api.TrackingState) { s.AzimuthDeg, s.ElevationDeg = pt.AzDeg, pt.ElDeg })
+}
+
+// rotatorDistance compares two rotator positions axis by axis, in the rotator's own
+// coordinates (a move from 359° to 361° on an overlap rotator is 2°, from 359° to 1° is 358°).
+func rotatorDistance(a, b PlanPoint) float64 {
+	return math.Max(math.Abs(a.AzDeg-b.AzDeg), math.Abs(a.ElDeg-b.ElDeg))
+}
+
+// readback reads the rotator's position and, with look (the spacecraft now), records the
+// pointing error.
+func (r *run) readback(ctx context.Context, now time.Time, look *Look) {
+	az, el, err := r.position(ctx)
+	if err != nil {
+		r.deviceError("rotator", "read position", err)
+		r.reported = nil
+		return
+	}
+	r.reported = &PlanPoint{T: now, AzDeg: az, ElDeg: el}
+	if look == nil {
+		return
+	}
+	skyAz, skyEl := ToSky(az, el)
+	e := Separation(skyAz, skyEl, look.AzDeg, r.aimEl(look.ElDeg))
+	r.sum.MaxPointingErrorDeg = math.Max(r.sum.MaxPointingErrorDeg, e)
+	r.sum.sumPointing += e
+	r.sum.nPointing++
+	r.t.met.pointingError.Set(e)
+	r.t.updateState(func(s *api.TrackingState) { s.PointingErrorDeg = e })
+}
+
+func (r *run) position(ctx context.Context) (az, el float64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, r.t.cfg.DeviceTimeout)
+	defer cancel()
+	return r.t.rot.Position(ctx)
+}
+
+// dopplerTick retunes the radios for the range rate now (held at the AOS value before AOS).
+// It never ends the loop itself: the pointing loop's end stops it, so both loops see LOS alike.
+func (r *run) dopplerTick(ctx context.Context, tk tick) bool {
+	r.recordTick(tk, "doppler")
+	at := tk.Now
+	if at.Before(r.p.AOS) {
+		at = r.p.AOS
+	}
+	if at.After(r.p.LOS) {
+		at = r.p.LOS // the pointing loop ends the pass; until then hold the LOS frequency
+	}
+	look, err := r.p.Target.Look(at)
+	if err != nil {
+		r.log.Error("range rate", zap.Error(err))
+		return false
+	}
+	for _, u := range r.tuners {
+		r.retune(ctx, u, look.RangeRateKmS)
+	}
+	return false
+}
+
+func (r *run) retune(ctx context.Context, u *tuner, rrKmS float64) {
+	link := "downlink"
+	if u.uplink {
+		link = "uplink"
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.t.cfg.DeviceTimeout)
+	defer cancel()
+	retuned, err := u.update(ctx, rrKmS)
+	if err != nil {
+		r.deviceError("radio", link, err)
+	}
+	if !retuned {
+		return
+	}
+	r.t.met.retunes.WithLabelValues(link).Inc()
+	r.t.met.dopplerError.WithLabelValues(link).Set(u.errorHz)
+	if !u.uplink {
+		r.t.updateState(func(s *api.TrackingState) { s.DownlinkHz = u.lastHz })
+	}
+}
+
+// setMode sets each radio's mode and passband from the transmitter, once per pass.
+func (r *run) setMode(ctx context.Context) {
+	if r.p.Transmitter.Mode == "" {
+		return
+	}
+	for _, u := range r.tuners {
+		cctx, cancel := context.WithTimeout(ctx, r.t.cfg.DeviceTimeout)
+		err := u.radio.SetMode(cctx, r.p.Transmitter.Mode, r.p.Transmitter.PassbandHz)
+		cancel()
+		if err != nil {
+			r.deviceError("radio", "set mode", err)
+		}
+	}
+}
+
+func (r *run) recordTick(tk tick, loop string) {
+	r.t.met.lateness.WithLabelValues(loop).Observe(tk.Late.Seconds())
+	if tk.Skipped > 0 {
+		if loop == "pointing" {
+			r.sum.Overruns++
+		} else {
+			r.dopplerOverruns++
+		}
+		r.t.met.overruns.WithLabelValues(loop).Inc()
+		r.log.Warn("tick overrun: skipped missed ticks", zap.String("loop", loop), zap.Int("skipped", tk.Skipped), zap.Time("due", tk.Due))
+	}
+	if loop == "pointing" {
+		r.sum.Ticks++
+		r.sum.MaxLatenessMs = math.Max(r.sum.MaxLatenessMs, float64(tk.Late)/1e6)
+	}
+}
+
+func (r *run) deviceError(device, what string, err error) {
+	if device == "rotator" {
+		r.sum.RotatorErrors++
+	} else {
+		r.sum.RadioErrors++
+	}
+	r.t.met.deviceErrors.WithLabelValues(device).Inc()
+	r.log.Warn(device+" call failed", zap.String("call", what), zap.Error(err))
+}
+
+// afterLOS parks, moves or leaves the rotator as the pass's settings say. It runs also when
+// the pass was cancelled, so it uses a context of its own.
+func (r *run) afterLOS(ctx context.Context) {
+	mode := r.p.Rotator.AfterLOS
+	if mode == "" {
+		mode = api.AfterLOSPark
+	}
+	r.sum.AfterLOS = mode
+	if mode == api.AfterLOSStay {
+		return
+	}
+	r.t.updateState(func(s *api.TrackingState) { s.State = StateParking })
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.t.cfg.DeviceTimeout)
+	defer cancel()
+	var err error
+	if mode == api.AfterLOSPosition && r.p.Rotator.ParkAzDeg != nil && r.p.Rotator.ParkElDeg != nil {
+		err = r.t.rot.SetPosition(pctx, *r.p.Rotator.ParkAzDeg, *r.p.Rotator.ParkElDeg)
+	} else {
+		err = r.t.rot.Park(pctx)
+	}
+	if err != nil {
+		r.sum.AfterLOSError = err.Error()
+		r.deviceError("rotator", "after LOS "+mode, err)
+	}
+}
+
+func (r *run) finish() {
+	r.sum.Overruns += r.dopplerOverruns
+	for _, u := range r.tuners {
+		r.sum.Retunes += u.retunes
+		r.sum.MaxDopplerErrorHz = math.Max(r.sum.MaxDopplerErrorHz, u.maxError)
+	}
+	if r.sum.nPointing > 0 {
+		r.sum.MeanPointingErrorDeg = r.sum.sumPointing / float64(r.sum.nPointing)
+	}
+}
+
+// passEventData is the data of observation.aos and observation.los.
+type passEventData struct {
+	ObservationID string  `json:"observation_id"`
+	NoradID       int     `json:"norad_id"`
+	AzimuthDeg    float64 `json:"azimuth_deg"`
+	ElevationDeg  float64 `json:"elevation_deg"`
+}
+
+func (r *run) emit(now time.Time, typ, msg string) {
+	d := passEventData{ObservationID: r.p.ObservationID, NoradID: r.p.NoradID}
+	if l, err := r.p.Target.Look(now); err == nil {
+		d.AzimuthDeg, d.ElevationDeg = l.AzDeg, l.ElDeg
+	}
+	r.t.em.Emit(events.New(now, typ, api.SeverityInfo, fmt.Sprintf("%s of NORAD %d", msg, r.p.NoradID), d))
+}
