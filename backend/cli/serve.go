@@ -64,9 +64,11 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	if err != nil {
 		return err
 	}
+	satOpts, satParts := satelliteParts(cfg, st, log)
 	srv, err := server.New(server.Options{
 		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLS(), TrustedProxies: cfg.TrustedProxies,
+		Satellites: satOpts,
 	})
 	if err != nil {
 		return err
@@ -83,6 +85,9 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	g.Go(func() error { return serveHTTP(ctx, cfg, srv.Handler(), ln) })
 	sweeper := &accounts.SessionSweeper{Store: st, Log: log, Every: time.Hour}
 	g.Go(func() error { return sweeper.Run(ctx) })
+	for _, part := range satParts {
+		g.Go(func() error { return part(ctx) })
+	}
 	return g.Wait()
 }
 

@@ -1,0 +1,112 @@
+// Package sweeper runs the satellite protocol's background housekeeping: commands past their
+// expiry become expired, delivered commands whose lease lapsed go back to pending, satellites
+// silent for 2.5 heartbeat intervals become offline (with an event), and heartbeats and events
+// older than the retention age are deleted.
+//
+// Every step is a conditional UPDATE or a DELETE by age, so any number of replicas may sweep the
+// same database at once: a transition is applied, and its event recorded, by exactly one.
+package sweeper
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/backend/store"
+)
+
+// Defaults of a Sweeper.
+const (
+	DefaultEvery      = 10 * time.Second
+	DefaultPruneEvery = time.Hour
+	DefaultRetention  = 30 * 24 * time.Hour
+)
+
+// Sweeper is the housekeeping loop.
+type Sweeper struct {
+	Store *store.Store
+	Log   *zap.Logger
+	// Every is the interval of the command and offline sweeps (default DefaultEvery).
+	Every time.Duration
+	// PruneEvery is the interval of the retention prune (default DefaultPruneEvery).
+	PruneEvery time.Duration
+	// Retention is the age past which heartbeats and events are deleted (default
+	// DefaultRetention).
+	Retention time.Duration
+
+	lastPrune time.Time
+}
+
+// Run sweeps at once and then every s.Every until ctx ends. A failed step is logged and tried
+// again at the next tick.
+func (s *Sweeper) Run(ctx context.Context) error {
+	s.defaults()
+	t := time.NewTicker(s.Every)
+	defer t.Stop()
+	for {
+		s.Sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Sweeper) defaults() {
+	if s.Every <= 0 {
+		s.Every = DefaultEvery
+	}
+	if s.PruneEvery <= 0 {
+		s.PruneEvery = DefaultPruneEvery
+	}
+	if s.Retention <= 0 {
+		s.Retention = DefaultRetention
+	}
+}
+
+// Result counts what one sweep changed.
+type Result struct {
+	Expired, Released  int64
+	Offline            []string
+	Heartbeats, Events int64
+	Pruned             bool
+}
+
+// Sweep runs every step once (the prune only when PruneEvery has passed since the last one,
+// by the store's clock) and reports what changed.
+func (s *Sweeper) Sweep(ctx context.Context) Result {
+	s.defaults()
+	var r Result
+	var err error
+	if r.Expired, err = s.Store.ExpireCommands(ctx); err != nil {
+		s.warn(ctx, "expire commands", err)
+	}
+	if r.Released, err = s.Store.ReleaseLapsedLeases(ctx); err != nil {
+		s.warn(ctx, "release lapsed command leases", err)
+	}
+	if r.Offline, err = s.Store.MarkOffline(ctx); err != nil {
+		s.warn(ctx, "mark silent satellites offline", err)
+	}
+	for _, id := range r.Offline {
+		s.Log.Info("satellite offline", zap.String("satellite_id", id))
+	}
+	if now := s.Store.Now(); s.lastPrune.IsZero() || now.Sub(s.lastPrune) >= s.PruneEvery {
+		s.lastPrune, r.Pruned = now, true
+		if r.Heartbeats, r.Events, err = s.Store.PruneBefore(ctx, now.Add(-s.Retention)); err != nil {
+			s.warn(ctx, "prune heartbeats and events", err)
+		}
+	}
+	if r.Expired+r.Released+r.Heartbeats+r.Events > 0 {
+		s.Log.Debug("swept", zap.Int64("expired", r.Expired), zap.Int64("released", r.Released),
+			zap.Int64("heartbeats_pruned", r.Heartbeats), zap.Int64("events_pruned", r.Events))
+	}
+	return r
+}
+
+func (s *Sweeper) warn(ctx context.Context, what string, err error) {
+	if ctx.Err() == nil {
+		s.Log.Warn(what, zap.Error(err))
+	}
+}
