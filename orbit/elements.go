@@ -23,7 +23,8 @@ type ElementSet struct {
 	// Epoch is the instant the elements refer to, UTC, to the nanosecond.
 	Epoch time.Time
 	// EpochJD is the same instant as a two-part Julian date (UTC), kept separately so that
-	// minutes since epoch are computed without losing the fraction of the day.
+	// minutes since epoch are computed without losing the fraction of the day. The parsers fill
+	// it; in a set built by hand it may be left zero and NewPropagator derives it from Epoch.
 	EpochJD JulianDate
 	// MeanMotion is the Kozai mean motion at epoch, in revolutions per day.
 	MeanMotion float64
@@ -88,6 +89,24 @@ func (es *ElementSet) Validate() error {
 		if c.bad {
 			return fmt.Errorf("%s: %w: %v", c.name, ErrFieldRange, c.val)
 		}
+	}
+	return es.validateEpochJD()
+}
+
+// maxEpochMismatch is how far EpochJD may be from Epoch: float64 rounding of the fraction of the
+// day is far below it, a wrong date is far above.
+const maxEpochMismatch = time.Millisecond
+
+func (es *ElementSet) validateEpochJD() error {
+	if es.EpochJD == (JulianDate{}) {
+		return nil
+	}
+	jd := es.EpochJD
+	if !isFinite(jd.Day) || !(jd.Frac >= 0 && jd.Frac < 1) {
+		return fmt.Errorf("epoch julian date: %w: %+v", ErrFieldRange, jd)
+	}
+	if d := jd.Time().Sub(es.Epoch); d > maxEpochMismatch || d < -maxEpochMismatch {
+		return fmt.Errorf("epoch julian date: %w: %+v is %v from epoch %v", ErrFieldRange, jd, d, es.Epoch)
 	}
 	return nil
 }

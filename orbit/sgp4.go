@@ -82,6 +82,9 @@ func NewPropagator(es *ElementSet) (*Propagator, error) {
 	}
 	own := *es // a caller changing its set later must not change ours
 	es = &own
+	if es.EpochJD == (JulianDate{}) {
+		es.EpochJD = JulianDateOf(es.Epoch)
+	}
 	p := &Propagator{es: es, epochJD: es.EpochJD}
 	p.m0 = meanElementsFrom(es)
 	p.initNearEarth()

@@ -70,6 +70,30 @@ func TestNewPropagatorRejectsInvalidElements(t *testing.T) {
 	bad.MeanMotion = math.NaN()
 	_, err = NewPropagator(&bad)
 	assert.ErrorContains(t, err, "mean motion")
+	bad = *es
+	bad.EpochJD.Day++
+	_, err = NewPropagator(&bad)
+	assert.ErrorContains(t, err, "epoch julian date")
+}
+
+// TestNewPropagatorDerivesEpochJD: a set built by hand may leave EpochJD zero.
+func TestNewPropagatorDerivesEpochJD(t *testing.T) {
+	t.Parallel()
+	es, err := ParseTLE("", issLine1, issLine2)
+	require.NoError(t, err)
+	byHand := *es
+	byHand.EpochJD = JulianDate{}
+	p1, err := NewPropagator(es)
+	require.NoError(t, err)
+	p2, err := NewPropagator(&byHand)
+	require.NoError(t, err)
+	at := es.Epoch.Add(47 * time.Minute)
+	r1, _, err := p1.Propagate(at)
+	require.NoError(t, err)
+	r2, _, err := p2.Propagate(at)
+	require.NoError(t, err)
+	assert.Less(t, r1.Sub(r2).Norm(), 1e-9, "km")
+	assert.Zero(t, byHand.EpochJD, "the caller's set is not modified")
 }
 
 func TestPropagateTimeOutOfRange(t *testing.T) {
