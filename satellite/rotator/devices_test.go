@@ -1,0 +1,78 @@
+package rotator
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talos-gs/talos/satellite/internal/clock"
+)
+
+func TestOpenDevicesSimulated(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	d, err := OpenDevices(DevicesConfig{Uplink: true, Limits: Limits{MinAz: -180, MaxAz: 180, MinEl: 0, MaxEl: 90},
+		SimAzRateDegPerS: 3}, DevicesOptions{Emitter: &recorder{}, Clock: clk, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	defer func() { _ = d.Close() }()
+	ctx := context.Background()
+	require.NoError(t, d.Prepare(ctx))
+	assert.Equal(t, Limits{MinAz: -180, MaxAz: 180, MinEl: 0, MaxEl: 90}, d.Rotator.Limits())
+
+	require.NoError(t, d.Rotator.SetPosition(ctx, -90, 0))
+	clk.Advance(10 * time.Second)
+	az, _, err := d.Rotator.Position(ctx)
+	require.NoError(t, err)
+	assert.InDelta(t, -30, az, 1e-9, "3°/s for 10 s")
+
+	require.NotNil(t, d.Uplink)
+	require.NoError(t, d.Uplink.SetFrequency(ctx, 145_990_000))
+	require.NoError(t, d.Radio.SetFrequency(ctx, 435_100_000))
+	up, _ := d.Uplink.Frequency(ctx)
+	down, _ := d.Radio.Frequency(ctx)
+	assert.Equal(t, []float64{145_990_000, 435_100_000}, []float64{up, down})
+}
+
+func TestOpenDevicesDaemons(t *testing.T) {
+	t.Parallel()
+	rot := startDaemon(t, "rotctld", "-C", "min_az=0,max_az=360")
+	rig := startDaemon(t, "rigctld")
+	d, err := OpenDevices(DevicesConfig{Rotctld: rot.addr(), Rigctld: rig.addr(), Uplink: true, TxVFO: "VFOB"},
+		DevicesOptions{Emitter: &recorder{}, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	defer func() { _ = d.Close() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+
+	require.NoError(t, d.Prepare(ctx))
+	assert.Equal(t, Limits{MinAz: 0, MaxAz: 360, MinEl: 0, MaxEl: 90}, d.Rotator.Limits())
+	require.NoError(t, d.Uplink.SetFrequency(ctx, 145_990_000))
+	hz, err := d.Uplink.Frequency(ctx)
+	require.NoError(t, err)
+	assert.InDelta(t, 145_990_000, hz, 0.5)
+	require.ErrorIs(t, d.Rotator.SetPosition(ctx, 400, 0), ErrInvalidParameter)
+}
+
+func TestOpenDevicesRefusesBadConfig(t *testing.T) {
+	t.Parallel()
+	bad := map[string]DevicesConfig{
+		"addr":        {Rotctld: "localhost"},
+		"min_az":      {Limits: Limits{MinAz: 10, MaxAz: 0, MaxEl: 90}},
+		"stuck_after": {Monitor: MonitorConfig{StuckAfter: -1}},
+		"rigctld":     {Rigctld: "nope"},
+		"slew rates":  {SimAzRateDegPerS: -3},
+	}
+	for want, cfg := range bad {
+		_, err := OpenDevices(cfg, DevicesOptions{Emitter: &recorder{}})
+		require.Error(t, err, want)
+		assert.Contains(t, err.Error(), want)
+	}
+	_, err := OpenDevices(DevicesConfig{}, DevicesOptions{})
+	require.ErrorContains(t, err, "emitter")
+}
