@@ -41,9 +41,10 @@ const (
 // ErrOMMMissing is wrapped by OMM parse errors for a required keyword that is absent.
 var ErrOMMMissing = errors.New("required keyword missing")
 
-// ErrOMMUnsupported is wrapped when an OMM declares a frame, time system, centre or theory other
-// than the TEME / UTC / EARTH / SGP4 that the propagator implements.
-var ErrOMMUnsupported = errors.New("unsupported value")
+// ErrUnsupported is wrapped when an element set declares a frame, time system, centre or theory
+// other than the TEME / UTC / EARTH / SGP4 that the propagator implements (for example an
+// SGP4-XP set, ephemeris type 4, which SGP4 would propagate wrongly).
+var ErrUnsupported = errors.New("unsupported value")
 
 // maxOMMInput bounds the size of one OMM document read by the parsers: a full CelesTrak catalog
 // in JSON is about 10 MB.
@@ -244,11 +245,11 @@ func (f ommFields) checkConventions() error {
 	}
 	for _, w := range want {
 		if v, ok := f[w.key]; ok && !strings.EqualFold(strings.TrimSpace(v), w.value) {
-			return fmt.Errorf("%s: %w: %q (want %s)", w.key, ErrOMMUnsupported, v, w.value)
+			return fmt.Errorf("%s: %w: %q (want %s)", w.key, ErrUnsupported, v, w.value)
 		}
 	}
 	if v, ok := f[kwEphemerisType]; ok && strings.TrimSpace(v) != "0" {
-		return fmt.Errorf("%s: %w: %q (want 0, SGP4)", kwEphemerisType, ErrOMMUnsupported, v)
+		return fmt.Errorf("%s: %w: %q (want 0, SGP4)", kwEphemerisType, ErrUnsupported, v)
 	}
 	return nil
 }

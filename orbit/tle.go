@@ -13,6 +13,10 @@ import (
 // A TLE line is exactly 69 columns: 68 of data and a checksum digit.
 const tleLineLen = 69
 
+// sgp4XPEphemerisType marks element sets fitted for SGP4-XP, a different theory. Other values
+// (0, blank, and the 1–3 of old sets) have always meant SGP4 in distributed data.
+const sgp4XPEphemerisType = '4'
+
 // Sentinel errors of the TLE parser; each is wrapped with the line and field it concerns.
 var (
 	// ErrTLELength: a line is not 69 columns long (after trailing spaces and CR are removed).
@@ -155,7 +159,10 @@ func parseLine1(l string, es *ElementSet) error {
 	if es.BStar, err = parseExponent(fBStar.of(l)); err != nil {
 		return fieldErr(fBStar, err)
 	}
-	if c := l[fEphemerisType.from-1]; c != ' ' && (c < '0' || c > '9') {
+	switch c := l[fEphemerisType.from-1]; {
+	case c == sgp4XPEphemerisType:
+		return fieldErr(fEphemerisType, fmt.Errorf("%w: 4 (SGP4-XP)", ErrUnsupported))
+	case c != ' ' && (c < '0' || c > '9'):
 		return fieldErr(fEphemerisType, fmt.Errorf("%w: %q", ErrFieldSyntax, c))
 	}
 	if es.ElementSetNo, err = parseUint(fElementSetNo.of(l), true); err != nil {

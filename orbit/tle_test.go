@@ -118,6 +118,7 @@ func TestParseTLEErrorsNameTheField(t *testing.T) {
 		{"nddot", edit(issLine1, 45, " 0000-+0"), issLine2, "tle line 1: mean motion ddot", ErrFieldSyntax},
 		{"bstar", edit(issLine1, 54, "-11606x4"), issLine2, "tle line 1: bstar", ErrFieldSyntax},
 		{"ephemeris type", edit(issLine1, 63, "x"), issLine2, "tle line 1: ephemeris type", ErrFieldSyntax},
+		{"SGP4-XP set", edit(issLine1, 63, "4"), issLine2, "tle line 1: ephemeris type", ErrUnsupported},
 		{"element number", edit(issLine1, 65, " 2x2"), issLine2, "tle line 1: element set number", ErrFieldSyntax},
 		{"inclination syntax", issLine1, edit(issLine2, 9, " 51.64.6"), "tle line 2: inclination", ErrFieldSyntax},
 		{"inclination range", issLine1, edit(issLine2, 9, "181.6416"), "inclination", ErrFieldRange},
