@@ -16,10 +16,6 @@ type keplerOrbit struct {
 	epoch                     time.Time
 }
 
-func (k keplerOrbit) period() time.Duration {
-	return time.Duration(2 * math.Pi * math.Sqrt(k.a*k.a*k.a/passMuKm3S2) * 1e9)
-}
-
 func (k keplerOrbit) Propagate(t time.Time) (Vec3, Vec3, error) {
 	n := math.Sqrt(passMuKm3S2 / (k.a * k.a * k.a))
 	m := k.m0 + n*t.Sub(k.epoch).Seconds()

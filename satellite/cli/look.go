@@ -130,12 +130,12 @@ func writeLooks(w io.Writer, samples []lookSample, asJSON bool) error {
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "TIME (UTC)\tAZ (°)\tEL (°)\tRANGE (km)\tRANGE RATE (km/s)\t")
+	tw := newTable(w, tabwriter.AlignRight)
+	tw.row("TIME (UTC)\tAZ (°)\tEL (°)\tRANGE (km)\tRANGE RATE (km/s)\t\n")
 	for _, l := range samples {
-		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%.6f\t\n", l.Time, l.Az, l.El, l.RangeKm, l.RangeRateKmS)
+		tw.row("%s\t%.3f\t%.3f\t%.3f\t%.6f\t\n", l.Time, l.Az, l.El, l.RangeKm, l.RangeRateKmS)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := tw.flush(); err != nil {
 		return fmt.Errorf("write samples: %w", err)
 	}
 	return nil

@@ -76,7 +76,7 @@ func (f *stationFlags) elementSets(norad []int) ([]*orbit.ElementSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--tle: %w", err)
 	}
-	defer file.Close()
+	defer func() { _ = file.Close() }() // read only: a close error loses nothing
 	sets, err := orbit.ParseTLEs(file)
 	if err != nil {
 		return nil, fmt.Errorf("--tle %s: %w", f.tle, err)
@@ -193,7 +193,8 @@ func runPredict(s stdio, f *predictFlags) error {
 		passes, err := passesOf(es, o, from, to, f.minEl)
 		if err != nil {
 			failed++
-			fmt.Fprintf(s.err, "talos-satellite: predict: norad %d (%s): %v\n", es.NORADID, es.Name, err)
+			// A failed write to stderr cannot be reported anywhere else; the exit status still is.
+			_, _ = fmt.Fprintf(s.err, "talos-satellite: predict: norad %d (%s): %v\n", es.NORADID, es.Name, err)
 			continue
 		}
 		all = append(all, passes...)
@@ -243,18 +244,41 @@ func writePasses(w io.Writer, passes []predictedPass, asJSON bool) error {
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NORAD\tNAME\tAOS (UTC)\tAOS AZ\tTCA (UTC)\tMAX EL\tLOS (UTC)\tLOS AZ\tDURATION\tNOTE")
+	tw := newTable(w, 0)
+	tw.row("NORAD\tNAME\tAOS (UTC)\tAOS AZ\tTCA (UTC)\tMAX EL\tLOS (UTC)\tLOS AZ\tDURATION\tNOTE\n")
 	for _, p := range passes {
 		q := p.pass
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f\t%s\t%.1f\t%s\t%.1f\t%s\t%s\n", p.NORAD, p.Name,
+		tw.row("%d\t%s\t%s\t%.1f\t%s\t%.1f\t%s\t%.1f\t%s\t%s\n", p.NORAD, p.Name,
 			tableTime(q.AOS), q.AOSAzimuthDeg, tableTime(q.TCA), q.MaxElevationDeg, tableTime(q.LOS),
 			q.LOSAzimuthDeg, q.LOS.Sub(q.AOS).Round(time.Second), passNote(q))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := tw.flush(); err != nil {
 		return fmt.Errorf("write passes: %w", err)
 	}
 	return nil
+}
+
+// table is a tabwriter that keeps the first write error for flush to return.
+type table struct {
+	tw  *tabwriter.Writer
+	err error
+}
+
+func newTable(w io.Writer, flags uint) *table {
+	return &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', flags)}
+}
+
+func (t *table) row(format string, a ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.tw, format, a...)
+	}
+}
+
+func (t *table) flush() error {
+	if t.err != nil {
+		return t.err
+	}
+	return t.tw.Flush()
 }
 
 // tableTime formats a time for the table: UTC to the second.

@@ -38,7 +38,7 @@ func catalogPropagator(t *testing.T, norad int) (*orbit.ElementSet, *orbit.Propa
 	t.Helper()
 	f, err := os.Open(catalogFile)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sets, err := orbit.ParseTLEs(f)
 	require.NoError(t, err)
 	for _, es := range sets {
