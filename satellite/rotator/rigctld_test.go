@@ -132,3 +132,23 @@ func BenchmarkRigctldSetGetFrequency(b *testing.B) {
 		}
 	}
 }
+
+// TestRigctldReconnect kills rigctld mid-session and restarts it on the same port.
+func TestRigctldReconnect(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "rigctld")
+	r := newTestRigctld(t, d.addr())
+	ctx := context.Background()
+	require.NoError(t, r.SetFrequency(ctx, 437_000_000))
+
+	d.kill()
+	err := r.SetFrequency(ctx, 437_000_100)
+	require.ErrorIs(t, err, ErrDisconnected)
+	assert.True(t, IsFault(err))
+
+	d.start()
+	require.NoError(t, r.SetFrequency(ctx, 437_000_200))
+	hz, err := r.Frequency(ctx)
+	require.NoError(t, err)
+	assert.InDelta(t, 437_000_200, hz, 0.5)
+}
