@@ -2,12 +2,14 @@ package rotator
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/talos-gs/talos/satellite/internal/clock"
 )
@@ -75,4 +77,31 @@ func TestOpenDevicesRefusesBadConfig(t *testing.T) {
 	}
 	_, err := OpenDevices(DevicesConfig{}, DevicesOptions{})
 	require.ErrorContains(t, err, "emitter")
+}
+
+// TestDevicesConfigYAML decodes the example of docs/rotator.md.
+func TestDevicesConfigYAML(t *testing.T) {
+	t.Parallel()
+	const doc = `
+rotctld: 127.0.0.1:4533
+rigctld: 127.0.0.1:4532
+uplink: true
+tx_vfo: VFOB
+limits: {min_az: 0, max_az: 450, min_el: 0, max_el: 90}
+sim_az_rate_deg_s: 6
+sim_el_rate_deg_s: 6
+dial_timeout: 3s
+call_timeout: 2s
+monitor: {stuck_threshold_deg: 5, stuck_after: 10s, progress_deg: 1, poll_interval: 1s}
+`
+	var cfg DevicesConfig
+	dec := yaml.NewDecoder(strings.NewReader(doc))
+	dec.KnownFields(true)
+	require.NoError(t, dec.Decode(&cfg))
+	assert.Equal(t, DevicesConfig{
+		Rotctld: "127.0.0.1:4533", Rigctld: "127.0.0.1:4532", Uplink: true, TxVFO: "VFOB",
+		Limits: Limits{MinAz: 0, MaxAz: 450, MinEl: 0, MaxEl: 90}, SimAzRateDegPerS: 6, SimElRateDegPerS: 6,
+		DialTimeout: 3 * time.Second, CallTimeout: 2 * time.Second,
+		Monitor: MonitorConfig{StuckThresholdDeg: 5, StuckAfter: 10 * time.Second, ProgressDeg: 1, PollInterval: time.Second},
+	}, cfg)
 }
