@@ -76,44 +76,22 @@ func (p *Propagator) initNearEarth() {
 	rp := n.ao * (1 - m.ecc)
 	n.simple = rp < simpleDragPerigeeKm/earthRadiusKm+1
 	n.perigeeKm = (rp - 1) * earthRadiusKm
+	n.x1mth2 = 1 - n.cosio*n.cosio
+	n.x7thm1 = 7*n.cosio*n.cosio - 1
 
-	sfour, qzms24 := densityParameters(n.perigeeKm)
-	cosio2 := n.cosio * n.cosio
-	pinvsq := 1 / n.posq
-	tsi := 1 / (n.ao - sfour)
-	n.eta = n.ao * m.ecc * tsi
-	etasq := n.eta * n.eta
-	eeta := m.ecc * n.eta
-	psisq := math.Abs(1 - etasq)
-	coef := qzms24 * math.Pow(tsi, 4)
-	coef1 := coef / math.Pow(psisq, 3.5)
-
-	cc2 := coef1 * m.no * (n.ao*(1+1.5*etasq+eeta*(4+etasq)) +
-		0.375*j2*tsi/psisq*n.con41*(8+3*etasq*(8+etasq)))
-	n.cc1 = m.bstar * cc2
-	cc3 := 0.0
-	if m.ecc > smallEccentricity {
-		cc3 = -2 * coef * tsi * j3oj2 * m.no * n.sinio / m.ecc
-	}
-	n.x1mth2 = 1 - cosio2
-	n.cc4 = 2 * m.no * coef1 * n.ao * omeosq *
-		(n.eta*(2+0.5*etasq) + m.ecc*(0.5+2*etasq) -
-			j2*tsi/(n.ao*psisq)*(-3*n.con41*(1-2*eeta+etasq*(1.5-0.5*eeta))+
-				0.75*n.x1mth2*(2*etasq-eeta*(1+etasq))*math.Cos(2*m.argp)))
-	n.cc5 = 2 * coef1 * n.ao * omeosq * (1 + 2.75*(etasq+eeta) + eeta*etasq)
-
-	xhdot1 := p.secularRates(pinvsq)
+	g := newDragGeometry(m, n)
+	cc3 := p.dragCoefficients(g, omeosq)
+	xhdot1 := p.secularRates(1 / n.posq)
 
 	n.omgcof = m.bstar * cc3 * math.Cos(m.argp)
 	if m.ecc > smallEccentricity {
-		n.xmcof = -twoThird * coef * m.bstar / eeta
+		n.xmcof = -twoThird * g.coef * m.bstar / g.eeta
 	}
 	n.nodecf = 3.5 * omeosq * xhdot1 * n.cc1
 	n.t2cof = 1.5 * n.cc1
 	n.aycof, n.xlcof = longPeriodCoefficients(n.sinio, n.cosio)
 	n.delmo = math.Pow(1+n.eta*math.Cos(m.ma), 3)
 	n.sinmao = math.Sin(m.ma)
-	n.x7thm1 = 7*cosio2 - 1
 
 	if twoPi/m.no >= deepSpacePeriodMin {
 		n.simple = true
@@ -121,8 +99,48 @@ func (p *Propagator) initNearEarth() {
 		return
 	}
 	if !n.simple {
-		n.higherDragTerms(tsi, sfour)
+		n.higherDragTerms(g.tsi, g.sfour)
 	}
+}
+
+// dragGeometry are the intermediate quantities of the atmosphere model at epoch.
+type dragGeometry struct {
+	sfour, tsi         float64 // density floor (1 + altitude, Earth radii) and 1/(a − s)
+	etasq, eeta, psisq float64 // η², e·η and |1 − η²|
+	coef, coef1        float64 // (q0 − s)⁴·ξ⁴ and the same over ψ^3.5
+}
+
+func newDragGeometry(m *meanElementsAtEpoch, n *nearEarthTerms) dragGeometry {
+	var g dragGeometry
+	var qzms24 float64
+	g.sfour, qzms24 = densityParameters(n.perigeeKm)
+	g.tsi = 1 / (n.ao - g.sfour)
+	n.eta = n.ao * m.ecc * g.tsi
+	g.etasq = n.eta * n.eta
+	g.eeta = m.ecc * n.eta
+	g.psisq = math.Abs(1 - g.etasq)
+	g.coef = qzms24 * math.Pow(g.tsi, 4)
+	g.coef1 = g.coef / math.Pow(g.psisq, 3.5)
+	return g
+}
+
+// dragCoefficients sets C1, C4 and C5 of the drag theory and returns C3 (which only feeds the
+// perigee drift).
+func (p *Propagator) dragCoefficients(g dragGeometry, omeosq float64) (cc3 float64) {
+	m, n := &p.m0, &p.near
+	etasq, eeta, tsi := g.etasq, g.eeta, g.tsi
+	cc2 := g.coef1 * m.no * (n.ao*(1+1.5*etasq+eeta*(4+etasq)) +
+		0.375*j2*tsi/g.psisq*n.con41*(8+3*etasq*(8+etasq)))
+	n.cc1 = m.bstar * cc2
+	if m.ecc > smallEccentricity {
+		cc3 = -2 * g.coef * tsi * j3oj2 * m.no * n.sinio / m.ecc
+	}
+	n.cc4 = 2 * m.no * g.coef1 * n.ao * omeosq *
+		(n.eta*(2+0.5*etasq) + m.ecc*(0.5+2*etasq) -
+			j2*tsi/(n.ao*g.psisq)*(-3*n.con41*(1-2*eeta+etasq*(1.5-0.5*eeta))+
+				0.75*n.x1mth2*(2*etasq-eeta*(1+etasq))*math.Cos(2*m.argp)))
+	n.cc5 = 2 * g.coef1 * n.ao * omeosq * (1 + 2.75*(etasq+eeta) + eeta*etasq)
+	return cc3
 }
 
 // densityParameters returns s (1 + altitude of the density floor, Earth radii) and (q0−s)⁴ of

@@ -121,35 +121,22 @@ func wrapAngles(s *meanState) {
 	s.mm = math.Mod(xlm-s.argpm-s.nodem, twoPi)
 }
 
+// orbitInPlane is the long-period-corrected orbit in its plane at one time, before the
+// short-period corrections: radius rl and semi-latus rectum pl (Earth radii), radial rates,
+// and the argument of latitude su with sin 2u and cos 2u.
+type orbitInPlane struct {
+	rl, pl, rdotl, rvdotl, betal float64
+	su, sin2u, cos2u             float64
+}
+
 // shortPeriodic solves Kepler's equation for the long-period-corrected elements, adds the J2
 // short-period terms and returns position and velocity.
 func (p *Propagator) shortPeriodic(t, am, nm float64, o osculatingInput, aycof, xlcof float64) (r, v Vec3, err error) {
-	axnl := o.ep * math.Cos(o.argp)
-	temp := 1 / (am * (1 - o.ep*o.ep))
-	aynl := o.ep*math.Sin(o.argp) + temp*aycof
-	xl := o.mp + o.argp + o.node + temp*xlcof*axnl
-
-	u := math.Mod(xl-o.node, twoPi)
-	sineo1, coseo1 := solveKepler(u, axnl, aynl)
-
-	ecose := axnl*coseo1 + aynl*sineo1
-	esine := axnl*sineo1 - aynl*coseo1
-	el2 := axnl*axnl + aynl*aynl
-	pl := am * (1 - el2)
-	if pl < 0 {
-		return Vec3{}, Vec3{}, &PropagationError{Code: 4, Minutes: t, Value: pl}
+	k, err := inPlane(t, am, o, aycof, xlcof)
+	if err != nil {
+		return Vec3{}, Vec3{}, err
 	}
-	rl := am * (1 - ecose)
-	rdotl := math.Sqrt(am) * esine / rl
-	rvdotl := math.Sqrt(pl) / rl
-	betal := math.Sqrt(1 - el2)
-	temp = esine / (1 + betal)
-	sinu := am / rl * (sineo1 - aynl - axnl*temp)
-	cosu := am / rl * (coseo1 - axnl + aynl*temp)
-	su := math.Atan2(sinu, cosu)
-	sin2u := (cosu + cosu) * sinu
-	cos2u := 1 - 2*sinu*sinu
-	temp = 1 / pl
+	temp := 1 / k.pl
 	temp1 := 0.5 * j2 * temp
 	temp2 := temp1 * temp
 
@@ -162,18 +149,50 @@ func (p *Propagator) shortPeriodic(t, am, nm float64, o osculatingInput, aycof, 
 		x1mth2 = 1 - cosisq
 		x7thm1 = 7*cosisq - 1
 	}
-	mrt := rl*(1-1.5*temp2*betal*con41) + 0.5*temp1*x1mth2*cos2u
-	su -= 0.25 * temp2 * x7thm1 * sin2u
-	xnode := o.node + 1.5*temp2*cosip*sin2u
-	xinc := o.incl + 1.5*temp2*cosip*sinip*cos2u
-	mvt := rdotl - nm*temp1*x1mth2*sin2u/xke
-	rvdot := rvdotl + nm*temp1*(x1mth2*cos2u+1.5*con41)/xke
+	mrt := k.rl*(1-1.5*temp2*k.betal*con41) + 0.5*temp1*x1mth2*k.cos2u
+	su := k.su - 0.25*temp2*x7thm1*k.sin2u
+	xnode := o.node + 1.5*temp2*cosip*k.sin2u
+	xinc := o.incl + 1.5*temp2*cosip*sinip*k.cos2u
+	mvt := k.rdotl - nm*temp1*x1mth2*k.sin2u/xke
+	rvdot := k.rvdotl + nm*temp1*(x1mth2*k.cos2u+1.5*con41)/xke
 
 	r, v = orient(su, xnode, xinc, mrt, mvt, rvdot)
 	if mrt < 1 {
 		return r, v, &PropagationError{Code: 6, Minutes: t, Value: mrt}
 	}
 	return r, v, nil
+}
+
+// inPlane adds the long-period J3 terms, solves Kepler's equation and returns the orbit in its
+// plane; a negative semi-latus rectum is error code 4.
+func inPlane(t, am float64, o osculatingInput, aycof, xlcof float64) (orbitInPlane, error) {
+	axnl := o.ep * math.Cos(o.argp)
+	temp := 1 / (am * (1 - o.ep*o.ep))
+	aynl := o.ep*math.Sin(o.argp) + temp*aycof
+	xl := o.mp + o.argp + o.node + temp*xlcof*axnl
+
+	u := math.Mod(xl-o.node, twoPi)
+	sineo1, coseo1 := solveKepler(u, axnl, aynl)
+
+	ecose := axnl*coseo1 + aynl*sineo1
+	esine := axnl*sineo1 - aynl*coseo1
+	el2 := axnl*axnl + aynl*aynl
+	var k orbitInPlane
+	k.pl = am * (1 - el2)
+	if k.pl < 0 {
+		return k, &PropagationError{Code: 4, Minutes: t, Value: k.pl}
+	}
+	k.rl = am * (1 - ecose)
+	k.rdotl = math.Sqrt(am) * esine / k.rl
+	k.rvdotl = math.Sqrt(k.pl) / k.rl
+	k.betal = math.Sqrt(1 - el2)
+	temp = esine / (1 + k.betal)
+	sinu := am / k.rl * (sineo1 - aynl - axnl*temp)
+	cosu := am / k.rl * (coseo1 - axnl + aynl*temp)
+	k.su = math.Atan2(sinu, cosu)
+	k.sin2u = (cosu + cosu) * sinu
+	k.cos2u = 1 - 2*sinu*sinu
+	return k, nil
 }
 
 // solveKepler solves the modified Kepler equation for E+ω by Newton iteration. It returns the
