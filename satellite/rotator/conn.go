@@ -132,6 +132,10 @@ func (c *conn) call(ctx context.Context, name string, args ...string) (reply, er
 	defer cancel()
 	start := time.Now()
 	if err := c.acquire(ctx); err != nil {
+		if !errors.Is(err, ErrClosed) && !c.Connected() {
+			// Queued behind a dial (Run's, or another call's) that outlived this deadline.
+			err = fmt.Errorf("%w: %w", ErrDisconnected, err)
+		}
 		return reply{}, fmt.Errorf("%s %s: waiting for the connection: %w", c.daemon, name, err)
 	}
 	defer c.release()

@@ -356,6 +356,36 @@ func TestClosedClientRefusesCalls(t *testing.T) {
 	require.NoError(t, r.Close(), "Close twice is harmless")
 }
 
+// TestQueuedBehindASlowDialIsDisconnected: a call that times out waiting behind a dial that
+// hangs is a disconnection (a fault), not a mere timeout.
+func TestQueuedBehindASlowDialIsDisconnected(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	c, err := newConn("rotctld", ConnOptions{Addr: "127.0.0.1:1", DialTimeout: time.Minute,
+		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil, errors.New("unreachable (test)")
+		}})
+	require.NoError(t, err)
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.call(context.Background(), "get_pos") // holds the connection while dialling
+		first <- err
+	}()
+	require.Eventually(t, func() bool { return len(c.sem) == 1 }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.call(ctx, "get_pos")
+	require.ErrorIs(t, err, ErrDisconnected)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.True(t, IsFault(err))
+	close(release)
+	require.ErrorIs(t, <-first, ErrDisconnected)
+}
+
 func TestCloseStopsRun(t *testing.T) {
 	t.Parallel()
 	f := newFakeDaemon(t, echoGetPos)
