@@ -27,12 +27,11 @@ const (
 )
 
 var (
-	// xke is √(μ) in Earth radii^1.5 per minute, the unit of time of the theory. Computed at
-	// run time in float64, as the reference does, rather than folded exactly by the compiler.
-	xke = 60.0 / math.Sqrt(earthRadiusKm*earthRadiusKm*earthRadiusKm/earthMuVar)
+	// xke is √(μ/R³) in 1/minute: the theory's time unit is the time for one radian of a
+	// circular orbit at one Earth radius.
+	xke = 60.0 / math.Sqrt(earthRadiusKm*earthRadiusKm*earthRadiusKm/earthMu)
 	// kmPerSecPerER converts a velocity in Earth radii per minute to km/s.
 	kmPerSecPerER = earthRadiusKm * xke / 60.0
-	earthMuVar    = earthMu
 )
 
 // maxAbsMinutes bounds the time since epoch the propagator accepts: ±190 years. SGP4 means
