@@ -117,18 +117,21 @@ type ProcessStartPayload struct {
 // ProcessStopPayload is the payload of process.stop: SIGTERM to the process group, SIGKILL
 // after the satellite's grace period.
 type ProcessStopPayload struct {
+	// Name is the process to stop (see ProcessStartPayload.Name).
 	Name string `json:"name"`
 }
 
 // ProcessRestartPayload is the payload of process.restart: stop, then start with the same
 // specification and a fresh crash-loop count.
 type ProcessRestartPayload struct {
+	// Name is the process to restart (see ProcessStartPayload.Name).
 	Name string `json:"name"`
 }
 
 // ProcessListResult is the result of process.list (process.list takes no payload). process.start,
 // process.stop and process.restart return the ProcessInfo of the process they acted on.
 type ProcessListResult struct {
+	// Processes are the live processes and those finished within the last hour, by name.
 	Processes []ProcessInfo `json:"processes"`
 	// CgroupLimits is "v1", "v2" or "off: <reason>", as in Heartbeat.CgroupLimits.
 	CgroupLimits string `json:"cgroup_limits"`
@@ -137,7 +140,9 @@ type ProcessListResult struct {
 // ProcessPayloadError is a validation error of a process payload; Field names the offending
 // JSON field (e.g. "env.PATH", "command[2]").
 type ProcessPayloadError struct {
-	Field   string
+	// Field is the JSON path of the bad field.
+	Field string
+	// Message says what is wrong with it.
 	Message string
 }
 

@@ -46,6 +46,10 @@ type Manager struct {
 
 // New builds a Manager: it fills cfg's defaults, validates it, and picks cgroup v2, v1 or the
 // rlimit fallback. clock may be nil (the wall clock).
+//
+// With cgroups, New kills every process left below cgroup_parent by a previous runner that
+// crashed, and removes those groups: build exactly one Manager, in the runner's `run` command,
+// never in a CLI command that inspects a running station.
 func New(cfg Config, log *zap.Logger, emit events.Emitter, clock Clock) (*Manager, error) {
 	return newManager(cfg, log, emit, clock, "")
 }
