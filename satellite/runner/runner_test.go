@@ -100,10 +100,14 @@ func (c *counter) Handlers() command.Handlers {
 		return json.RawMessage(`{"counted":true}`), nil
 	}}
 }
-func (c *counter) Processes() []api.ProcessInfo  { return []api.ProcessInfo{{Name: "decoder", State: "running"}} }
-func (c *counter) CgroupLimits() string          { return "v1" }
-func (c *counter) Tracking() *api.TrackingState  { return &api.TrackingState{State: "tracking", NoradID: 25544} }
-func (c *counter) count(id string) int           { c.mu.Lock(); defer c.mu.Unlock(); return c.runs[id] }
+func (c *counter) Processes() []api.ProcessInfo {
+	return []api.ProcessInfo{{Name: "decoder", State: "running"}}
+}
+func (c *counter) CgroupLimits() string { return "v1" }
+func (c *counter) Tracking() *api.TrackingState {
+	return &api.TrackingState{State: "tracking", NoradID: 25544}
+}
+func (c *counter) count(id string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.runs[id] }
 
 func eventually(t *testing.T, cond func() bool, msg string, args ...any) {
 	t.Helper()
@@ -246,4 +250,3 @@ func TestBadPartsAreRejected(t *testing.T) {
 type dupPing struct{}
 
 func (dupPing) Handlers() command.Handlers { return command.Handlers{api.CommandPing: nil} }
-

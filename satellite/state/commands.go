@@ -229,8 +229,12 @@ func (c *Commands) modify(id string, change func(*CommandRecord)) error {
 	return nil
 }
 
-func (c *Commands) update(fn func(*bolt.Tx) error) error { return Safe(func() error { return c.db.Update(fn) }) }
-func (c *Commands) view(fn func(*bolt.Tx) error) error   { return Safe(func() error { return c.db.View(fn) }) }
+func (c *Commands) update(fn func(*bolt.Tx) error) error {
+	return Safe(func() error { return c.db.Update(fn) })
+}
+func (c *Commands) view(fn func(*bolt.Tx) error) error {
+	return Safe(func() error { return c.db.View(fn) })
+}
 
 func put(b *bolt.Bucket, rec CommandRecord) error {
 	raw, err := json.Marshal(rec)

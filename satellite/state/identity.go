@@ -123,7 +123,9 @@ func LoadIdentity(dir string) (Identity, string, error) {
 }
 
 // ReadIdentity reads only identity.json (for status, which never needs the key).
-func ReadIdentity(dir string) (Identity, error) { return readIdentity(filepath.Join(dir, IdentityFile)) }
+func ReadIdentity(dir string) (Identity, error) {
+	return readIdentity(filepath.Join(dir, IdentityFile))
+}
 
 func readIdentity(path string) (Identity, error) {
 	raw, err := os.ReadFile(path)
