@@ -1,6 +1,7 @@
 package rotator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -94,8 +95,11 @@ func (e *HamlibError) Is(target error) bool {
 // command was refused: the daemon is gone (ErrDisconnected), or the daemon is up but cannot talk
 // to the device (timeout, IO, bus errors, powered off). This is the one place that decides what a
 // fault is; the Monitor and the tracker use it.
+//
+// A call cancelled by its caller (shutdown) is never a fault, even though the connection it
+// interrupted is dropped: it says nothing about the device.
 func IsFault(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, ErrDisconnected) || errors.Is(err, ErrProtocol) {

@@ -185,6 +185,7 @@ func TestCancelInterruptsACall(t *testing.T) {
 	cancel()
 	err := <-done
 	require.ErrorIs(t, err, context.Canceled)
+	assert.False(t, IsFault(err), "a caller giving up is not a device fault")
 }
 
 // TestConcurrentCallsGetTheirOwnReplies runs many goroutines on one client; each must see the

@@ -3,6 +3,8 @@ package rotator
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -261,4 +263,33 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("metric %s not found", name)
 	return 0
+}
+
+// TestMonitorShutdownIsNotAFault cancels Run while a readback waits on a daemon that does not
+// answer: the interrupted call must not be reported as rotator.fault.
+func TestMonitorShutdownIsNotAFault(t *testing.T) {
+	t.Parallel()
+	inFlight := make(chan struct{}, 1)
+	f := newFakeDaemon(t, func(w net.Conn, line string) {
+		if line == "+\\get_pos" {
+			select {
+			case inFlight <- struct{}{}:
+			default:
+			}
+			return // never answered
+		}
+		_, _ = io.WriteString(w, "RPRT -11\n")
+	})
+	rot := newFakeRotctld(t, f.addr(), time.Minute)
+	rec := &recorder{}
+	mon, err := NewMonitor(rot, MonitorOptions{Emitter: rec, Config: MonitorConfig{PollInterval: 10 * time.Millisecond}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mon.Run(ctx) }()
+	<-inFlight
+	cancel()
+	require.NoError(t, <-done)
+	assert.Empty(t, rec.types())
+	assert.False(t, mon.Faulted())
 }
