@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -67,6 +69,22 @@ func TestCPUQuotaHoldsBusyLoop(t *testing.T) {
 	m.mu.Lock()
 	r := m.procs["busy"].run
 	m.mu.Unlock()
+	if l, ok := m.lim.(*v1Limiter); ok {
+		// What the kernel holds for this group: 0.1 core, 100 MiB without swap, 256 pids.
+		want := map[string]string{"cpu/cpu.cfs_quota_us": "10000", "cpu/cpu.cfs_period_us": "100000",
+			"memory/memory.limit_in_bytes": "104857600", "pids/pids.max": "256"}
+		if l.memsw {
+			want["memory/memory.memsw.limit_in_bytes"] = "104857600"
+		}
+		for key, v := range want {
+			hier, file, _ := strings.Cut(key, "/")
+			dir, err := l.dir(l.path(r.grp.Path()), cgroup1.Name(hier))
+			require.NoError(t, err)
+			raw, err := os.ReadFile(filepath.Join(dir, file))
+			require.NoError(t, err)
+			assert.Equal(t, v, strings.TrimSpace(string(raw)), key)
+		}
+	}
 
 	u0, err := r.grp.Usage(r.pid)
 	require.NoError(t, err)
