@@ -26,6 +26,11 @@ var (
 	ErrDecayed = errors.New("spacecraft has decayed (radius below one Earth radius)")
 )
 
+// ErrNonFinite is returned, without a Vallado code, if a propagation ever produced a NaN or an
+// infinity instead of one of the coded errors: a guard so that no caller receives a NaN position
+// as if it were valid. No element set is known to trigger it.
+var ErrNonFinite = errors.New("propagation produced a non-finite state")
+
 // codeErrors maps the reference error codes 1–6 to their sentinels.
 var codeErrors = [...]error{
 	1: ErrMeanElements,

@@ -1,6 +1,9 @@
 package orbit
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Numerical limits of the propagation, from the reference implementation.
 const (
@@ -157,6 +160,9 @@ func (p *Propagator) shortPeriodic(t, am, nm float64, o osculatingInput, aycof, 
 	rvdot := k.rvdotl + nm*temp1*(x1mth2*k.cos2u+1.5*con41)/xke
 
 	r, v = orient(su, xnode, xinc, mrt, mvt, rvdot)
+	if !isFinite(r.X + r.Y + r.Z + v.X + v.Y + v.Z) { // NaN and ±Inf survive the sum
+		return Vec3{}, Vec3{}, fmt.Errorf("%w at %g min since epoch", ErrNonFinite, t)
+	}
 	if mrt < 1 {
 		return r, v, &PropagationError{Code: 6, Minutes: t, Value: mrt}
 	}

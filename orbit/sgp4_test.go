@@ -296,3 +296,14 @@ func TestCatalogPropagatesOneDay(t *testing.T) {
 	}
 	t.Logf("571 element sets: %d deep space, %d decayed within a day", deep, decayed)
 }
+
+// TestPropagateNeverReturnsNaN: should a coefficient ever become NaN, the caller gets an error,
+// not a NaN position.
+func TestPropagateNeverReturnsNaN(t *testing.T) {
+	t.Parallel()
+	p := mustPropagator(t, issLine1, issLine2)
+	p.near.cc4 = math.NaN()
+	r, _, err := p.PropagateMinutes(10)
+	require.ErrorIs(t, err, ErrNonFinite)
+	assert.Equal(t, Vec3{}, r)
+}
