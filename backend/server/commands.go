@@ -272,7 +272,7 @@ func pollingMode(sat *store.Satellite, rank int) (api.PollingMode, int) {
 }
 
 // statusRequest is api.CommandStatusUpdate with its validation.
-type statusRequest struct{ api.CommandStatusUpdate }
+type statusRequest api.CommandStatusUpdate
 
 func (r *statusRequest) validate() error {
 	switch r.Status {

@@ -18,7 +18,7 @@ var eventTypeRe = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
 
 // eventBatchRequest is api.EventBatch; events are checked one by one in the handler, so one
 // bad event rejects only itself.
-type eventBatchRequest struct{ api.EventBatch }
+type eventBatchRequest api.EventBatch
 
 var errBatchTooLarge = &Error{http.StatusRequestEntityTooLarge, api.ErrBodyTooLarge,
 	"a batch holds at most 500 events", "events"}

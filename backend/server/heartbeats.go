@@ -14,7 +14,7 @@ import (
 )
 
 // heartbeatRequest is api.Heartbeat with its validation.
-type heartbeatRequest struct{ api.Heartbeat }
+type heartbeatRequest api.Heartbeat
 
 const maxHeartbeatProcesses = 256
 
@@ -81,7 +81,7 @@ func (s *Server) heartbeat(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	report, err := json.Marshal(req.Heartbeat)
+	report, err := json.Marshal(api.Heartbeat(req))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -102,15 +101,18 @@ func (s *Server) satelliteKey(c *gin.Context, key auth.Key) (*Principal, error) 
 	return p, nil
 }
 
-var errSatelliteKeyRequired = &Error{http.StatusUnauthorized, api.ErrUnauthorized,
-	"this route takes a satellite API key", ""}
-
 // requireSatellite admits only a satellite key, and only on its own satellite's routes: a key
-// naming another satellite's id gets 404, as if that satellite did not exist.
+// naming another satellite's id gets 404, as if that satellite did not exist. For users (session
+// or personal token) the satellite-facing routes do not exist either: 404, the same answer
+// teamScope gives outsiders, so user credentials learn nothing here.
 func (s *Server) requireSatellite(c *gin.Context) {
 	p := principalOf(c)
-	if p == nil || p.Kind != ActorSatellite || satelliteOf(c) == nil {
-		s.fail(c, errSatelliteKeyRequired)
+	if p == nil {
+		s.fail(c, errUnauthorized)
+		return
+	}
+	if p.Kind != ActorSatellite || satelliteOf(c) == nil {
+		s.fail(c, errNotFound)
 		return
 	}
 	if c.Param("satelliteID") != p.SubjectID {

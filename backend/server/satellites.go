@@ -131,7 +131,7 @@ func toSatelliteJSON(sat *store.Satellite) satelliteJSON {
 }
 
 // registerRequest is api.RegisterRequest with its validation.
-type registerRequest struct{ api.RegisterRequest }
+type registerRequest api.RegisterRequest
 
 var capabilityRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
 
@@ -199,7 +199,7 @@ func (s *Server) register(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	reg, err := s.registrationFor(c, bearer, req.RegisterRequest)
+	reg, err := s.registrationFor(c, bearer, api.RegisterRequest(req))
 	if err != nil {
 		s.fail(c, err)
 		return
