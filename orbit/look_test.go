@@ -178,3 +178,33 @@ func TestRefraction(t *testing.T) {
 	assert.InDelta(t, plain.LookECEF(target, Vec3{}).ElevationDeg+a.Refraction(0.1/geoRadPerDeg),
 		o.LookECEF(target, Vec3{}).ElevationDeg, 1e-12)
 }
+
+// FuzzLook checks that any observer the constructor accepts and any finite Earth-fixed state
+// give look angles in range, never a panic or NaN (except at the observer itself).
+func FuzzLook(f *testing.F) {
+	f.Add(48.0, 11.0, 500.0, 7000.0, 100.0, -200.0, 1.0, 7.0, -0.5)
+	f.Add(90.0, 0.0, 0.0, 0.0, 0.0, 7000.0, 0.0, 0.0, 0.0)
+	f.Add(-90.0, 359.0, -1000.0, 0.0, 0.0, -6357.0, 1e3, -1e3, 0.0)
+	f.Fuzz(func(t *testing.T, lat, lon, alt, x, y, z, vx, vy, vz float64) {
+		o, err := NewObserver(lat, lon, alt, WithRefraction(StandardAtmosphere))
+		if err != nil {
+			require.ErrorIs(t, err, ErrInvalidObserver)
+			return
+		}
+		for _, c := range []float64{x, y, z, vx, vy, vz} {
+			if math.IsNaN(c) || math.Abs(c) > 1e9 {
+				return
+			}
+		}
+		r := Vec3{x, y, z}
+		l := o.LookECEF(r, Vec3{vx, vy, vz})
+		if r.Sub(o.ECEF()).Norm() < 1e-9 {
+			return
+		}
+		require.False(t, math.IsNaN(l.AzimuthDeg) || math.IsNaN(l.ElevationDeg) || math.IsNaN(l.RangeRateKmS))
+		require.GreaterOrEqual(t, l.AzimuthDeg, 0.0)
+		require.Less(t, l.AzimuthDeg, 360.0)
+		require.GreaterOrEqual(t, l.ElevationDeg, -90.0)
+		require.LessOrEqual(t, l.ElevationDeg, 91.0) // 90° plus at most the refraction
+	})
+}

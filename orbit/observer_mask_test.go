@@ -62,3 +62,26 @@ func TestHorizonMaskValidates(t *testing.T) {
 		})
 	}
 }
+
+// FuzzHorizonMask feeds arbitrary points (a mask comes from a station's configuration): the
+// constructor either refuses them with ErrInvalidObserver or builds a mask whose interpolated
+// value stays within its bounds at every azimuth, without panicking.
+func FuzzHorizonMask(f *testing.F) {
+	f.Add(0.0, 5.0, 90.0, 10.0, 270.0, 2.0, 123.4)
+	f.Add(359.999, 89.0, 0.0, -5.0, 0.0, 1.0, -720.5)
+	f.Add(math.NaN(), 0.0, 10.0, 0.0, 20.0, 0.0, math.Inf(1))
+	f.Fuzz(func(t *testing.T, az1, el1, az2, el2, az3, el3, query float64) {
+		m, err := NewHorizonMask([]MaskPoint{{az1, el1}, {az2, el2}, {az3, el3}})
+		if err != nil {
+			require.ErrorIs(t, err, ErrInvalidObserver)
+			return
+		}
+		if math.IsNaN(query) || math.IsInf(query, 0) {
+			return
+		}
+		lo, hi := m.Bounds()
+		got := m.MinElevation(query)
+		require.GreaterOrEqual(t, got, lo-1e-9)
+		require.LessOrEqual(t, got, hi+1e-9)
+	})
+}

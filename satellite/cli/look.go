@@ -18,6 +18,7 @@ import (
 const (
 	maxLookCount = 1_000_000
 	minLookStep  = time.Millisecond
+	maxLookStep  = 366 * 24 * time.Hour
 )
 
 type lookFlags struct {
@@ -66,10 +67,16 @@ func parseStep(s string) (time.Duration, error) {
 		if ferr != nil || math.IsNaN(sec) || math.IsInf(sec, 0) {
 			return 0, fmt.Errorf("--step: %q is neither a duration (10s, 500ms) nor a number of seconds", s)
 		}
+		if sec > maxLookStep.Seconds() {
+			return 0, fmt.Errorf("--step: %q is longer than %s", s, maxLookStep)
+		}
 		d = time.Duration(sec * float64(time.Second))
 	}
 	if d < minLookStep {
 		return 0, fmt.Errorf("--step: %q is shorter than %s", s, minLookStep)
+	}
+	if d > maxLookStep {
+		return 0, fmt.Errorf("--step: %q is longer than %s", s, maxLookStep)
 	}
 	return d, nil
 }

@@ -71,6 +71,7 @@ func TestLookRejectsBadFlags(t *testing.T) {
 		{"step negative", lookArgs("--step", "-5", "--count", "3"), "--step: \"-5\" is shorter than"},
 		{"step garbage", lookArgs("--step", "soon", "--count", "3"), "--step: \"soon\" is neither"},
 		{"step NaN", lookArgs("--step", "NaN", "--count", "3"), "--step: \"NaN\" is neither"},
+		{"step huge", lookArgs("--step", "1e12", "--count", "3"), "--step: \"1e12\" is longer than"},
 		{"count zero", lookArgs("--step", "1s", "--count", "0"), "--count: 0 is outside"},
 		{"count huge", lookArgs("--step", "1s", "--count", "2000000"), "--count: 2000000 is outside"},
 		{"norad absent", append(lookArgs("--step", "1s", "--count", "1"), "--norad", "99999"), "--norad: 99999 is not in"},
@@ -87,4 +88,21 @@ func TestLookRejectsBadFlags(t *testing.T) {
 			assert.Contains(t, errOut, tc.wantErr)
 		})
 	}
+}
+
+// FuzzParseStep: --step comes from the operator; any text is either refused with an error
+// naming the flag or gives a step of at least a millisecond.
+func FuzzParseStep(f *testing.F) {
+	for _, s := range []string{"10s", "0.5", "1e3", "-1", "NaN", "Inf", "1h2m", "", "9999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseStep(s)
+		if err != nil {
+			require.Contains(t, err.Error(), "--step")
+			return
+		}
+		require.GreaterOrEqual(t, d, minLookStep)
+		require.LessOrEqual(t, d, maxLookStep)
+	})
 }
