@@ -92,6 +92,17 @@ func TestRotctldLimits(t *testing.T) {
 			require.NoError(t, r.Connect(context.Background()))
 			assert.True(t, r.LimitsFromDevice())
 			assert.Equal(t, tt.want, r.Limits())
+			if tt.want.MinAz < 0 {
+				// A negative azimuth crosses the wire and is followed.
+				require.NoError(t, r.SetPosition(context.Background(), -20, 0))
+				eventually(t, 30*time.Second, func() error {
+					az, _, err := r.Position(context.Background())
+					if err == nil && az > -1 {
+						return fmt.Errorf("az %.2f, want below -1", az)
+					}
+					return err
+				})
+			}
 		})
 	}
 }
