@@ -143,7 +143,7 @@ type fixture struct {
 	s     *Scheduler
 }
 
-func newFixture(t *testing.T, dir string, now time.Time) *fixture {
+func newFixture(t testing.TB, dir string, now time.Time) *fixture {
 	t.Helper()
 	fx := &fixture{dir: dir, clk: clock.NewFake(now), ev: &evLog{}, procs: &fakeProcs{}}
 	sim, err := rotator.NewSimRotator(rotator.SimRotatorConfig{Limits: rotator.Limits{MaxAz: 450, MaxEl: 90}, AzRateDegPerS: 10, ElRateDegPerS: 10, Clock: fx.clk})
