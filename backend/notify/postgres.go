@@ -52,6 +52,9 @@ func (p *Postgres) Notify(ctx context.Context, satelliteID string) error {
 	return nil
 }
 
+// Subscribers counts this replica's open subscriptions.
+func (p *Postgres) Subscribers() int { return p.local.Subscribers() }
+
 // Listening reports whether the listener connection is up and LISTENing.
 func (p *Postgres) Listening() bool { return p.listening.Load() }
 
