@@ -15,6 +15,7 @@ import (
 var subcommands = []func(stdio) *cobra.Command{
 	newVersionCmd,
 	newPredictCmd, newLookCmd,
+	newRegisterCmd, newRunCmd, newStatusCmd,
 }
 
 // stdio carries the process's standard streams, so commands can be tested in-process.

@@ -338,3 +338,20 @@ func BenchmarkEmitParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestInspectReadsTotalsOffline(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	fig, err := Inspect(f.dir)
+	require.NoError(t, err)
+	assert.Zero(t, fig.Depth)
+	o := f.open(t, Limits{})
+	for i := range 7 {
+		o.Emit(ev(i, api.SeverityInfo))
+	}
+	require.NoError(t, o.Close())
+	fig, err = Inspect(f.dir)
+	require.NoError(t, err)
+	assert.Equal(t, 7, fig.Depth)
+	assert.Positive(t, fig.Bytes)
+}

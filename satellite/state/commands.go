@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -242,4 +244,28 @@ func put(b *bolt.Bucket, rec CommandRecord) error {
 		return err
 	}
 	return b.Put([]byte(rec.ID), raw)
+}
+
+// CountCommands reads how many command records a state directory holds, read-only, for
+// `talos-satellite status` while no runner is running.
+func CountCommands(dir string) (int, error) {
+	path := filepath.Join(dir, CommandsFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	db, err := OpenBoltReadOnly(path)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	n := 0
+	err = Safe(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			if b := tx.Bucket(bucketCommands); b != nil {
+				n = b.Stats().KeyN
+			}
+			return nil
+		})
+	})
+	return n, err
 }

@@ -192,3 +192,19 @@ func FuzzParseIdentity(f *testing.F) {
 		}
 	})
 }
+
+func TestCountCommandsReadOnly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	n, err := CountCommands(dir)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	c, err := OpenCommands(dir)
+	require.NoError(t, err)
+	_, _, err = c.Accept(api.Command{ID: "x"}, t0)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	n, err = CountCommands(dir)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}

@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/talos-gs/talos/satellite/client"
+	"github.com/talos-gs/talos/satellite/config"
+	"github.com/talos-gs/talos/satellite/events"
+	"github.com/talos-gs/talos/satellite/runner"
+)
+
+// exitKeyRevoked is the exit code when the backend refuses the API key (sysexits EX_CONFIG).
+// The systemd unit lists it in RestartPreventExitStatus: restarting cannot fix a revoked key.
+const exitKeyRevoked = 78
+
+// PartFactory builds one optional part of the runner (proc, tracker, ...). The lead adds one
+// line per part to partFactories; a factory returning nil adds nothing.
+type PartFactory func(cfg config.Config, log *zap.Logger, em events.Emitter) (any, error)
+
+var partFactories []PartFactory
+
+// forceExit ends the process on a second signal.
+var forceExit = os.Exit
+
+func newRunCmd(s stdio) *cobra.Command {
+	var common commonFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the station: poll commands, send heartbeats and events, until SIGTERM or SIGINT",
+		Long: "Runs until SIGTERM or SIGINT. The first signal stops taking work, lets running commands finish\n" +
+			"(executor.drain_timeout) and flushes queued events (outbox.flush_timeout); a second signal exits at\n" +
+			"once. Exit code 78 means the backend refused the API key: run `talos-satellite register` again.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := common.load()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd.Context(), s)
+			defer stop()
+			return runStation(ctx, cfg)
+		},
+	}
+	common.add(cmd)
+	return cmd
+}
+
+func runStation(ctx context.Context, cfg config.Config) error {
+	log, level, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	r, err := runner.NewWithOptions(cfg, log, runner.Options{Level: &level})
+	if err != nil {
+		return err
+	}
+	for _, build := range partFactories {
+		part, err := build(cfg, log, r.Emitter())
+		if err == nil && part != nil {
+			err = r.Add(part)
+		}
+		if err != nil {
+			return fmt.Errorf("build part: %w", err)
+		}
+	}
+	err = r.Run(ctx)
+	if errors.Is(err, client.ErrUnauthorized) {
+		return &exitError{code: exitKeyRevoked, err: err}
+	}
+	return err
+}
+
+func newLogger(c config.Log) (*zap.Logger, zap.AtomicLevel, error) {
+	level, err := zap.ParseAtomicLevel(c.Level)
+	if err != nil {
+		return nil, level, fmt.Errorf("log.level: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	}
+	zc.Level = level
+	zc.Sampling = nil // every line matters on a station; volumes are small
+	log, err := zc.Build()
+	if err != nil {
+		return nil, level, fmt.Errorf("build logger: %w", err)
+	}
+	return log, level, nil
+}
+
+// signalContext is cancelled by the first SIGTERM/SIGINT; a second one exits at once.
+func signalContext(parent context.Context, s stdio) (context.Context, context.CancelFunc) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go watchSignals(ctx, sigs, cancel, s)
+	return ctx, func() {
+		signal.Stop(sigs)
+		cancel()
+	}
+}
+
+func watchSignals(ctx context.Context, sigs <-chan os.Signal, cancel context.CancelFunc, s stdio) {
+	watchSignalsWith(ctx, sigs, cancel, s, forceExit)
+}
+
+func watchSignalsWith(ctx context.Context, sigs <-chan os.Signal, cancel context.CancelFunc, s stdio, exit func(int)) {
+	select {
+	case sig := <-sigs:
+		fmt.Fprintf(s.err, "talos-satellite: %s: stopping gracefully (send it again to exit at once)\n", sig)
+		cancel()
+	case <-ctx.Done():
+		return
+	}
+	sig := <-sigs
+	fmt.Fprintf(s.err, "talos-satellite: %s again: exiting now\n", sig)
+	exit(130)
+}
+
+// commonFlags are the configuration flags shared by register, run and status.
+type commonFlags struct {
+	cmd          *cobra.Command
+	configPath   string
+	stateDir     string
+	logLevel     string
+	statusListen string
+}
+
+func (c *commonFlags) add(cmd *cobra.Command) {
+	c.cmd = cmd
+	fl := cmd.Flags()
+	fl.StringVar(&c.configPath, "config", "", "config file (default "+config.DefaultPath+" if it exists)")
+	fl.StringVar(&c.stateDir, "state-dir", "", "state directory (overrides state_dir)")
+	fl.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (overrides log.level)")
+	fl.StringVar(&c.statusListen, "status-listen", "", "status endpoint address, loopback only (overrides status.listen)")
+}
+
+// load reads file, environment and the flags that were set, in that order of precedence.
+func (c *commonFlags) load() (config.Config, error) {
+	return config.Load(config.Sources{Path: c.configPath, Flags: func(cfg *config.Config) {
+		fl := c.cmd.Flags()
+		if fl.Changed("state-dir") {
+			cfg.StateDir = c.stateDir
+		}
+		if fl.Changed("log-level") {
+			cfg.Log.Level = c.logLevel
+		}
+		if fl.Changed("status-listen") {
+			cfg.Status.Listen = c.statusListen
+		}
+	}})
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/talos-gs/talos/satellite/outbox"
+	"github.com/talos-gs/talos/satellite/state"
+	"github.com/talos-gs/talos/satellite/statusapi"
+)
+
+func newStatusCmd(s stdio) *cobra.Command {
+	var common commonFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Print the station's local state (from the running runner, else from the state directory)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := common.load()
+			if err != nil {
+				return err
+			}
+			st, live, err := collectStatus(cmd.Context(), cfg.Status.Listen, cfg.StateDir)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(s.out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"runner_running": live, "status": st})
+			}
+			return printStatus(s.out, st, live, cfg.Status.Listen, time.Now())
+		},
+	}
+	common.add(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// collectStatus asks the running runner; when none answers it reads the state directory.
+func collectStatus(ctx context.Context, listen, dir string) (statusapi.Status, bool, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if st, err := statusapi.Fetch(ctx, listen); err == nil {
+		return st, true, nil
+	}
+	id, err := state.ReadIdentity(dir)
+	if err != nil {
+		return statusapi.Status{}, false, err
+	}
+	st, _, err := statusapi.LoadSnapshot(dir)
+	if err != nil {
+		return statusapi.Status{}, false, err
+	}
+	st.SatelliteID, st.TeamID, st.Name = id.SatelliteID, id.TeamID, id.Name
+	if st.Backend.URL == "" {
+		st.Backend.URL = id.BackendURL
+	}
+	fig, err := outbox.Inspect(dir)
+	if err != nil {
+		return st, false, err
+	}
+	st.Outbox.Depth, st.Outbox.Bytes, st.Outbox.Dropped = fig.Depth, fig.Bytes, fig.Dropped
+	if n, err := state.CountCommands(dir); err == nil {
+		st.Commands.Recorded = n
+	}
+	return st, false, nil
+}
+
+func printStatus(w io.Writer, st statusapi.Status, live bool, listen string, now time.Time) error {
+	var b strings.Builder
+	line := func(k, format string, args ...any) { fmt.Fprintf(&b, "%-14s %s\n", k, fmt.Sprintf(format, args...)) }
+	line("station", "%s (satellite %s, team %s)", st.Name, st.SatelliteID, orNone(st.TeamID))
+	if live {
+		line("runner", "running %s, status %s (endpoint %s)", st.Version, st.Status, listen)
+	} else {
+		line("runner", "not running (last snapshot %s)", ago(st.UpdatedAt, now))
+	}
+	be := st.Backend
+	line("backend", "%s %s, last success %s, response %.0f ms", be.URL, orNone(be.State), ago(be.LastSuccess, now), be.ResponseTimeMS)
+	if be.LastError != "" {
+		line("last error", "%s (%s)", be.LastError, ago(be.LastErrorAt, now))
+	}
+	line("last poll", "%s", ago(field(st.Poller, "last_poll"), now))
+	line("heartbeat", "%s", ago(field(st.Heartbeat, "last_success"), now))
+	o := st.Outbox
+	line("outbox", "%d events queued (%d bytes), %d dropped, %d sent", o.Depth, o.Bytes, o.Dropped, o.Sent)
+	c := st.Commands
+	line("commands", "%d queued, %d running, %d succeeded, %d failed, %d recorded", c.Queued, c.Running, c.Succeeded, c.Failed, c.Recorded)
+	line("observation", "%s", observation(st))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func observation(st statusapi.Status) string {
+	t := st.Tracking
+	if t == nil || t.State == "" || t.State == "idle" {
+		return "none"
+	}
+	return fmt.Sprintf("%s NORAD %d (observation %s) az %.1f° el %.1f°", t.State, t.NoradID, orNone(t.ObservationID),
+		t.AzimuthDeg, t.ElevationDeg)
+}
+
+// field reads a time from a loop's stats, which arrive as JSON objects.
+func field(v any, key string) time.Time {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return time.Time{}
+	}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return time.Time{}
+	}
+	s, _ := m[key].(string)
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second))
+}
