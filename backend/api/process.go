@@ -98,8 +98,8 @@ type ProcessStartPayload struct {
 	// Command is the argv: an absolute path or a bare program name looked up in the child's PATH,
 	// then its arguments. It is executed directly, never through a shell.
 	Command []string `json:"command"`
-	// Env holds the environment variables the process gets besides PATH, HOME, USER, LOGNAME and
-	// LANG. Nothing of the satellite's own environment is passed on. Names starting with TALOS_
+	// Env holds the environment variables the process gets besides PATH, HOME, USER, LOGNAME,
+	// LANG and TMPDIR. Nothing of the satellite's own environment is passed on. Names starting with TALOS_
 	// and the names HOME, USER and LOGNAME are refused.
 	Env map[string]string `json:"env,omitempty"`
 	// WorkingDir is relative to the team's directory ("" is the team directory itself); it may

@@ -108,7 +108,8 @@ func killLoop(list func() ([]int, error)) error {
 	for round := 0; round < 100; round++ {
 		pids, err := list()
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
+			// ENODEV: the group was removed while its file was being read (its run just ended).
+			if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENODEV) {
 				return nil
 			}
 			return fmt.Errorf("list group processes: %w", err)

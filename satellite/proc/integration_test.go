@@ -196,7 +196,7 @@ func TestChildEnvironmentIsClean(t *testing.T) {
 
 	_, err := m.Start(context.Background(), Spec{
 		Name: "env", Team: newTeam(t), Env: map[string]string{"SAMPLE_RATE": "48000"},
-		Command: []string{"sh", "-c", `env; echo stdin=$(readlink /proc/self/fd/0)`},
+		Command: []string{"sh", "-c", `env; echo stdin=$(readlink /proc/self/fd/0); touch "$TMPDIR/x" && echo tmp=ok`},
 	})
 	require.NoError(t, err)
 	rec.waitEvents(t, api.EventProcessExited, "env", 1)
@@ -206,6 +206,7 @@ func TestChildEnvironmentIsClean(t *testing.T) {
 	assert.Contains(t, out, "SAMPLE_RATE=48000")
 	assert.Contains(t, out, "PATH=/usr/local/bin:/usr/bin:/bin")
 	assert.Contains(t, out, "stdin=/dev/null")
+	assert.Contains(t, out, "tmp=ok", "TMPDIR is the team's own, writable")
 }
 
 func TestCrashLoopStopsRestarts(t *testing.T) {

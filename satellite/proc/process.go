@@ -68,6 +68,9 @@ func (m *Manager) spawn(p *process) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := workDir(id, teamTmp, m.root); err != nil {
+		return nil, fmt.Errorf("team tmp dir: %w", err)
+	}
 	pathList := m.cfg.Path
 	if v, ok := spec.Env["PATH"]; ok {
 		pathList = v
@@ -249,6 +252,11 @@ func (m *Manager) terminate(ctx context.Context, r *run) error {
 		return nil
 	case <-m.clock.After(m.cfg.GracePeriod):
 	case <-ctx.Done():
+	}
+	select {
+	case <-r.done: // ended meanwhile: its group may be gone already
+		return nil
+	default:
 	}
 	err := errors.Join(signalGroup(r.pid, syscall.SIGKILL), r.grp.Kill(r.pid))
 	<-r.done // a SIGKILLed group ends; the waiter closes done

@@ -31,7 +31,7 @@ type Spec struct {
 	Team string
 	// Command is the argv: an absolute path or a program name looked up in the child's PATH.
 	Command []string
-	// Env are the variables the process gets besides PATH, HOME, USER, LOGNAME and LANG.
+	// Env are the variables the process gets besides PATH, HOME, USER, LOGNAME, LANG and TMPDIR.
 	Env map[string]string
 	// WorkingDir is relative to the team directory.
 	WorkingDir string
@@ -108,11 +108,16 @@ func idleTimeout(cfg Config, s Spec) time.Duration {
 	return cfg.IdleTimeout
 }
 
+// teamTmp is the team's own temporary directory, inside its 0700 directory: /tmp is shared by
+// every user of the station.
+const teamTmp = ".tmp"
+
 // buildEnv is the child's whole environment: a minimal base plus what the spec allows. The
 // runner's own environment (its API key, its config path) is never read here.
 func buildEnv(cfg Config, id identity, s Spec) []string {
 	env := map[string]string{
 		"PATH": cfg.Path, "HOME": id.dir, "USER": id.user, "LOGNAME": id.user, "LANG": cfg.Lang,
+		"TMPDIR": filepath.Join(id.dir, teamTmp),
 	}
 	for k, v := range s.Env {
 		env[k] = v

@@ -278,7 +278,7 @@ func TestBuildEnvIsMinimal(t *testing.T) {
 	t.Parallel()
 	cfg := Config{}.WithDefaults()
 	env := buildEnv(cfg, identity{user: "talos-a", dir: "/w/a"}, Spec{Env: map[string]string{"PATH": "/opt/sdr/bin", "GAIN": "40"}})
-	assert.Equal(t, []string{"GAIN=40", "HOME=/w/a", "LANG=C.UTF-8", "LOGNAME=talos-a", "PATH=/opt/sdr/bin", "USER=talos-a"}, env)
+	assert.Equal(t, []string{"GAIN=40", "HOME=/w/a", "LANG=C.UTF-8", "LOGNAME=talos-a", "PATH=/opt/sdr/bin", "TMPDIR=/w/a/.tmp", "USER=talos-a"}, env)
 }
 
 func TestHandlers(t *testing.T) {
