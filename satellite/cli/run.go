@@ -121,13 +121,13 @@ func watchSignals(ctx context.Context, sigs <-chan os.Signal, cancel context.Can
 func watchSignalsWith(ctx context.Context, sigs <-chan os.Signal, cancel context.CancelFunc, s stdio, exit func(int)) {
 	select {
 	case sig := <-sigs:
-		fmt.Fprintf(s.err, "talos-satellite: %s: stopping gracefully (send it again to exit at once)\n", sig)
+		_, _ = fmt.Fprintf(s.err, "talos-satellite: %s: stopping gracefully (send it again to exit at once)\n", sig)
 		cancel()
 	case <-ctx.Done():
 		return
 	}
 	sig := <-sigs
-	fmt.Fprintf(s.err, "talos-satellite: %s again: exiting now\n", sig)
+	_, _ = fmt.Fprintf(s.err, "talos-satellite: %s again: exiting now\n", sig)
 	exit(130)
 }
 

@@ -148,7 +148,7 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (http.Header, int, erro
 	if err != nil {
 		return nil, 0, &TransportError{Err: err}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return nil, resp.StatusCode, &TransportError{Err: fmt.Errorf("read response: %w", err)}

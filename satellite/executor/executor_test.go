@@ -242,7 +242,7 @@ func TestRefusedAcknowledgementDoesNotRun(t *testing.T) {
 	assert.Equal(t, api.CommandCancelled, f.fb.Command(f.sat.ID, id).Status)
 	store, err := state.OpenCommands(f.dir)
 	require.NoError(t, err)
-	defer store.Close()
+	defer func() { _ = store.Close() }()
 	un, err := store.Unreported()
 	require.NoError(t, err)
 	assert.Empty(t, un)
@@ -258,8 +258,8 @@ func TestShutdownDrainsThenCancels(t *testing.T) {
 	r.cancel()
 	require.NoError(t, f.clk.BlockUntil(context.Background(), 1)) // the drain timer
 	select {
-	case <-r.done:
-		t.Fatal("Run returned before the drain timeout while a command was running")
+	case err := <-r.done:
+		t.Fatalf("Run returned (%v) before the drain timeout while a command was running", err)
 	default:
 	}
 	f.clk.Advance(10 * time.Second)
@@ -268,7 +268,7 @@ func TestShutdownDrainsThenCancels(t *testing.T) {
 	require.NoError(t, r.store.Close())
 
 	// The outcome could not be reported (work was cancelled); the next start reports it.
-	r = f.start(t)
+	f.start(t)
 	st := f.waitStatus(t, id, api.CommandFailed)
 	assert.Contains(t, st.Updates[len(st.Updates)-1].Error, "context canceled")
 	assert.EqualValues(t, 1, f.count(id))

@@ -136,8 +136,8 @@ func (e *Executor) markReported(log *zap.Logger, id string) {
 // settleKnown handles a command seen before: resend its outcome, or, if it has none, it was
 // interrupted by a restart and is failed without running again.
 func (e *Executor) settleKnown(ctx context.Context, log *zap.Logger, rec state.CommandRecord) {
-	switch {
-	case rec.Phase == state.PhaseDone:
+	switch rec.Phase {
+	case state.PhaseDone:
 		log.Info("command delivered again; resending its outcome instead of running it twice")
 		e.reportFinal(ctx, log, rec)
 	default:

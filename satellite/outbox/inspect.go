@@ -29,7 +29,7 @@ func Inspect(dir string) (Figures, error) {
 	if err != nil {
 		return Figures{}, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	var f Figures
 	err = state.Safe(func() error {
 		return db.View(func(tx *bolt.Tx) error {

@@ -317,7 +317,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func BenchmarkEmit(b *testing.B) {
 	o, err := Open(Options{Dir: b.TempDir(), Sender: fixedSender{}})
 	require.NoError(b, err)
-	defer o.Close()
+	defer func() { _ = o.Close() }()
 	e := ev(0, api.SeverityInfo)
 	b.ResetTimer()
 	for b.Loop() {
@@ -328,7 +328,7 @@ func BenchmarkEmit(b *testing.B) {
 func BenchmarkEmitParallel(b *testing.B) {
 	o, err := Open(Options{Dir: b.TempDir(), Sender: fixedSender{}})
 	require.NoError(b, err)
-	defer o.Close()
+	defer func() { _ = o.Close() }()
 	e := ev(0, api.SeverityInfo)
 	b.SetParallelism(8) // many parts emitting at once: their events share commits
 	b.ResetTimer()

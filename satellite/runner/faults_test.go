@@ -167,7 +167,7 @@ func (p *slowPart) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -193,7 +193,7 @@ func appendLine(path, line string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := f.WriteString(line + "\n"); err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func readLines(t *testing.T, path string) []string {
 		return nil
 	}
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var lines []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

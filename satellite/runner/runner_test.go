@@ -67,7 +67,7 @@ func (e *env) start(t *testing.T, parts ...any) *started {
 	<-r.StatusReady()
 	t.Cleanup(func() {
 		if s.cancel != nil {
-			s.stop(t)
+			_ = s.stop(t)
 		}
 	})
 	return s

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // lockTimeout bounds the wait for bbolt's file lock, held by a runner already using the file.
@@ -32,7 +33,7 @@ func openBolt(path string, readOnly bool) (db *bolt.DB, err error) {
 	switch {
 	case err == nil:
 		return db, nil
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("state file %s is locked: another talos-satellite is running on this state directory (stop it first)", path)
 	case errors.Is(err, os.ErrPermission):
 		return nil, fmt.Errorf("state file %s is unreadable: %w (check the file's owner and mode: the runner's user must read and write it)", path, err)

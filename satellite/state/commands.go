@@ -257,7 +257,7 @@ func CountCommands(dir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	n := 0
 	err = Safe(func() error {
 		return db.View(func(tx *bolt.Tx) error {

@@ -93,7 +93,7 @@ func Fetch(ctx context.Context, addr string) (Status, error) {
 	if err != nil {
 		return s, fmt.Errorf("status endpoint %s: %w", addr, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return s, fmt.Errorf("status endpoint %s: answered %s", addr, resp.Status)
 	}
