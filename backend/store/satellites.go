@@ -64,10 +64,16 @@ type Registration struct {
 // rotates the key of an existing one, all in one transaction: a failure returns the token's
 // use. The old key's row no longer matches, so the old key stops working at once everywhere.
 func (s *Store) RegisterSatellite(ctx context.Context, r Registration) (*Satellite, error) {
+	if (r.TokenID == "") == (r.KeyHolder == "") {
+		return nil, errors.New("register satellite: exactly one of a registration token or the satellite's key must authorise it")
+	}
+	if r.KeyHolder != "" && r.SatelliteID == "" {
+		return nil, fmt.Errorf("register satellite: %w", ErrWrongScope)
+	}
 	var out *Satellite
 	err := s.Tx(ctx, func(tx *Store) error {
 		var scope *string
-		global := r.TokenID == ""
+		global := false
 		if r.TokenID != "" {
 			t, err := tx.ConsumeRegistrationToken(ctx, r.TokenID)
 			if err != nil {
