@@ -254,3 +254,25 @@ func (r *recorder) ObserveCall(_ string, status int, _ time.Duration, _ error) {
 	defer r.mu.Unlock()
 	r.statuses = append(r.statuses, status)
 }
+
+func FuzzAPIErrorBody(f *testing.F) {
+	f.Add(503, []byte(`{"error":{"code":"unavailable","message":"down"}}`), "")
+	f.Add(401, []byte(`<html>`), "120")
+	f.Add(429, []byte(`{"error":null}`), "-1")
+	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfter string) {
+		h := http.Header{}
+		h.Set("Retry-After", retryAfter)
+		e := newAPIError(status, h, body)
+		assert.GreaterOrEqual(t, e.RetryAfter, time.Duration(0))
+		_ = e.Error()
+		_ = Retryable(e)
+		_ = NoAnswer(e)
+	})
+}
+
+func TestRetryAfterIsBounded(t *testing.T) {
+	t.Parallel()
+	h := http.Header{}
+	h.Set("Retry-After", "99999999999999")
+	assert.Equal(t, 24*time.Hour, newAPIError(429, h, nil).RetryAfter)
+}

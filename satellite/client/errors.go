@@ -45,8 +45,9 @@ func newAPIError(status int, h http.Header, body []byte) *APIError {
 	if json.Unmarshal(body, &eb) == nil {
 		e.Code, e.Message, e.Field = eb.Error.Code, eb.Error.Message, eb.Error.Field
 	}
+	// Capped at a day, which also keeps the multiplication from overflowing.
 	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
-		e.RetryAfter = time.Duration(s) * time.Second
+		e.RetryAfter = time.Duration(min(s, 86400)) * time.Second
 	}
 	return e
 }

@@ -355,3 +355,20 @@ func TestInspectReadsTotalsOffline(t *testing.T) {
 	assert.Equal(t, 7, fig.Depth)
 	assert.Positive(t, fig.Bytes)
 }
+
+func FuzzDecodeRecord(f *testing.F) {
+	good, _ := encodeRecord(ev(1, api.SeverityError))
+	f.Add(good)
+	f.Add([]byte{0})
+	f.Add([]byte{7, '{', '}'})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		e, err := decodeRecord(raw)
+		if err != nil {
+			return
+		}
+		again, err := encodeRecord(e)
+		require.NoError(t, err)
+		_, err = decodeRecord(again)
+		require.NoError(t, err)
+	})
+}
