@@ -13,7 +13,8 @@ type tick struct {
 	Now time.Time
 	// Due is the slot the tick was scheduled for (start + n·period).
 	Due time.Time
-	// Late is Now − Due: the scheduling jitter.
+	// Late is how late the tick started after the first slot it was waiting for: the
+	// scheduling jitter, including any slots skipped.
 	Late time.Duration
 	// Skipped is the number of slots dropped before this one because the loop fell more than a
 	// period behind (an overrun); 0 normally.
@@ -44,7 +45,7 @@ func (s schedule) run(ctx context.Context, start time.Time, fn func(tick) (done 
 			// Jump to the latest slot not after now: the missed ones are dropped, not queued.
 			tk.Skipped = int(tk.Late / s.period)
 			due = due.Add(time.Duration(tk.Skipped) * s.period)
-			tk.Due, tk.Late = due, now.Sub(due)
+			tk.Due = due
 		}
 		if fn(tk) {
 			return nil
