@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -275,4 +276,31 @@ func TestRetryAfterIsBounded(t *testing.T) {
 	h := http.Header{}
 	h.Set("Retry-After", "99999999999999")
 	assert.Equal(t, 24*time.Hour, newAPIError(429, h, nil).RetryAfter)
+}
+
+func TestKeepAliveReusesOneConnection(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"next_heartbeat_seconds": 30}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := New(Options{BaseURL: srv.URL, APIKey: "k"})
+	require.NoError(t, err)
+	for range 5 {
+		_, err := c.Heartbeat(context.Background(), "s", api.Heartbeat{})
+		require.NoError(t, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, conns)
 }
