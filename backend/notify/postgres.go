@@ -65,7 +65,9 @@ func (p *Postgres) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
 		err := p.listen(ctx)
-		p.listening.Store(false)
+		if p.listening.Swap(false) {
+			backoff = 100 * time.Millisecond // it was up: start the backoff afresh
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
