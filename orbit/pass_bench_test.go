@@ -53,7 +53,10 @@ func TestCatalogPassesMatchBruteForce(t *testing.T) {
 	total := 0
 	for _, st := range stations {
 		o := mustObserver(t, st.lat, st.lon, st.alt)
-		for _, p := range props {
+		for i, p := range props {
+			if i%catalogStride != 0 {
+				continue
+			}
 			passes, err := FindPasses(p, o, from, from.Add(window), PassOptions{MinElevationDeg: 0})
 			if err != nil {
 				// A propagation failure must show in the dense scan too.
