@@ -11,6 +11,10 @@ import (
 	"github.com/talos-gs/talos/backend/api"
 )
 
+// OpLongPoll names a long-poll for the Observer: its duration is mostly the backend's wait, not
+// a response time.
+const OpLongPoll = "long_poll"
+
 // longPollMargin is added to a long-poll's timeout so the backend's answer at the end of the
 // wait is not cut by our own deadline.
 const longPollMargin = 15 * time.Second
@@ -43,6 +47,7 @@ func (c *Client) Poll(ctx context.Context, satelliteID string, wait time.Duratio
 	cl := call{op: "poll", method: http.MethodGet, path: satellitePath(satelliteID, "/commands"), out: &out,
 		header: http.Header{}}
 	if secs := int(wait / time.Second); secs > 0 {
+		cl.op = OpLongPoll
 		cl.query = url.Values{"wait": {strconv.Itoa(secs)}}
 		cl.timeout = c.timeout + wait + longPollMargin
 	}

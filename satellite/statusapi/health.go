@@ -84,7 +84,9 @@ func (h *Health) ObserveCall(op string, status int, elapsed time.Duration, err e
 	defer h.mu.Unlock()
 	now := h.now().UTC()
 	h.h.LastAttempt = now
-	h.h.ResponseTimeMS = float64(elapsed.Microseconds()) / 1000
+	if op != client.OpLongPoll { // a long-poll's duration is the backend's wait, not latency
+		h.h.ResponseTimeMS = float64(elapsed.Microseconds()) / 1000
+	}
 	if err == nil {
 		h.h.State, h.h.LastSuccess, h.h.ConsecutiveFailures = StateConnected, now, 0
 		return

@@ -42,6 +42,11 @@ func TestHealthStates(t *testing.T) {
 		assert.Equal(t, tc.want, s.State)
 		assert.InDelta(t, 120, s.ResponseTimeMS, 1e-9)
 	}
+	h.ObserveCall(client.OpLongPoll, 200, 30*time.Second, nil)
+	assert.InDelta(t, 120, h.Snapshot().ResponseTimeMS, 1e-9, "a long-poll's wait is not a response time")
+	h.ObserveCall("poll", 503, 120*time.Millisecond, &client.APIError{Status: 503})
+	h.ObserveCall("poll", 503, 120*time.Millisecond, &client.APIError{Status: 503})
+	h.ObserveCall("poll", 401, 120*time.Millisecond, &client.APIError{Status: 401})
 	s := h.Snapshot()
 	assert.Equal(t, 3, s.ConsecutiveFailures)
 	assert.Equal(t, t0, s.LastSuccess)
