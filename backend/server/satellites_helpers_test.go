@@ -74,7 +74,7 @@ type protocol struct {
 }
 
 // newProtocol starts the API on st. Registration is not rate limited unless options say so.
-func newProtocol(t *testing.T, st *store.Store, options ...func(*server.Options)) *protocol {
+func newProtocol(t testing.TB, st *store.Store, options ...func(*server.Options)) *protocol {
 	t.Helper()
 	opts := append([]func(*server.Options){func(o *server.Options) {
 		o.Satellites.RegisterLimiter = ratelimit.New(time.Millisecond, 1000, 1000, nil)
@@ -101,7 +101,7 @@ type createdRegToken struct {
 }
 
 // teamToken creates a registration token of p.team through the API, as its owner.
-func (p *protocol) teamToken(t *testing.T, body map[string]any) createdRegToken {
+func (p *protocol) teamToken(t testing.TB, body map[string]any) createdRegToken {
 	t.Helper()
 	if body == nil {
 		body = map[string]any{}
@@ -119,7 +119,7 @@ func registerBody(name string) api.RegisterRequest {
 }
 
 // register registers with bearer and returns the raw response.
-func (p *protocol) register(t *testing.T, bearer string, body any) *servertest.Response {
+func (p *protocol) register(t testing.TB, bearer string, body any) *servertest.Response {
 	t.Helper()
 	c := p.Anonymous(t)
 	c.Bearer = bearer
@@ -133,7 +133,7 @@ type station struct {
 }
 
 // newStation registers a satellite into p.team with a fresh team token.
-func (p *protocol) newStation(t *testing.T, name string) *station {
+func (p *protocol) newStation(t testing.TB, name string) *station {
 	t.Helper()
 	tok := p.teamToken(t, nil)
 	r := p.register(t, tok.Token, registerBody(name))
@@ -147,7 +147,7 @@ func (p *protocol) newStation(t *testing.T, name string) *station {
 func (s *station) path(rest string) string { return "/api/satellites/" + s.SatelliteID + rest }
 
 // poll polls once (query may carry ?wait=N) and decodes the answer.
-func (s *station) poll(t *testing.T, query string) (api.CommandsResponse, *servertest.Response) {
+func (s *station) poll(t testing.TB, query string) (api.CommandsResponse, *servertest.Response) {
 	t.Helper()
 	r := s.c.Do(t, http.MethodGet, s.path("/commands"+query), nil)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
@@ -157,7 +157,7 @@ func (s *station) poll(t *testing.T, query string) (api.CommandsResponse, *serve
 }
 
 // queue creates a command as c and returns its id.
-func (p *protocol) queue(t *testing.T, c *servertest.Client, satelliteID string, body map[string]any) string {
+func (p *protocol) queue(t testing.TB, c *servertest.Client, satelliteID string, body map[string]any) string {
 	t.Helper()
 	r := c.Do(t, http.MethodPost, "/api/satellites/"+satelliteID+"/commands", body)
 	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
