@@ -15,7 +15,7 @@ import (
 var subcommands = []func(stdio) *cobra.Command{
 	newVersionCmd,
 	newPredictCmd, newLookCmd,
-	newRegisterCmd, newRunCmd, newStatusCmd,
+	newRegisterCmd, newRunCmd, newStatusCmd, newTrackCmd,
 }
 
 // stdio carries the process's standard streams, so commands can be tested in-process.

@@ -21,31 +21,6 @@ import (
 	"github.com/talos-gs/talos/satellite/rotator"
 )
 
-// compressedClock runs factor times faster than the wall clock from simStart, so a ten-minute
-// pass is tracked against real daemons in well under a minute. Its timers are real timers.
-type compressedClock struct {
-	realStart time.Time
-	simStart  time.Time
-	factor    float64
-}
-
-func newCompressedClock(simStart time.Time, factor float64) *compressedClock {
-	return &compressedClock{realStart: time.Now(), simStart: simStart, factor: factor}
-}
-
-func (c *compressedClock) Now() time.Time {
-	return c.simStart.Add(time.Duration(float64(time.Since(c.realStart)) * c.factor))
-}
-
-func (c *compressedClock) NewTimer(d time.Duration) clock.Timer {
-	return wallTimer{time.NewTimer(time.Duration(float64(d) / c.factor))}
-}
-
-type wallTimer struct{ t *time.Timer }
-
-func (w wallTimer) C() <-chan time.Time { return w.t.C }
-func (w wallTimer) Stop() bool          { return w.t.Stop() }
-
 // hamlibDaemon is a real rotctld or rigctld (model 1, Hamlib's dummy device) on a free port.
 type hamlibDaemon struct {
 	t    *testing.T
@@ -194,7 +169,7 @@ func runHamlibCase(t *testing.T, tc hamlibCase) {
 	p := passOf(t, tc.pass)
 	// Start 12 simulated minutes (48 s of wall time) before AOS: the dummy needs up to 45 s to
 	// reach the rise point from its park position.
-	clk := newCompressedClock(p.AOS.Add(-12*time.Minute), 15)
+	clk := NewScaledClock(p.AOS.Add(-12*time.Minute), 15)
 	ev := &eventLog{}
 
 	rot, err := rotator.NewRotctld(rotator.RotctldOptions{ConnOptions: rotator.ConnOptions{Addr: rotd.addr(), CallTimeout: time.Second}})
