@@ -56,17 +56,18 @@ type Pass struct {
 	AlwaysVisible bool
 }
 
-// FindPasses returns the passes of eph over o between from and to, in time order. It samples
-// the elevation and its rate at a coarse step sized to the orbit, finds every extremum of the
-// elevation between samples by Brent's method on its rate, and then every mask crossing on the
-// monotone stretches between extrema, also by Brent's method, to PassTimeTolerance. An empty
-// result means the spacecraft is never visible in the window. A propagation error (for example
-// a decayed spacecraft) ends the search with that error.
+// FindPasses returns the passes of eph over o between from and to, in time order, with times in
+// UTC. It samples the elevation and its rate at a coarse step sized to the orbit, finds every
+// extremum of the elevation between samples by Brent's method on its rate, and then every mask
+// crossing on the monotone stretches between extrema, also by Brent's method, to
+// PassTimeTolerance. An empty result means the spacecraft is never visible in the window. A
+// propagation error (for example a decayed spacecraft) ends the search with that error.
 func FindPasses(eph Ephemeris, o *Observer, from, to time.Time, opts PassOptions) ([]Pass, error) {
 	if err := validatePassSearch(eph, o, from, to, opts); err != nil {
 		return nil, err
 	}
-	s := newPassSearch(eph, o, from, opts.MinElevationDeg)
+	// UTC without a monotonic reading, so the pass times print and compare as plain instants.
+	s := newPassSearch(eph, o, from.UTC().Round(0), opts.MinElevationDeg)
 	step := opts.Step.Seconds()
 	if step == 0 {
 		r, v, err := eph.Propagate(from)
