@@ -129,13 +129,13 @@ func TestServe(t *testing.T) {
 	require.NotEmpty(t, password, "the first start prints the admin password")
 	resp, err := http.Get(url + "/api/health") //nolint:noctx // a test against a local server
 	require.NoError(t, err)
-	resp.Body.Close()
+	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
 	body := fmt.Sprintf(`{"email":"admin@talos.local","password":%q}`, password)
 	resp, err = http.Post(url+"/api/auth/login", "application/json", strings.NewReader(body)) //nolint:noctx // as above
 	require.NoError(t, err)
-	resp.Body.Close()
+	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "the printed password logs in")
 	assert.NotContains(t, strings.Replace(errOut.String(), "password: "+password, "", 1), password,
 		"the password is printed once, never logged")

@@ -35,6 +35,6 @@ func withStore(e *env, fn func(cfg *config.Config, st *store.Store) error) error
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }() // nothing left to do about a failed close
 	return fn(cfg, st)
 }

@@ -54,7 +54,7 @@ func serve(e *env) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }() // nothing left to do about a failed close
 	return run(e, cfg, log, st, key)
 }
 
@@ -73,7 +73,8 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(e.ctx, "tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}

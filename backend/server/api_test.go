@@ -200,7 +200,7 @@ func TestBadJSON(t *testing.T) {
 			name, body, field string
 		}{
 			{"wrong type", `{"name": 5}`, "name"},
-			{"unknown field", `{"nmae": "x"}`, "nmae"},
+			{"unknown field", `{"title": "x"}`, "title"},
 			{"empty name", `{"name": "  "}`, "name"},
 			{"too long name", `{"name": "` + strings.Repeat("x", 101) + `"}`, "name"},
 			{"control character", `{"name": "a\u0007b"}`, "name"},

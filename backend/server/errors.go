@@ -15,7 +15,7 @@ import (
 
 // Error codes of the user API, beside the protocol's codes in backend/api.
 const (
-	codeInvalidCredentials = "invalid_credentials"
+	codeInvalidCredentials = "invalid_credentials" //nolint:gosec // an error code, not a credential
 	codeCSRF               = "csrf_failed"
 	codeForbidden          = "forbidden"
 	codeInternal           = "internal"

@@ -126,6 +126,7 @@ func (s *Server) logout(c *gin.Context) {
 // setSessionCookie writes (or, with maxAge < 0, clears) the session cookie: HttpOnly so scripts
 // cannot read it, SameSite=Lax so other sites cannot send it with their forms, Secure under TLS.
 func (s *Server) setSessionCookie(c *gin.Context, value string, maxAge int) {
+	//nolint:gosec // Secure is set whenever clients use HTTPS; plain HTTP serves local development
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: SessionCookie, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: s.opts.SecureCookies, SameSite: http.SameSiteLaxMode,

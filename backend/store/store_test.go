@@ -23,7 +23,7 @@ func TestMigrateFromEmpty(t *testing.T) {
 			ctx := context.Background()
 			s, err := store.Open(ctx, store.Options{URL: storetest.NewURL(t, d)})
 			require.NoError(t, err)
-			defer s.Close()
+			t.Cleanup(func() { assert.NoError(t, s.Close()) })
 			applied, known, err := s.SchemaVersion(ctx)
 			require.NoError(t, err)
 			assert.Zero(t, applied, "a fresh database has no schema")

@@ -185,10 +185,12 @@ func (c *Client) Do(t testing.TB, method, path string, body any, headers ...stri
 	if err != nil {
 		t.Fatalf("servertest: %s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("servertest: read body: %v", err)
+	}
+	if err := resp.Body.Close(); err != nil {
+		t.Fatalf("servertest: close body: %v", err)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
