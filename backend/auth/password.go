@@ -24,8 +24,9 @@ type Params struct {
 	Parallelism uint8
 }
 
-// DefaultParams follow OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane): about 20-40 ms
-// per hash on a small server core, so a login costs little but an offline guess costs as much.
+// DefaultParams follow OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane): tens of
+// milliseconds per hash (BenchmarkHashPassword in backend/server), so a login costs little but an
+// offline guess costs as much.
 var DefaultParams = Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1}
 
 // TestParams are cheap parameters for tests only; hashes record their parameters, so a store
