@@ -148,7 +148,7 @@ func ValidateObservationID(id string) error {
 		return observationErr("observation_id", "must be 1 to %d characters, got %d", MaxObservationIDLength, len(id))
 	}
 	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if !idChar(c) {
 			return observationErr("observation_id", "%q may hold only A-Z, a-z, 0-9, '-' and '_'", id)
 		}
 	}
@@ -295,3 +295,8 @@ func (r *RotatorSettings) Threshold() float64 {
 }
 
 func finiteIn(v, lo, hi float64) bool { return !math.IsNaN(v) && v >= lo && v <= hi }
+
+// idChar reports whether c may appear in an observation id.
+func idChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}

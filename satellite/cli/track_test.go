@@ -149,7 +149,7 @@ func hamlibQuery(t *testing.T, addr, command, key string) string {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	require.NoError(t, err)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	require.NoError(t, c.SetDeadline(time.Now().Add(3*time.Second)))
 	_, err = fmt.Fprintf(c, "+%s\n", command)
 	require.NoError(t, err)

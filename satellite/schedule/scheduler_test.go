@@ -330,7 +330,7 @@ func storedRecords(t *testing.T, dir string) []Record {
 	t.Helper()
 	st, err := OpenStore(dir)
 	require.NoError(t, err)
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	recs, err := st.All()
 	require.NoError(t, err)
 	return recs

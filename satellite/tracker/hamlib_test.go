@@ -54,7 +54,7 @@ func freeTCPPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
@@ -75,7 +75,7 @@ func (d *hamlibDaemon) start() error {
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("%s exited at start: %v", d.bin, err)
+			return fmt.Errorf("%s exited at start: %w", d.bin, err)
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", d.addr(), 200*time.Millisecond); err == nil {

@@ -338,7 +338,7 @@ func (r *run) retune(ctx context.Context, u *tuner, rrKmS float64) {
 	ctx, cancel := context.WithTimeout(ctx, r.t.cfg.DeviceTimeout)
 	defer cancel()
 	retuned, err := u.update(ctx, rrKmS)
-	if err != nil {
+	if err != nil && ctx.Err() == nil { // a call cut short by LOS is not the radio's fault
 		r.deviceError("radio", link, err)
 	}
 	if !retuned {

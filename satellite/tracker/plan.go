@@ -65,6 +65,7 @@ var ErrEmptyTrack = errors.New("plan: the pass has no sky points")
 
 // candidate is one way the rotator can reach a sky point.
 type candidate struct {
+	t      time.Time
 	az, el float64
 	flip   bool
 }
@@ -90,9 +91,9 @@ func PlanPass(track []SkyPoint, lim rotator.Limits, anchor *Anchor) (Plan, error
 		cands[i] = candidatesFor(p, lim)
 	}
 	path := cheapestPath(cands, anchorIndex(track, anchor), anchor)
-	plan := Plan{Points: make([]PlanPoint, len(track)), Limits: lim}
+	plan := Plan{Points: make([]PlanPoint, 0, len(path)), Limits: lim}
 	for i, c := range path {
-		plan.Points[i] = PlanPoint{T: track[i].T, AzDeg: c.az, ElDeg: c.el, Flip: c.flip}
+		plan.Points = append(plan.Points, PlanPoint{T: c.t, AzDeg: c.az, ElDeg: c.el, Flip: c.flip})
 		if c.flip {
 			plan.Flips++
 		}
@@ -119,7 +120,7 @@ func candidatesFor(p SkyPoint, lim rotator.Limits) []candidate {
 			wraps = []float64{clamp(az, lim.MinAz, lim.MaxAz)}
 		}
 		for _, w := range wraps {
-			out = append(out, candidate{az: w, el: el, flip: flip})
+			out = append(out, candidate{t: p.T, az: w, el: el, flip: flip})
 		}
 	}
 	return out
