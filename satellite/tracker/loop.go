@@ -335,9 +335,9 @@ func (r *run) retune(ctx context.Context, u *tuner, rrKmS float64) {
 	if u.uplink {
 		link = "uplink"
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.t.cfg.DeviceTimeout)
+	cctx, cancel := context.WithTimeout(ctx, r.t.cfg.DeviceTimeout)
 	defer cancel()
-	retuned, err := u.update(ctx, rrKmS)
+	retuned, err := u.update(cctx, rrKmS)
 	if err != nil && ctx.Err() == nil { // a call cut short by LOS is not the radio's fault
 		r.deviceError("radio", link, err)
 	}
