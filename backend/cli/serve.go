@@ -89,7 +89,11 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	for _, part := range satParts {
 		g.Go(func() error { return part(ctx) })
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
 }
 
 // serveHTTP serves until ctx ends, then stops taking connections and gives in-flight requests

@@ -128,6 +128,9 @@ func (s *Server) personalToken(c *gin.Context, key auth.Key) (*Principal, error)
 		return nil, errUnauthorized
 	}
 	u, err := s.store.UserByID(ctx, t.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized // the user was deleted under the token
+	}
 	if err != nil {
 		return nil, err
 	}
