@@ -21,6 +21,8 @@ var (
 	passOverhead = SyntheticPass{TCA: tca, AltitudeKm: 500, HeadingDeg: 90, OffsetDeg: 0.2}
 	passEastish  = SyntheticPass{TCA: tca, AltitudeKm: 500, HeadingDeg: 160, OffsetDeg: -12}
 	passNorthOH  = SyntheticPass{TCA: tca, AltitudeKm: 800, HeadingDeg: 0, OffsetDeg: 0.1}
+	// passOverheadNorth culminates at about 85° in the north-west and crosses azimuth 0 after.
+	passOverheadNorth = SyntheticPass{TCA: tca, AltitudeKm: 500, HeadingDeg: 60, OffsetDeg: -0.5}
 
 	lim360     = rotator.Limits{MinAz: 0, MaxAz: 360, MinEl: 0, MaxEl: 90}
 	lim180     = rotator.Limits{MinAz: -180, MaxAz: 180, MinEl: 0, MaxEl: 90}
@@ -62,6 +64,9 @@ func TestPlanPass(t *testing.T) {
 		{"overhead northbound on 0-450", passNorthOH, lim450, 0, false, 0, 450},
 		{"overhead northbound on -180-180", passNorthOH, lim180, 0, false, -180, 180},
 		{"high south-east pass on 0-360", passEastish, lim360, 0, false, 0, 360},
+		{"near-overhead crossing north on 0-450", passOverheadNorth, lim450, 0, false, 180, 450},
+		{"near-overhead crossing north on 0-360 must unwind", passOverheadNorth, lim360, 1, false, 0, 360},
+		{"near-overhead crossing north on flip rotator", passOverheadNorth, limFlip, 0, true, 0, 360},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
