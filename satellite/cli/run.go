@@ -143,7 +143,7 @@ type commonFlags struct {
 func (c *commonFlags) add(cmd *cobra.Command) {
 	c.cmd = cmd
 	fl := cmd.Flags()
-	fl.StringVar(&c.configPath, "config", "", "config file (default "+config.DefaultPath+" if it exists)")
+	fl.StringVar(&c.configPath, "config", "", "config file (or TALOS_CONFIG; default "+config.DefaultPath+" if it exists)")
 	fl.StringVar(&c.stateDir, "state-dir", "", "state directory (overrides state_dir)")
 	fl.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (overrides log.level)")
 	fl.StringVar(&c.statusListen, "status-listen", "", "status endpoint address, loopback only (overrides status.listen)")
@@ -151,7 +151,11 @@ func (c *commonFlags) add(cmd *cobra.Command) {
 
 // load reads file, environment and the flags that were set, in that order of precedence.
 func (c *commonFlags) load() (config.Config, error) {
-	return config.Load(config.Sources{Path: c.configPath, Flags: func(cfg *config.Config) {
+	path := c.configPath
+	if path == "" {
+		path = os.Getenv("TALOS_CONFIG")
+	}
+	return config.Load(config.Sources{Path: path, Flags: func(cfg *config.Config) {
 		fl := c.cmd.Flags()
 		if fl.Changed("state-dir") {
 			cfg.StateDir = c.stateDir

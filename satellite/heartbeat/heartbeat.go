@@ -208,15 +208,30 @@ func (l *Loop) Build(ctx context.Context) api.Heartbeat {
 		hb.OutboxDepth, hb.EventsDropped = l.opts.Outbox.Depth(), l.opts.Outbox.Dropped()
 	}
 	for _, p := range l.opts.Processes {
-		hb.Processes = append(hb.Processes, p.Processes()...)
-		if c := p.CgroupLimits(); c != "" {
-			hb.CgroupLimits = c
-		}
+		l.guard("processes", func() {
+			hb.Processes = append(hb.Processes, p.Processes()...)
+			if c := p.CgroupLimits(); c != "" {
+				hb.CgroupLimits = c
+			}
+		})
 	}
 	for _, t := range l.opts.Tracking {
-		if ts := t.Tracking(); ts != nil {
-			hb.Tracking = ts
-		}
+		l.guard("tracking", func() {
+			if ts := t.Tracking(); ts != nil {
+				hb.Tracking = ts
+			}
+		})
 	}
 	return hb
+}
+
+// guard runs a part's report; a panicking part loses its figures in this heartbeat, not the
+// runner.
+func (l *Loop) guard(what string, report func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.log.Error("a part panicked while reporting; heartbeat sent without it", zap.String("report", what), zap.Any("panic", r))
+		}
+	}()
+	report()
 }

@@ -169,3 +169,17 @@ func TestIntervalClamp(t *testing.T) {
 	l.SetInterval(0)
 	assert.Equal(t, MaxInterval, l.Interval())
 }
+
+type panicky struct{}
+
+func (panicky) Processes() []api.ProcessInfo { panic("boom") }
+func (panicky) CgroupLimits() string         { return "" }
+func (panicky) Tracking() *api.TrackingState { panic("boom") }
+
+func TestPanickingPartDoesNotStopTheHeartbeat(t *testing.T) {
+	t.Parallel()
+	l := New(Options{Processes: []ProcessReporter{panicky{}, procs{}}, Tracking: []TrackingReporter{panicky{}}})
+	hb := l.Build(context.Background())
+	assert.Len(t, hb.Processes, 1)
+	assert.Nil(t, hb.Tracking)
+}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/events"
 	"github.com/talos-gs/talos/satellite/internal/backoff"
 	"github.com/talos-gs/talos/satellite/internal/clock"
 	"github.com/talos-gs/talos/satellite/state"
@@ -287,6 +288,9 @@ func (o *Outbox) SetFlushInterval(d time.Duration) {
 
 // FlushInterval returns the current flush cadence.
 func (o *Outbox) FlushInterval() time.Duration { return time.Duration(o.interval.Load()) }
+
+// The outbox is the runner's events.Emitter.
+var _ events.Emitter = (*Outbox)(nil)
 
 // errMismatch marks an answer whose counts do not add up to the batch.
 var errMismatch = errors.New("event batch answer does not account for every event")
