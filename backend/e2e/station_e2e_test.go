@@ -30,6 +30,13 @@ func shortJitter() float64 { return rand.Float64() * jitterScale }
 func register(t testing.TB, backendURL, token, name string) (stateDir, satelliteID string) {
 	t.Helper()
 	stateDir = filepath.Join(t.TempDir(), "state")
+	return stateDir, registerDir(t, stateDir, backendURL, token, name)
+}
+
+// registerDir runs `talos-satellite register` on stateDir (a key rotation when stateDir is
+// already registered with the same backend) and returns the satellite id it stored.
+func registerDir(t testing.TB, stateDir, backendURL, token, name string) string {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	code := cli.Main([]string{"register", "--backend", backendURL, "--token", token, "--name", name,
 		"--state-dir", stateDir, "--lat", "48.1", "--lon", "11.6", "--alt-m", "520", "--capabilities", "rotator,radio"},
@@ -41,7 +48,7 @@ func register(t testing.TB, backendURL, token, name string) (stateDir, satellite
 	if err != nil {
 		t.Fatalf("e2e: read the registered identity: %v", err)
 	}
-	return stateDir, id.SatelliteID
+	return id.SatelliteID
 }
 
 // runnerConfig is the production default with the test's state directory, a free status
@@ -72,6 +79,13 @@ type station struct {
 func startStation(t testing.TB, backendURL, token, name string) *station {
 	t.Helper()
 	dir, id := register(t, backendURL, token, name)
+	return runStation(t, dir, id)
+}
+
+// runStation runs a runner on the registered state directory dir until the test ends (or
+// stop).
+func runStation(t testing.TB, dir, id string) *station {
+	t.Helper()
 	s := &station{id: id, stateDir: dir, wire: newWire(), done: make(chan error, 1)}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("runner")
 	r, err := runner.NewWithOptions(runnerConfig(dir), log, runner.Options{Rand: shortJitter, Transport: s.wire})

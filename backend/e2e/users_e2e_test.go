@@ -56,15 +56,17 @@ func (c *cast) teamPath(satelliteID, rest string) string {
 
 // satelliteView is a satellite as the user API lists it.
 type satelliteView struct {
-	ID           string       `json:"id"`
-	TeamID       string       `json:"team_id"`
-	Name         string       `json:"name"`
-	Location     api.Location `json:"location"`
-	Version      string       `json:"version"`
-	Status       string       `json:"status"`
-	KeyID        string       `json:"key_id"`
-	LastSeenAt   *time.Time   `json:"last_seen_at"`
-	RegisteredAt time.Time    `json:"registered_at"`
+	ID       string       `json:"id"`
+	TeamID   string       `json:"team_id"`
+	Name     string       `json:"name"`
+	Location api.Location `json:"location"`
+	Version  string       `json:"version"`
+	Status   string       `json:"status"`
+	KeyID    string       `json:"key_id"`
+	// HeartbeatSeconds is the interval the backend expects heartbeats at.
+	HeartbeatSeconds int        `json:"heartbeat_seconds"`
+	LastSeenAt       *time.Time `json:"last_seen_at"`
+	RegisteredAt     time.Time  `json:"registered_at"`
 }
 
 // satellites lists the team's satellites through GET /api/teams/{id}/satellites.

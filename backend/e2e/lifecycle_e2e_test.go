@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/store"
+	"github.com/talos-gs/talos/satellite/client"
+)
+
+// satellite returns the team's satellite id as the user API lists it.
+func (c *cast) satellite(t testing.TB, id string) satelliteView {
+	t.Helper()
+	for _, v := range c.satellites(t, c.operator) {
+		if v.ID == id {
+			return v
+		}
+	}
+	t.Fatalf("satellite %s is not in its team's list", id)
+	return satelliteView{}
+}
+
+// hasEvent reports whether the satellite has an event of typ whose message is msg.
+func hasEvent(t testing.TB, c *cast, satelliteID, typ, msg string) bool {
+	for _, ev := range c.allEvents(t, satelliteID, typ) {
+		if ev.Message == msg {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOfflineAndBackOnline stops the runner: after 2.5 heartbeat intervals of silence the
+// backend's sweeper marks the station offline (with an event); a runner started again on the
+// same state directory brings it back online (with an event).
+func TestOfflineAndBackOnline(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect, dbURL string) {
+		b := startBackend(t, d, dbURL)
+		c := seed(t, b)
+		s := startStation(t, b.URL, c.registrationToken(t), "Roof station")
+		require.Eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= 1 }, patience, tick, "first heartbeat")
+
+		s.stop(t)
+		require.Eventually(t, func() bool { return c.satellite(t, s.id).Status == "offline" }, patience, tick,
+			"marked offline after 2.5 heartbeat intervals of silence")
+		assert.True(t, hasEvent(t, c, s.id, api.EventSatelliteOffline, "no heartbeat for 2.5 heartbeat intervals: marked offline"))
+		assert.True(t, hasEvent(t, c, s.id, api.EventSatelliteOffline, "runner stopping"), "the runner's own goodbye was flushed")
+
+		runStation(t, s.stateDir, s.id)
+		require.Eventually(t, func() bool { return c.satellite(t, s.id).Status == "online" }, patience, tick,
+			"back online at the restarted runner's first heartbeat")
+		assert.True(t, hasEvent(t, c, s.id, api.EventSatelliteOnline, "heartbeat received: back online"))
+	})
+}
+
+// TestKeyRotationStopsTheOldRunner re-registers a running station's state directory with a new
+// token (`talos-satellite register` again): the key rotates, the running runner's old key is
+// refused at its next call and it stops with ErrUnauthorized; a runner started on the same
+// directory uses the new key and keeps the satellite id.
+func TestKeyRotationStopsTheOldRunner(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect, dbURL string) {
+		b := startBackend(t, d, dbURL)
+		c := seed(t, b)
+		s := startStation(t, b.URL, c.registrationToken(t), "Roof station")
+		require.Eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= 1 }, patience, tick, "first heartbeat")
+		oldKey := c.satellite(t, s.id).KeyID
+
+		id := registerDir(t, s.stateDir, b.URL, c.registrationToken(t), "Roof station")
+		require.Equal(t, s.id, id, "re-registration keeps the satellite id")
+		require.NotEqual(t, oldKey, c.satellite(t, s.id).KeyID, "the key rotated")
+
+		select {
+		case err := <-s.done:
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, client.ErrUnauthorized), "stopped because the key was refused: %v", err)
+			s.cancel() // already stopped; nothing left for the cleanup to check
+			s.cancel = nil
+		case <-time.After(patience):
+			t.Fatal("the runner with the rotated-out key kept running")
+		}
+
+		before := len(c.heartbeats(t, s.id))
+		runStation(t, s.stateDir, s.id)
+		require.Eventually(t, func() bool { return len(c.heartbeats(t, s.id)) > before }, patience, tick,
+			"the runner with the new key is heard")
+	})
+}
+
+// TestConfigUpdateHeartbeatIntervalSticks sends config.update with a heartbeat interval other
+// than the backend's. The runner applies and persists it (its result says so), so it should
+// stay in force, and the backend, which decides when a silent station is offline, should
+// know it.
+//
+// It fails today: the backend answers every heartbeat with next_heartbeat_seconds = the
+// interval it handed out at registration, the runner obeys that answer, so the new interval
+// lasts one heartbeat; and the backend's offline window (2.5 intervals) still uses the old
+// interval, so a longer interval set this way would flap the station offline.
+func TestConfigUpdateHeartbeatIntervalSticks(t *testing.T) {
+	t.Skip("known bug (reported to the lead): config.update heartbeat_seconds is undone by the next heartbeat answer; remove this skip with the fix")
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect, dbURL string) {
+		b := startBackend(t, d, dbURL)
+		c := seed(t, b)
+		s := startStation(t, b.URL, c.registrationToken(t), "Roof station")
+		want := heartbeatSeconds + 3
+
+		cmd := c.createCommand(t, c.operator, s.id, map[string]any{"type": api.CommandConfigUpdate, "priority": "immediate",
+			"payload": map[string]any{"heartbeat_seconds": want}})
+		var got commandView
+		require.Eventually(t, func() bool {
+			got = commandIn(c.history(t, c.operator, s.id), cmd.ID)
+			return got.Status == api.CommandSucceeded
+		}, patience, tick, "config.update succeeded")
+		var res api.ConfigUpdateResult
+		require.NoError(t, json.Unmarshal(got.Result, &res))
+		require.Equal(t, want, res.HeartbeatSeconds, "the runner reports the new interval in force")
+
+		// Two more heartbeats: the interval must still be the new one, on both sides.
+		n := len(c.heartbeats(t, s.id))
+		require.Eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= n+2 }, patience, tick, "two more heartbeats")
+		raw, err := json.Marshal(s.r.Snapshot().Heartbeat)
+		require.NoError(t, err)
+		var hb struct {
+			Interval float64 `json:"interval_seconds"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &hb))
+		assert.Equal(t, float64(want), hb.Interval, "runner's heartbeat interval")
+		assert.Equal(t, want, c.satellite(t, s.id).HeartbeatSeconds, "backend's idea of the heartbeat interval")
+	})
+}
