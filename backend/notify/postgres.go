@@ -73,7 +73,7 @@ func (p *Postgres) Run(ctx context.Context) error {
 		}
 		p.Log.Warn("command notification listener lost its connection; reconnecting",
 			zap.Error(err), zap.Duration("backoff", backoff))
-		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1)) //nolint:gosec // jitter, not a secret
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -97,21 +97,20 @@ func TestCommandLifecycle(t *testing.T) {
 		require.Len(t, out.Commands, 1)
 		assert.Equal(t, "job-7", out.Commands[0].CorrelationID)
 
-		status := func(st api.CommandStatus, extra map[string]any) *http.Response {
+		status := func(st api.CommandStatus, extra map[string]any) int {
 			body := map[string]any{"status": st}
 			for k, v := range extra {
 				body[k] = v
 			}
-			r := s.c.Do(t, http.MethodPost, s.path("/commands/"+id+"/status"), body)
-			return &http.Response{StatusCode: r.Status}
+			return s.c.Do(t, http.MethodPost, s.path("/commands/"+id+"/status"), body).Status
 		}
-		assert.Equal(t, http.StatusOK, status(api.CommandAcknowledged, nil).StatusCode)
-		assert.Equal(t, http.StatusOK, status(api.CommandAcknowledged, nil).StatusCode, "a repeat is a no-op")
-		assert.Equal(t, http.StatusOK, status(api.CommandRunning, nil).StatusCode)
-		assert.Equal(t, http.StatusConflict, status(api.CommandAcknowledged, nil).StatusCode, "no going back")
-		assert.Equal(t, http.StatusOK, status(api.CommandSucceeded, map[string]any{"result": map[string]any{"pong": true}}).StatusCode)
-		assert.Equal(t, http.StatusOK, status(api.CommandSucceeded, nil).StatusCode, "a repeated final report is a no-op")
-		assert.Equal(t, http.StatusConflict, status(api.CommandFailed, nil).StatusCode, "a finished command stays finished")
+		assert.Equal(t, http.StatusOK, status(api.CommandAcknowledged, nil))
+		assert.Equal(t, http.StatusOK, status(api.CommandAcknowledged, nil), "a repeat is a no-op")
+		assert.Equal(t, http.StatusOK, status(api.CommandRunning, nil))
+		assert.Equal(t, http.StatusConflict, status(api.CommandAcknowledged, nil), "no going back")
+		assert.Equal(t, http.StatusOK, status(api.CommandSucceeded, map[string]any{"result": map[string]any{"pong": true}}))
+		assert.Equal(t, http.StatusOK, status(api.CommandSucceeded, nil), "a repeated final report is a no-op")
+		assert.Equal(t, http.StatusConflict, status(api.CommandFailed, nil), "a finished command stays finished")
 
 		r := s.c.Do(t, http.MethodPost, s.path("/commands/"+id+"/status"), map[string]any{"status": "pending"})
 		assert.Equal(t, "status", r.Error(t).Field)

@@ -54,7 +54,7 @@ func FuzzCommandStatusBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var r statusRequest
-		if fuzzBody(t, body, &r) && !api.CommandStatus(r.Status).Terminal() && r.Status != api.CommandAcknowledged && r.Status != api.CommandRunning {
+		if fuzzBody(t, body, &r) && !r.Status.Terminal() && r.Status != api.CommandAcknowledged && r.Status != api.CommandRunning {
 			t.Fatalf("accepted status %q", r.Status)
 		}
 	})

@@ -15,12 +15,12 @@ import (
 
 func newSatellite(t *testing.T, st *store.Store, teamID *string) *store.Satellite {
 	t.Helper()
-	sat, err := st.RegisterSatellite(t.Context(), store.Registration{KeyHolder: "", Name: "roof",
+	_, err := st.RegisterSatellite(t.Context(), store.Registration{KeyHolder: "", Name: "roof",
 		APIKeyID: uuid.NewString()[:16], APIKeyHash: "hash", HeartbeatSeconds: 30})
 	require.Error(t, err, "neither a token nor a key: refused")
 	tok := &store.RegistrationToken{ID: store.NewID(), TeamID: teamID, ExpiresAt: st.Now().Add(time.Hour), UsesAllowed: 1}
 	require.NoError(t, st.CreateRegistrationToken(t.Context(), tok))
-	sat, err = st.RegisterSatellite(t.Context(), store.Registration{TokenID: tok.ID, Name: "roof",
+	sat, err := st.RegisterSatellite(t.Context(), store.Registration{TokenID: tok.ID, Name: "roof",
 		APIKeyID: uuid.NewString()[:16], APIKeyHash: "hash", HeartbeatSeconds: 30})
 	require.NoError(t, err)
 	return sat
