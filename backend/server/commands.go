@@ -233,12 +233,26 @@ func (s *Server) poll(c *gin.Context) {
 		}
 		select {
 		case <-woken:
+			if sat, last, err = s.pollingChanged(c, sat); err != nil {
+				s.fail(c, err)
+				return
+			}
 		case <-timer.C:
 			last = true
 		case <-c.Request.Context().Done():
 			return // the satellite hung up; nothing was delivered
 		}
 	}
+}
+
+// pollingChanged re-reads the satellite after a wake-up: when a user switched its maintenance
+// mode, the held poll answers at once so the satellite adopts the new interval.
+func (s *Server) pollingChanged(c *gin.Context, sat *store.Satellite) (*store.Satellite, bool, error) {
+	now, err := s.store.SatelliteByID(c.Request.Context(), sat.ID)
+	if err != nil {
+		return sat, false, err
+	}
+	return now, now.Maintenance != sat.Maintenance, nil
 }
 
 func (s *Server) answerPoll(c *gin.Context, sat *store.Satellite, cmds []store.Command, waiting int) {

@@ -277,6 +277,22 @@ func TestLongPollWakesOnCommand(t *testing.T) {
 			t.Fatal("the long-poll did not wake up")
 		}
 
+		// Switching maintenance mode answers a held poll at once with the new interval.
+		go func() {
+			out, _ := s.poll(t, "?wait=30")
+			done <- answer{out, 0}
+		}()
+		waitFor(t, func() bool { return n.Subscribers() == 1 })
+		r := p.owner.Do(t, http.MethodPatch, p.teamPath(s.SatelliteID, ""), map[string]any{"maintenance": true})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		select {
+		case a := <-done:
+			assert.Empty(t, a.out.Commands)
+			assert.Equal(t, api.PollingMaintenance, a.out.PollingMode)
+		case <-time.After(20 * time.Second):
+			t.Fatal("the long-poll did not answer the maintenance switch")
+		}
+
 		// Nothing queued: it answers empty at the end of its wait.
 		out, _ := s.poll(t, "?wait=1")
 		assert.Empty(t, out.Commands)
