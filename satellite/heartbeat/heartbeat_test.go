@@ -45,6 +45,7 @@ func TestSystemSampleIsReal(t *testing.T) {
 	ctx := context.Background()
 	m, err := s.Sample(ctx)
 	require.NoError(t, err)
+	assert.Positive(t, m.CPUPercent, "the first sample reports the average since boot")
 	assert.Positive(t, m.Memory.TotalBytes)
 	assert.Positive(t, m.Disk.TotalBytes)
 	assert.Nil(t, m.TemperatureC, "no thermal zone in an empty root")

@@ -68,7 +68,9 @@ func (s *System) cpuPercent(ctx context.Context) (float64, error) {
 	prev := s.prev
 	s.prev = &times[0]
 	if prev == nil {
-		return 0, nil // the first sample has nothing to compare with
+		// The first heartbeat has no previous sample: report the average since boot rather
+		// than a made-up 0.
+		return BusyPercent(cpu.TimesStat{}, times[0]), nil
 	}
 	return BusyPercent(*prev, times[0]), nil
 }
