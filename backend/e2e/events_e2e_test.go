@@ -22,7 +22,9 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/store"
+	"github.com/talos-gs/talos/satellite/command"
 	"github.com/talos-gs/talos/satellite/events"
+	"github.com/talos-gs/talos/satellite/executor"
 	"github.com/talos-gs/talos/satellite/runner"
 )
 
@@ -36,6 +38,12 @@ const (
 	// they share the outbox's group commit as a station's parts would.
 	emitEvery = 20 * time.Millisecond
 )
+
+// slowCommandType is a command that runs until the runner stops.
+const slowCommandType = "e2e.slow"
+
+// ranLog is where the child processes record each start of a slow command.
+func ranLog(progress string) string { return filepath.Join(filepath.Dir(progress), "ran.log") }
 
 // Environment of the child process (the test binary re-executed as a runner).
 const (
@@ -123,6 +131,31 @@ func readProgress(path string) (int, error) {
 	return best, nil
 }
 
+// slowCommand serves e2e.slow: it records that it started (fsync'd) and then runs until the
+// runner stops, so a SIGKILL always finds it running.
+type slowCommand struct{ ranLog string }
+
+func (p *slowCommand) Handlers() command.Handlers {
+	return command.Handlers{slowCommandType: func(ctx context.Context, cmd api.Command) (json.RawMessage, error) {
+		f, err := os.OpenFile(p.ranLog, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		_, err = fmt.Fprintln(f, cmd.ID)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+}
+
 // TestChildRunner is the body of the child process of TestEventsExactlyOnce: a real runner on
 // the state directory the parent registered, emitting the sequence, until SIGTERM (or SIGKILL).
 func TestChildRunner(t *testing.T) {
@@ -134,8 +167,9 @@ func TestChildRunner(t *testing.T) {
 	require.NoError(t, err)
 	r, err := runner.NewWithOptions(runnerConfig(stateDir), log, runner.Options{Rand: shortJitter})
 	require.NoError(t, err)
-	part := &sequence{em: r.Emitter(), satellite: r.Identity().SatelliteID, progress: os.Getenv(envChildProgress)}
-	require.NoError(t, r.Add(part))
+	progress := os.Getenv(envChildProgress)
+	part := &sequence{em: r.Emitter(), satellite: r.Identity().SatelliteID, progress: progress}
+	require.NoError(t, r.Add(part, &slowCommand{ranLog: ranLog(progress)}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	require.NoError(t, r.Run(ctx))
@@ -276,6 +310,10 @@ func TestEventsExactlyOnce(t *testing.T) {
 
 		s.start(t)
 		s.await(t, "events flowing", func() bool { return s.emitted(t) >= 1500 && s.stored(t) >= 500 })
+		slow := c.createCommand(t, c.operator, id, map[string]any{"type": slowCommandType, "priority": "high"})
+		s.await(t, "a slow command running", func() bool {
+			return commandIn(c.history(t, c.operator, id), slow.ID).Status == api.CommandRunning
+		})
 
 		b.stop()
 		mark := s.emitted(t)
@@ -303,6 +341,13 @@ func TestEventsExactlyOnce(t *testing.T) {
 		require.NoError(t, s.current.wait(t), "a runner stopped by SIGTERM exits 0; output:\n%s", s.current.logTail())
 
 		checkSequence(t, id, c.allEvents(t, id, seqEventType))
+
+		// The command the first SIGKILL interrupted was reported failed by the next process,
+		// not run again.
+		got := commandIn(c.history(t, c.operator, id), slow.ID)
+		assert.Equal(t, api.CommandFailed, got.Status)
+		assert.Equal(t, executor.InterruptedError, got.Error)
+		assert.Len(t, readLines(t, ranLog(s.progress)), 1, "the slow command ran once")
 	})
 }
 
@@ -333,4 +378,11 @@ func checkSequence(t *testing.T, satelliteID string, evs []eventView) {
 	}
 	assert.Empty(t, missing, "sequence numbers missing")
 	assert.Empty(t, doubled, "sequence numbers stored more than once")
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return strings.Fields(string(raw))
 }

@@ -151,6 +151,10 @@ func (w *wire) command(id string) cmdSeen {
 	return cmdSeen{}
 }
 
+// heldMargin is the least time a long-poll used by a test must have left before its wait
+// expires.
+const heldMargin = 10 * time.Second
+
 // heldLongPoll returns the oldest long-poll in flight (zero if none).
 func (w *wire) heldLongPoll() pollCall {
 	w.mu.Lock()
@@ -181,13 +185,15 @@ func (w *wire) waitUntil(ctx context.Context, cond func() bool) error {
 	}
 }
 
-// waitHeld waits until a long-poll has been in flight for at least d, and returns it. Time
-// passing changes nothing on the wire, so it re-checks on a short tick as well.
+// waitHeld waits until a long-poll has been in flight for at least d, with at least
+// heldMargin of its wait left (so it cannot time out just as the test uses it), and returns
+// it. Time passing changes nothing on the wire, so it re-checks on a short tick.
 func (w *wire) waitHeld(ctx context.Context, d time.Duration) (pollCall, error) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if p := w.heldLongPoll(); !p.Start.IsZero() && time.Since(p.Start) >= d {
+		p := w.heldLongPoll()
+		if held := time.Since(p.Start); !p.Start.IsZero() && held >= d && held <= p.Wait-heldMargin {
 			return p, nil
 		}
 		select {
