@@ -140,8 +140,9 @@ type hamlibCase struct {
 	flips  bool
 }
 
-// TestHamlibTracksAPass tracks a synthetic north-crossing pass against Debian's real rotctld and
-// rigctld (dummy models) on a clock 15 times faster than the wall clock. The dummy rotator slews
+// TestHamlibTracksAPass tracks a synthetic near-overhead pass (83° maximum elevation, crossing
+// azimuth 0 after culmination) against Debian's real rotctld and rigctld (dummy models) on a
+// clock 15 times faster than the wall clock. The dummy rotator slews
 // at about 6°/s of wall time, so it lags the spacecraft at times; what is checked is the path:
 // every command and every reading stays on the planned side of the stop.
 func TestHamlibTracksAPass(t *testing.T) {
@@ -151,9 +152,9 @@ func TestHamlibTracksAPass(t *testing.T) {
 	t.Parallel()
 	cases := []hamlibCase{
 		{name: "0-450 overlap, rotctld killed mid-pass", conf: "min_az=0,max_az=450,min_el=0,max_el=90",
-			lim: rotator.Limits{MinAz: 0, MaxAz: 450, MinEl: 0, MaxEl: 90}, pass: passNorth, killAt: 0.4},
+			lim: rotator.Limits{MinAz: 0, MaxAz: 450, MinEl: 0, MaxEl: 90}, pass: passOverheadNorth, killAt: 0.4},
 		{name: "0-360 flip rotator", conf: "min_az=0,max_az=360,min_el=0,max_el=180",
-			lim: rotator.Limits{MinAz: 0, MaxAz: 360, MinEl: 0, MaxEl: 180}, pass: passNorth, flips: true},
+			lim: rotator.Limits{MinAz: 0, MaxAz: 360, MinEl: 0, MaxEl: 180}, pass: passOverheadNorth, flips: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -162,6 +162,8 @@ func TestTrackFollowsThePlan(t *testing.T) {
 		{"north pass on 0-450", passNorth, lim450},
 		{"north pass on flip rotator", passNorth, limFlip},
 		{"south pass on 0-360", passSouth, lim360},
+		{"near-overhead pass on 0-450", passOverheadNorth, lim450},
+		{"near-overhead pass on flip rotator", passOverheadNorth, limFlip},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,6 +172,8 @@ func TestTrackFollowsThePlan(t *testing.T) {
 			fx := newFixture(t, p.AOS.Add(-40*time.Second), tc.lim, Config{})
 			sum, err := fx.track(t, p)
 			require.NoError(t, err)
+			t.Logf("max pointing error %.2f°, mean %.2f°, moves %d of %d ticks",
+				sum.MaxPointingErrorDeg, sum.MeanPointingErrorDeg, sum.Moves, sum.TrackedTicks)
 
 			assert.Zero(t, sum.StopCrossings)
 			assert.Zero(t, sum.Overruns, "a fake clock never overruns")
