@@ -16,11 +16,13 @@ import (
 // housekeeping sweeper and, on PostgreSQL, the LISTEN/NOTIFY listener that lets a command
 // queued on one replica wake a long-poll held by another.
 func satelliteParts(cfg *config.Config, st *store.Store, log *zap.Logger) (server.SatelliteOptions, []func(context.Context) error) {
-	sw := &sweeper.Sweeper{Store: st, Log: log.Named("sweeper")}
+	sw := &sweeper.Sweeper{Store: st, Log: log.Named("sweeper"), Retention: cfg.Retention}
 	parts := []func(context.Context) error{sw.Run}
+	opts := server.SatelliteOptions{Notifier: notify.NewLocal(), Lease: cfg.CommandLease}
 	if st.Dialect() != store.Postgres {
-		return server.SatelliteOptions{Notifier: notify.NewLocal()}, parts
+		return opts, parts
 	}
 	pg := notify.NewPostgres(cfg.DatabaseURL, st.SQL(), log.Named("notify"))
-	return server.SatelliteOptions{Notifier: pg}, append(parts, pg.Run)
+	opts.Notifier = pg
+	return opts, append(parts, pg.Run)
 }

@@ -35,6 +35,9 @@ type Config struct {
 	TrustedProxies  []string
 	BootstrapEmail  string
 	BootstrapPasswd string
+	// Retention and CommandLease tune the satellite protocol (docs/protocol.md).
+	Retention    time.Duration
+	CommandLease time.Duration
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -76,6 +79,10 @@ var options = []option{
 		func(c *Config, v string) (err error) { c.DBConnLifetime, err = positiveDuration(v); return err }},
 	{"trusted-proxies", "TALOS_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed",
 		func(c *Config, v string) (err error) { c.TrustedProxies, err = cidrList(v); return err }},
+	{"retention", "TALOS_RETENTION", "720h", "age past which satellite heartbeats and events are deleted",
+		func(c *Config, v string) (err error) { c.Retention, err = positiveDuration(v); return err }},
+	{"command-lease", "TALOS_COMMAND_LEASE", "60s", "how long a delivered command may stay unacknowledged before it is delivered again",
+		func(c *Config, v string) (err error) { c.CommandLease, err = positiveDuration(v); return err }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_EMAIL", "admin@talos.local", "email of the admin created on first start",
 		func(c *Config, v string) error { c.BootstrapEmail = v; return validEmail(v) }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_PASSWORD", "", "password of the admin created on first start (default: random, printed once)",
