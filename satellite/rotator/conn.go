@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -139,15 +140,36 @@ func (c *conn) call(ctx context.Context, name string, args ...string) (reply, er
 		return reply{}, fmt.Errorf("%s %s: waiting for the connection: %w", c.daemon, name, err)
 	}
 	defer c.release()
-	if c.nc == nil {
-		if err := c.connectLocked(ctx); err != nil {
-			c.opts.Metrics.observe(c.daemon, name, err, time.Since(start))
-			return reply{}, fmt.Errorf("%s %s: %w", c.daemon, name, err)
-		}
+	r, fresh, err := c.attemptLocked(ctx, name, args)
+	if fresh && peerClosed(err) && ctx.Err() == nil {
+		// Hamlib 4.5's daemons can close a just-accepted connection when another client of
+		// theirs disconnects at the same moment (the old client's thread closes a descriptor
+		// the new connection has reused). The daemon never read the command, so dial again,
+		// once.
+		c.log.Info("daemon closed a new connection before answering; dialling again", zap.Error(err))
+		r, _, err = c.attemptLocked(ctx, name, args)
 	}
-	r, err := c.exchangeLocked(ctx, name, args...)
 	c.opts.Metrics.observe(c.daemon, name, err, time.Since(start))
 	return r, err
+}
+
+// attemptLocked dials if needed (fresh reports that it did) and exchanges one command.
+func (c *conn) attemptLocked(ctx context.Context, name string, args []string) (r reply, fresh bool, err error) {
+	if c.nc == nil {
+		fresh = true
+		if err := c.connectLocked(ctx); err != nil {
+			return reply{}, fresh, fmt.Errorf("%s %s: %w", c.daemon, name, err)
+		}
+	}
+	r, err = c.exchangeLocked(ctx, name, args...)
+	return r, fresh, err
+}
+
+// peerClosed reports a connection the daemon closed or reset (not a timeout, not a refused
+// dial, not a bad reply).
+func peerClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (c *conn) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {

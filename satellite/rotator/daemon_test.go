@@ -136,8 +136,9 @@ func ownsListener(pid, port int) bool {
 	return false
 }
 
-// probe completes one command exchange. A bare connect-and-close is not enough: with it, a
-// freshly started rigctld 4.5.4 was seen to reset the next connection (about 1 start in 20).
+// probe completes one command exchange, proving the daemon answers. (Its disconnect can make
+// rigctld 4.5.4 close the test's next connection — see peerClosed in conn.go — which the client
+// absorbs by dialling again once.)
 func (d *daemon) probe() error {
 	c, err := net.DialTimeout("tcp", d.addr(), time.Second)
 	if err != nil {

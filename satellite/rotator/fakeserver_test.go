@@ -387,6 +387,45 @@ func TestQueuedBehindASlowDialIsDisconnected(t *testing.T) {
 	require.ErrorIs(t, <-first, ErrDisconnected)
 }
 
+// TestFreshConnectionClosedIsRedialledOnce: a daemon that closes a brand-new connection before
+// answering (Hamlib 4.5's descriptor race) costs one extra dial, not a failed call; a second
+// close in a row fails the call.
+func TestFreshConnectionClosedIsRedialledOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		closeFrom int32 // connections numbered from 1 up to this one are closed at once
+		wantErr   bool
+	}{
+		{"first connection closed", 1, false},
+		{"two in a row", 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var fp atomic.Pointer[fakeDaemon]
+			f := newFakeDaemon(t, func(w net.Conn, line string) {
+				if fp.Load().conns.Load() <= tt.closeFrom {
+					_ = w.Close()
+					return
+				}
+				echoGetPos(w, line)
+			})
+			fp.Store(f)
+			c, err := newConn("rigctld", ConnOptions{Addr: f.addr()})
+			require.NoError(t, err)
+			defer func() { _ = c.Close() }()
+			_, err = c.call(context.Background(), "set_freq", "145800000")
+			if tt.wantErr {
+				require.ErrorIs(t, err, ErrDisconnected)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, int32(2), f.conns.Load())
+		})
+	}
+}
+
 func TestCloseStopsRun(t *testing.T) {
 	t.Parallel()
 	f := newFakeDaemon(t, echoGetPos)
