@@ -165,8 +165,8 @@ func validLocation(l api.Location) error {
 		return errInvalid("location.lat", "location.lat must be -90 to 90 degrees")
 	case !(l.Lon >= -180 && l.Lon <= 180):
 		return errInvalid("location.lon", "location.lon must be -180 to 180 degrees")
-	case !(l.AltM >= -1000 && l.AltM <= 20000):
-		return errInvalid("location.alt_m", "location.alt_m must be -1000 to 20000 metres")
+	case !(l.AltM >= -1000 && l.AltM <= 100000):
+		return errInvalid("location.alt_m", "location.alt_m must be -1000 to 100000 metres")
 	}
 	return nil
 }
