@@ -17,9 +17,19 @@
 //     running in a child process (the test binary re-executed), arrive exactly once although
 //     the backend is stopped and restarted on the same address and database mid-stream and the
 //     runner is killed with SIGKILL twice (once while the backend is down, once while it is
-//     catching up) and restarted on the same state directory;
+//     catching up) and restarted on the same state directory; a command the first SIGKILL
+//     interrupted is reported failed by the next process and not run again;
 //   - on PostgreSQL, a command created on one backend instance reaches a runner long-polling
-//     another instance (LISTEN/NOTIFY).
+//     another instance (LISTEN/NOTIFY);
+//   - a stopped runner is marked offline by the backend's sweeper (with an event) and is back
+//     online at its restart; re-registering a running station rotates its key and the runner
+//     holding the old key stops with ErrUnauthorized.
+//
+// TestConfigUpdateHeartbeatIntervalSticks is skipped: it shows a known bug (a config.update
+// of heartbeat_seconds is undone by the backend's next heartbeat answer).
+//
+// Heartbeats come every heartbeat.MinInterval (5 s): the runner clamps shorter intervals, so
+// the tests that wait for heartbeats take a few seconds each.
 //
 // Run them with
 //
