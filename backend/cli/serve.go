@@ -86,6 +86,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	g.Go(func() error { return serveHTTP(ctx, cfg, srv.Handler(), ln) })
 	sweeper := &accounts.SessionSweeper{Store: st, Log: log, Every: time.Hour}
 	g.Go(func() error { return sweeper.Run(ctx) })
+	g.Go(func() error { return srv.DrainLongPolls(ctx) })
 	for _, part := range satParts {
 		g.Go(func() error { return part(ctx) })
 	}

@@ -239,6 +239,8 @@ func (s *Server) poll(c *gin.Context) {
 			}
 		case <-timer.C:
 			last = true
+		case <-s.sat.draining:
+			last = true
 		case <-c.Request.Context().Done():
 			return // the satellite hung up; nothing was delivered
 		}

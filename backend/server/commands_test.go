@@ -299,6 +299,31 @@ func TestLongPollWakesOnCommand(t *testing.T) {
 	})
 }
 
+// TestDrainAnswersHeldLongPolls: at shutdown, held long-polls answer at once instead of holding
+// the graceful shutdown for up to 30 s.
+func TestDrainAnswersHeldLongPolls(t *testing.T) {
+	t.Parallel()
+	n := notify.NewLocal()
+	p := newProtocol(t, storetest.Open(t, store.SQLite), func(o *server.Options) { o.Satellites.Notifier = n })
+	s := p.newStation(t, "roof")
+	done := make(chan api.CommandsResponse, 1)
+	go func() {
+		out, _ := s.poll(t, "?wait=30")
+		done <- out
+	}()
+	waitFor(t, func() bool { return n.Subscribers() == 1 })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.NoError(t, p.Server.DrainLongPolls(ctx))
+	select {
+	case out := <-done:
+		assert.Empty(t, out.Commands)
+		assert.Equal(t, api.PollingIdle, out.PollingMode)
+	case <-time.After(20 * time.Second):
+		t.Fatal("a held long-poll did not answer the drain")
+	}
+}
+
 // TestCrossReplicaWakeup runs two backends on one PostgreSQL database: a long-poll held by A
 // wakes when B queues the command.
 func TestCrossReplicaWakeup(t *testing.T) {

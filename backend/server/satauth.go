@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -43,6 +45,19 @@ type SatelliteOptions struct {
 type satelliteState struct {
 	notifier notify.Notifier
 	tokens   *regtoken.Tokens
+	// draining is closed when the server shuts down: held long-polls answer at once, so a
+	// graceful shutdown does not wait up to 30 s for them.
+	draining  chan struct{}
+	drainOnce *sync.Once
+}
+
+// DrainLongPolls waits for ctx to end, then answers every held long-poll (and every later one)
+// at once with what is pending. Run it beside the HTTP server with the context whose end starts
+// the shutdown.
+func (s *Server) DrainLongPolls(ctx context.Context) error {
+	<-ctx.Done()
+	s.sat.drainOnce.Do(func() { close(s.sat.draining) })
+	return nil
 }
 
 func (s *Server) satelliteDefaults() {
@@ -68,7 +83,8 @@ func (s *Server) satelliteDefaults() {
 	if o.RegisterLimiter == nil {
 		o.RegisterLimiter = ratelimit.New(6*time.Second, 10, 10_000, s.opts.Now)
 	}
-	s.sat = satelliteState{notifier: o.Notifier, tokens: regtoken.New(s.opts.SecretKey, s.opts.Now)}
+	s.sat = satelliteState{notifier: o.Notifier, tokens: regtoken.New(s.opts.SecretKey, s.opts.Now),
+		draining: make(chan struct{}), drainOnce: &sync.Once{}}
 }
 
 const ctxSatellite = "talos.satellite"
