@@ -45,16 +45,16 @@ func TestOfflineAndBackOnline(t *testing.T) {
 		b := startBackend(t, d, dbURL)
 		c := seed(t, b)
 		s := startStation(t, b.URL, c.registrationToken(t), "Roof station")
-		require.Eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= 1 }, patience, tick, "first heartbeat")
+		eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= 1 }, "first heartbeat")
 
 		s.stop(t)
-		require.Eventually(t, func() bool { return c.satellite(t, s.id).Status == "offline" }, patience, tick,
+		eventually(t, func() bool { return c.satellite(t, s.id).Status == "offline" },
 			"marked offline after 2.5 heartbeat intervals of silence")
 		assert.True(t, hasEvent(t, c, s.id, api.EventSatelliteOffline, "no heartbeat for 2.5 heartbeat intervals: marked offline"))
 		assert.True(t, hasEvent(t, c, s.id, api.EventSatelliteOffline, "runner stopping"), "the runner's own goodbye was flushed")
 
 		runStation(t, s.stateDir, s.id)
-		require.Eventually(t, func() bool { return c.satellite(t, s.id).Status == "online" }, patience, tick,
+		eventually(t, func() bool { return c.satellite(t, s.id).Status == "online" },
 			"back online at the restarted runner's first heartbeat")
 		assert.True(t, hasEvent(t, c, s.id, api.EventSatelliteOnline, "heartbeat received: back online"))
 	})
@@ -70,7 +70,7 @@ func TestKeyRotationStopsTheOldRunner(t *testing.T) {
 		b := startBackend(t, d, dbURL)
 		c := seed(t, b)
 		s := startStation(t, b.URL, c.registrationToken(t), "Roof station")
-		require.Eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= 1 }, patience, tick, "first heartbeat")
+		eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= 1 }, "first heartbeat")
 		oldKey := c.satellite(t, s.id).KeyID
 
 		id := registerDir(t, s.stateDir, b.URL, c.registrationToken(t), "Roof station")
@@ -89,7 +89,7 @@ func TestKeyRotationStopsTheOldRunner(t *testing.T) {
 
 		before := len(c.heartbeats(t, s.id))
 		runStation(t, s.stateDir, s.id)
-		require.Eventually(t, func() bool { return len(c.heartbeats(t, s.id)) > before }, patience, tick,
+		eventually(t, func() bool { return len(c.heartbeats(t, s.id)) > before },
 			"the runner with the new key is heard")
 	})
 }
@@ -115,17 +115,17 @@ func TestConfigUpdateHeartbeatIntervalSticks(t *testing.T) {
 		cmd := c.createCommand(t, c.operator, s.id, map[string]any{"type": api.CommandConfigUpdate, "priority": "immediate",
 			"payload": map[string]any{"heartbeat_seconds": want}})
 		var got commandView
-		require.Eventually(t, func() bool {
+		eventually(t, func() bool {
 			got = commandIn(c.history(t, c.operator, s.id), cmd.ID)
 			return got.Status == api.CommandSucceeded
-		}, patience, tick, "config.update succeeded")
+		}, "config.update succeeded")
 		var res api.ConfigUpdateResult
 		require.NoError(t, json.Unmarshal(got.Result, &res))
 		require.Equal(t, want, res.HeartbeatSeconds, "the runner reports the new interval in force")
 
 		// Two more heartbeats: the interval must still be the new one, on both sides.
 		n := len(c.heartbeats(t, s.id))
-		require.Eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= n+2 }, patience, tick, "two more heartbeats")
+		eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= n+2 }, "two more heartbeats")
 		raw, err := json.Marshal(s.r.Snapshot().Heartbeat)
 		require.NoError(t, err)
 		var hb struct {

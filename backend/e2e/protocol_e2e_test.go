@@ -23,6 +23,20 @@ const (
 	tick     = 50 * time.Millisecond
 )
 
+// eventually polls cond every tick until it holds, failing the test after patience. Unlike
+// require.Eventually it calls cond on the test's goroutine, so cond may use require and the
+// API helpers, which stop the test on a broken answer.
+func eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			require.Fail(t, "condition not met within "+patience.String(), msgAndArgs...)
+		}
+		time.Sleep(tick)
+	}
+}
+
 func TestRegisterAndHeartbeat(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, d store.Dialect, dbURL string) {
@@ -33,14 +47,14 @@ func TestRegisterAndHeartbeat(t *testing.T) {
 		// The station is in its team's list, online, with the registered details, and its
 		// last-seen time moves with its heartbeats.
 		var sat satelliteView
-		require.Eventually(t, func() bool {
+		eventually(t, func() bool {
 			for _, v := range c.satellites(t, c.operator) {
 				if v.ID == s.id {
 					sat = v
 				}
 			}
 			return sat.LastSeenAt != nil
-		}, patience, tick, "the station appears with a last-seen time")
+		}, "the station appears with a last-seen time")
 		assert.Equal(t, "online", sat.Status)
 		assert.Equal(t, c.team.ID, sat.TeamID)
 		assert.Equal(t, "Roof station", sat.Name)
@@ -50,7 +64,7 @@ func TestRegisterAndHeartbeat(t *testing.T) {
 		// One heartbeat at start, then one per interval; the second one's CPU figure covers a
 		// whole interval.
 		var hbs []heartbeatView
-		require.Eventually(t, func() bool { hbs = c.heartbeats(t, s.id); return len(hbs) >= 2 }, patience, tick,
+		eventually(t, func() bool { hbs = c.heartbeats(t, s.id); return len(hbs) >= 2 },
 			"two heartbeats visible through the user API")
 		for _, hb := range hbs {
 			rep := hb.Report
@@ -123,10 +137,10 @@ func sendImmediatePing(t testing.TB, c *cast, client *servertest.Client, s *stat
 
 	// The user sees it succeeded in the command history.
 	var got commandView
-	require.Eventually(t, func() bool {
+	eventually(t, func() bool {
 		got = commandIn(c.history(t, client, s.id), cmd.ID)
 		return got.Status == api.CommandSucceeded
-	}, patience, tick, "command history shows succeeded")
+	}, "command history shows succeeded")
 	require.NotNil(t, got.DeliveredAt)
 	require.NotNil(t, got.FinishedAt)
 	assert.Equal(t, 1, got.Attempt, "delivered once")
@@ -169,7 +183,7 @@ func TestCrossReplicaLongPoll(t *testing.T) {
 	s := startStation(t, a.URL, c.registrationToken(t), "Roof station")
 	operatorOnB := b.Login(t, c.opUser)
 
-	require.Eventually(t, func() bool { return a.subscribers() == 1 }, patience, tick, "replica A holds the long-poll")
+	eventually(t, func() bool { return a.subscribers() == 1 }, "replica A holds the long-poll")
 	require.Zero(t, b.subscribers(), "replica B holds none")
 	for i := range 3 {
 		lat, p := sendImmediatePing(t, c, operatorOnB, s, 300*time.Millisecond)
