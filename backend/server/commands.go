@@ -186,6 +186,7 @@ func (s *Server) createCommand(c *gin.Context) {
 // next poll, so it is logged, not returned.
 func (s *Server) wake(c *gin.Context, satelliteID string) {
 	if err := s.sat.notifier.Notify(c.Request.Context(), satelliteID); err != nil {
+		s.sat.metrics.wakeFailures.Inc()
 		s.log.Warn("wake long-polls", zap.String("satellite_id", satelliteID), zap.Error(err))
 	}
 }
@@ -218,6 +219,8 @@ func (s *Server) poll(c *gin.Context) {
 		ch, cancel := s.sat.notifier.Subscribe(sat.ID)
 		defer cancel()
 		woken = ch
+		s.sat.metrics.held.Inc()
+		defer s.sat.metrics.held.Dec()
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -262,6 +265,7 @@ func (s *Server) answerPoll(c *gin.Context, sat *store.Satellite, cmds []store.C
 	out := api.CommandsResponse{Commands: make([]api.Command, len(cmds)), ServerTime: s.store.Now()}
 	for i := range cmds {
 		out.Commands[i] = toWireCommand(&cmds[i])
+		s.sat.metrics.delivered.WithLabelValues(cmds[i].Priority, strconv.FormatBool(cmds[i].Attempt > 1)).Inc()
 		if rank < 0 || cmds[i].PriorityRank < rank {
 			rank = cmds[i].PriorityRank
 		}

@@ -296,6 +296,11 @@ func TestLongPollWakesOnCommand(t *testing.T) {
 		// Nothing queued: it answers empty at the end of its wait.
 		out, _ := s.poll(t, "?wait=1")
 		assert.Empty(t, out.Commands)
+
+		m := p.Anonymous(t).Do(t, http.MethodGet, "/metrics", nil)
+		assert.Contains(t, string(m.Body), `talos_satellite_commands_delivered_total{priority="high",redelivery="false"} 1`)
+		assert.Contains(t, string(m.Body), `talos_satellite_long_polls_held 0`)
+		assert.Contains(t, string(m.Body), `talos_satellite_registrations_total{status="201"} 1`)
 	})
 }
 

@@ -102,6 +102,10 @@ func (s *Server) events(c *gin.Context) {
 		return
 	}
 	resp.Accepted, resp.Duplicates = accepted, len(rows)-accepted
+	m := s.sat.metrics.events
+	m.WithLabelValues("accepted").Add(float64(resp.Accepted))
+	m.WithLabelValues("duplicate").Add(float64(resp.Duplicates))
+	m.WithLabelValues("rejected").Add(float64(len(resp.Rejected)))
 	writeJSON(c, http.StatusOK, resp)
 }
 

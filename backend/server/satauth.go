@@ -45,6 +45,7 @@ type SatelliteOptions struct {
 type satelliteState struct {
 	notifier notify.Notifier
 	tokens   *regtoken.Tokens
+	metrics  *satMetrics
 	// draining is closed when the server shuts down: held long-polls answer at once, so a
 	// graceful shutdown does not wait up to 30 s for them.
 	draining  chan struct{}
@@ -84,7 +85,7 @@ func (s *Server) satelliteDefaults() {
 		o.RegisterLimiter = ratelimit.New(6*time.Second, 10, 10_000, s.opts.Now)
 	}
 	s.sat = satelliteState{notifier: o.Notifier, tokens: regtoken.New(s.opts.SecretKey, s.opts.Now),
-		draining: make(chan struct{}), drainOnce: &sync.Once{}}
+		metrics: newSatMetrics(s.metrics.registry), draining: make(chan struct{}), drainOnce: &sync.Once{}}
 }
 
 const ctxSatellite = "talos.satellite"

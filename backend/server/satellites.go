@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,6 +186,7 @@ var (
 // register creates a satellite, or rotates the key of an existing one (satellite_id set,
 // authorised by a registration token or by the satellite's current key).
 func (s *Server) register(c *gin.Context) {
+	defer s.countRegistration(c)
 	if ok, wait := s.opts.Satellites.RegisterLimiter.Allow(c.ClientIP()); !ok {
 		c.Header("Retry-After", itoa(ratelimit.RetryAfterSeconds(wait)))
 		s.fail(c, &Error{http.StatusTooManyRequests, api.ErrRateLimited, "too many registrations; retry later", ""})
@@ -205,6 +207,11 @@ func (s *Server) register(c *gin.Context) {
 		return
 	}
 	s.completeRegistration(c, reg)
+}
+
+// countRegistration counts a finished registration by its HTTP status.
+func (s *Server) countRegistration(c *gin.Context) {
+	s.sat.metrics.registrations.WithLabelValues(strconv.Itoa(c.Writer.Status())).Inc()
 }
 
 // bearerValue returns the Authorization bearer value, if any.
