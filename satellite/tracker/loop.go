@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -112,6 +113,15 @@ type run struct {
 	// dopplerOverruns is counted apart from sum.Overruns because the Doppler loop runs in its
 	// own goroutine; finish adds them up.
 	dopplerOverruns int
+	lookErrors      atomic.Int64
+}
+
+// lookErrors are logged the first time and then every 120th (a minute of ticks): an element
+// set that stopped propagating (a decayed orbit) fails every tick, and one line says it all.
+func (r *run) lookError(what string, err error) {
+	if n := r.lookErrors.Add(1); n == 1 || n%120 == 0 {
+		r.log.Error(what, zap.Error(err), zap.Int64("errors_so_far", n))
+	}
 }
 
 func (t *Tracker) newRun(ctx context.Context, p Pass) (*run, error) {
@@ -207,14 +217,14 @@ func (r *run) pointTick(ctx context.Context, tk tick) bool {
 	}
 	now, err := r.p.Target.Look(tk.Now)
 	if err != nil {
-		r.log.Error("look angles", zap.Error(err))
+		r.lookError("look angles", err)
 		return false
 	}
 	r.sum.TrackedTicks++
 	r.readback(ctx, tk.Now, &now)
 	want, err := r.desired(tk.Now, now)
 	if err != nil {
-		r.log.Error("look angles ahead", zap.Error(err))
+		r.lookError("look angles ahead", err)
 		return false
 	}
 	r.moveTo(ctx, want, r.threshold(tk.Now))
@@ -321,7 +331,7 @@ func (r *run) dopplerTick(ctx context.Context, tk tick) bool {
 	}
 	look, err := r.p.Target.Look(at)
 	if err != nil {
-		r.log.Error("range rate", zap.Error(err))
+		r.lookError("range rate", err)
 		return false
 	}
 	for _, u := range r.tuners {

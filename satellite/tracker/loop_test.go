@@ -2,8 +2,10 @@ package tracker
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,4 +398,41 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return v
+}
+
+// failingTarget stops propagating after `calls` look-ups (a decayed orbit).
+type failingTarget struct {
+	Target
+	calls int
+	n     *atomic.Int64
+}
+
+func (f failingTarget) Look(t time.Time) (Look, error) {
+	if f.n.Add(1) > int64(f.calls) {
+		return Look{}, errors.New("orbit decayed")
+	}
+	return f.Target.Look(t)
+}
+
+func TestTrackSurvivesATargetThatStopsPropagating(t *testing.T) {
+	t.Parallel()
+	p := passOf(t, passSouth)
+	track, err := SampleTrack(passSouth, p.AOS, p.LOS, time.Second)
+	require.NoError(t, err)
+
+	// Failing while planning: the pass is refused before the rotator moves.
+	p.Target = failingTarget{Target: passSouth, calls: 10, n: new(atomic.Int64)}
+	fx := newFixture(t, p.AOS.Add(-2*time.Second), lim360, Config{})
+	_, err = fx.tr.Track(context.Background(), p)
+	require.ErrorContains(t, err, "orbit decayed")
+	assert.Empty(t, fx.rot.sets)
+
+	// Failing mid-pass: the loop keeps its schedule, logs, and still parks at LOS.
+	p.Target = failingTarget{Target: passSouth, calls: len(track) + 400, n: new(atomic.Int64)}
+	sum, err := fx.track(t, p)
+	require.NoError(t, err)
+	assert.Less(t, sum.TrackedTicks, len(track), "ticks without look angles are not tracked")
+	assert.Positive(t, sum.TrackedTicks)
+	assert.Equal(t, 1, fx.rot.parked)
+	assert.Equal(t, StateIdle, fx.tr.Tracking().State)
 }
