@@ -20,9 +20,9 @@ build: ## build talos-backend and talos-satellite into bin/
 	$(GOBUILD) -o $(BIN)/talos-backend ./backend/cmd/talos-backend
 	$(GOBUILD) -o $(BIN)/talos-satellite ./satellite/cmd/talos-satellite
 
-run: build ## start Talos on the embedded SQLite store in ./data (Ctrl-C stops it)
+run: build ## start Talos on the embedded SQLite store in ./data, with one local simulated station (Ctrl-C stops both)
 	@mkdir -p $(DATA_DIR)
-	TALOS_DATA_DIR=$(DATA_DIR) TALOS_DEV=1 $(BIN)/talos-backend serve
+	BIN=$(BIN) DATA_DIR=$(DATA_DIR) deploy/dev/run.sh
 
 test: ## run every test (store and API tests on PostgreSQL too when TALOS_TEST_DATABASE_URL is set)
 	$(GO) test $(RACE) -count=1 -timeout 20m ./...
