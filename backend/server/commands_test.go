@@ -207,7 +207,7 @@ func TestLeaseRedeliveryAndExpiry(t *testing.T) {
 		p := newProtocol(t, st, withClock(clk), func(o *server.Options) { o.Satellites.Lease = 20 * time.Second })
 		s := p.newStation(t, "roof")
 		sw := &sweeper.Sweeper{Store: st, Log: zaptest.NewLogger(t)}
-		id := p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "ping"})
+		id := p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "ping", "expires_in_seconds": 60})
 		exp := p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "ping", "priority": "low", "expires_in_seconds": 120})
 
 		out, _ := s.poll(t, "")
@@ -223,7 +223,7 @@ func TestLeaseRedeliveryAndExpiry(t *testing.T) {
 		assert.Equal(t, id, out.Commands[0].ID)
 		assert.Equal(t, 2, out.Commands[0].Attempt)
 
-		// Acknowledged in time: never delivered again.
+		// Acknowledged in time: never delivered again, and never expired.
 		r := s.c.Do(t, http.MethodPost, s.path("/commands/"+id+"/status"), map[string]any{"status": "acknowledged"})
 		require.Equal(t, http.StatusOK, r.Status)
 		clk.Advance(25 * time.Second)

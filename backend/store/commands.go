@@ -257,13 +257,14 @@ func (s *Store) CommandHistory(ctx context.Context, q CommandQuery) ([]Command, 
 	return out, nil
 }
 
-// ExpireCommands marks commands past their expiry that never started (pending, delivered,
-// acknowledged) as expired, and returns how many.
+// ExpireCommands marks commands past their expiry that the satellite never acknowledged
+// (pending, delivered) as expired, and returns how many. An acknowledged command is the
+// satellite's to finish: expiring it would turn its later reports into conflicts.
 func (s *Store) ExpireCommands(ctx context.Context) (int64, error) {
 	now := s.Now()
 	res := s.db.WithContext(ctx).Model(&Command{}).
 		Where("status IN ? AND expires_at IS NOT NULL AND expires_at <= ?",
-			[]string{cmdPending, cmdDelivered, cmdAcknowledged}, now).
+			[]string{cmdPending, cmdDelivered}, now).
 		Updates(map[string]any{"status": cmdExpired, "updated_at": now, "finished_at": now, "lease_expires_at": nil})
 	if res.Error != nil {
 		return 0, fmt.Errorf("expire commands: %w", res.Error)
