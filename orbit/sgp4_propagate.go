@@ -172,9 +172,10 @@ func (p *Propagator) shortPeriodic(t, am, nm float64, o osculatingInput, aycof, 
 // inPlane adds the long-period J3 terms, solves Kepler's equation and returns the orbit in its
 // plane; a negative semi-latus rectum is error code 4.
 func inPlane(t, am float64, o osculatingInput, aycof, xlcof float64) (orbitInPlane, error) {
-	axnl := o.ep * math.Cos(o.argp)
+	sinArgp, cosArgp := math.Sincos(o.argp)
+	axnl := o.ep * cosArgp
 	temp := 1 / (am * (1 - o.ep*o.ep))
-	aynl := o.ep*math.Sin(o.argp) + temp*aycof
+	aynl := o.ep*sinArgp + temp*aycof
 	xl := o.mp + o.argp + o.node + temp*xlcof*axnl
 
 	u := math.Mod(xl-o.node, twoPi)
