@@ -37,8 +37,8 @@ const (
 	saltLen = 16
 	keyLen  = 32
 	// maxVerifyMemoryKiB bounds the memory a stored hash may ask for, so a corrupted or hostile
-	// row cannot make verification allocate gigabytes.
-	maxVerifyMemoryKiB = 1 << 20
+	// row cannot make verification allocate gigabytes (256 MiB, 13 times the default).
+	maxVerifyMemoryKiB = 256 * 1024
 )
 
 // ErrMismatch means a password or secret does not match its hash.
