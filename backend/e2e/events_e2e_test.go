@@ -249,9 +249,13 @@ type stream struct {
 	progress  string
 	current   *child
 	started   int
+	begun     time.Time
 }
 
 func (s *stream) start(t *testing.T) {
+	if s.begun.IsZero() {
+		s.begun = time.Now()
+	}
 	s.started++
 	s.current = startChild(t, s.stateDir, s.progress, s.started)
 }
@@ -289,7 +293,7 @@ func (s *stream) await(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("%-58s emitted %5d, stored %5d", what+":", s.emitted(t), s.stored(t))
+	t.Logf("%6.1fs %-58s emitted %5d, stored %5d", time.Since(s.begun).Seconds(), what+":", s.emitted(t), s.stored(t))
 }
 
 // TestEventsExactlyOnce streams 10,000 events from a runner process into the real backend
