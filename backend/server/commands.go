@@ -341,7 +341,36 @@ func (s *Server) commandStatus(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if err := s.adoptConfig(c, cmd, req.Status, req.Result); err != nil {
+		s.fail(c, err)
+		return
+	}
 	writeJSON(c, http.StatusOK, api.CommandStatusResponse{ID: cmd.ID, Status: api.CommandStatus(cmd.Status)})
+}
+
+// Bounds of a heartbeat interval the backend adopts from a config.update result, in seconds
+// (the range api.ConfigUpdatePayload allows).
+const (
+	minHeartbeatSeconds = 5
+	maxHeartbeatSeconds = 3600
+)
+
+// adoptConfig makes the backend follow a config.update the satellite applied: the heartbeat
+// interval in its result becomes the one heartbeat answers hand out and the offline sweep
+// uses. Otherwise the next heartbeat answer would undo the change.
+func (s *Server) adoptConfig(c *gin.Context, cmd *store.Command, status api.CommandStatus, result json.RawMessage) error {
+	if cmd.Type != api.CommandConfigUpdate || status != api.CommandSucceeded || len(result) == 0 {
+		return nil
+	}
+	var res api.ConfigUpdateResult
+	if err := json.Unmarshal(result, &res); err != nil {
+		s.log.Warn("config.update result not understood", zap.String("command_id", cmd.ID), zap.Error(err))
+		return nil
+	}
+	if res.HeartbeatSeconds < minHeartbeatSeconds || res.HeartbeatSeconds > maxHeartbeatSeconds {
+		return nil
+	}
+	return s.store.SetHeartbeatInterval(c.Request.Context(), cmd.SatelliteID, res.HeartbeatSeconds)
 }
 
 // commandHistory lists a satellite's commands, newest first (?status=, ?limit=, ?before=<id>).

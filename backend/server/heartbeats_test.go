@@ -97,6 +97,31 @@ func TestHeartbeatsAndOffline(t *testing.T) {
 	})
 }
 
+// TestConfigUpdateAdoptsHeartbeatInterval: once a satellite reports a config.update applied, the
+// backend hands out the new heartbeat interval and judges liveness by it.
+func TestConfigUpdateAdoptsHeartbeatInterval(t *testing.T) {
+	t.Parallel()
+	forEachClocked(t, func(t *testing.T, st *store.Store, clk *testClock) {
+		p := newProtocol(t, st, withClock(clk))
+		s := p.newStation(t, "roof")
+		id := p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": api.CommandConfigUpdate,
+			"payload": map[string]any{"heartbeat_seconds": 120}})
+		s.poll(t, "")
+		result := api.ConfigUpdateResult{HeartbeatSeconds: 120, EventsSeconds: 3, LongPollSeconds: 30, LogLevel: "info"}
+		r := s.c.Do(t, http.MethodPost, s.path("/commands/"+id+"/status"), map[string]any{"status": "succeeded", "result": result})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+
+		r = s.c.Do(t, http.MethodPost, s.path("/heartbeat"), sampleHeartbeat())
+		var hr api.HeartbeatResponse
+		r.JSON(t, &hr)
+		assert.Equal(t, 120, hr.NextHeartbeatSeconds)
+		clk.Advance(200 * time.Second) // > 2.5 × 30 s, < 2.5 × 120 s
+		assert.Empty(t, (&sweeper.Sweeper{Store: st, Log: zaptest.NewLogger(t)}).Sweep(t.Context()).Offline)
+		clk.Advance(101 * time.Second)
+		assert.Len(t, (&sweeper.Sweeper{Store: st, Log: zaptest.NewLogger(t)}).Sweep(t.Context()).Offline, 1)
+	})
+}
+
 func TestHeartbeatValidation(t *testing.T) {
 	t.Parallel()
 	p := newProtocol(t, storetest.Open(t, store.SQLite))

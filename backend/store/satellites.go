@@ -221,6 +221,20 @@ func (s *Store) DeleteSatellite(ctx context.Context, teamID, id string) error {
 	return nil
 }
 
+// SetHeartbeatInterval records the heartbeat interval a satellite now keeps (after it applied a
+// config.update) and moves its liveness window to match, so a longer interval does not flap it
+// offline.
+func (s *Store) SetHeartbeatInterval(ctx context.Context, id string, seconds int) error {
+	now := s.Now()
+	err := s.db.WithContext(ctx).Model(&Satellite{}).Where("id = ?", id).Updates(map[string]any{
+		"heartbeat_seconds": seconds, "offline_after": offlineAfter(now, seconds), "updated_at": now,
+	}).Error
+	if err != nil {
+		return fmt.Errorf("set heartbeat interval of %s: %w", id, err)
+	}
+	return nil
+}
+
 // MarkOffline marks every satellite whose liveness window has passed as offline and records a
 // satellite.offline event for each. Each transition is a conditional UPDATE of one row, so when
 // several replicas sweep at once exactly one of them records it. It returns the satellites it
