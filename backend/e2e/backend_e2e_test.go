@@ -60,6 +60,7 @@ type backend struct {
 	dbURL   string
 	addr    string
 	log     *zap.Logger
+	options []func(*server.Options)
 
 	mu   sync.Mutex
 	inst *instance
@@ -76,10 +77,11 @@ type instance struct {
 	parts    sync.WaitGroup
 }
 
-// startBackend migrates the database at dbURL and starts a backend on a free port.
-func startBackend(t testing.TB, d store.Dialect, dbURL string) *backend {
+// startBackend migrates the database at dbURL and starts a backend on a free port. options
+// adjust the server's options (every instance's, restarts included).
+func startBackend(t testing.TB, d store.Dialect, dbURL string, options ...func(*server.Options)) *backend {
 	t.Helper()
-	b := &backend{t: t, dialect: d, dbURL: dbURL, addr: "127.0.0.1:0",
+	b := &backend{t: t, dialect: d, dbURL: dbURL, addr: "127.0.0.1:0", options: options,
 		log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named("backend")}
 	b.Harness = &servertest.Harness{}
 	b.start()
@@ -98,9 +100,13 @@ func (b *backend) start() {
 	sw := &sweeper.Sweeper{Store: in.st, Log: b.log.Named("sweeper"), Every: 500 * time.Millisecond}
 	in.parts.Go(func() { _ = sw.Run(ctx) })
 
-	srv, err := server.New(server.Options{Store: in.st, Logger: b.log, SecretKey: secretKey, Hasher: servertest.Hasher,
+	o := server.Options{Store: in.st, Logger: b.log, SecretKey: secretKey, Hasher: servertest.Hasher,
 		Satellites: server.SatelliteOptions{Notifier: in.notifier, HeartbeatSeconds: heartbeatSeconds,
-			EventsSeconds: eventsSeconds, RegisterLimiter: ratelimit.New(time.Millisecond, 1000, 1000, nil)}})
+			EventsSeconds: eventsSeconds, RegisterLimiter: ratelimit.New(time.Millisecond, 1000, 1000, nil)}}
+	for _, opt := range b.options {
+		opt(&o)
+	}
+	srv, err := server.New(o)
 	if err != nil {
 		cancel()
 		b.t.Fatalf("e2e: new server: %v", err)

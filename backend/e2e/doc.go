@@ -23,7 +23,9 @@
 //     another instance (LISTEN/NOTIFY);
 //   - a stopped runner is marked offline by the backend's sweeper (with an event) and is back
 //     online at its restart; re-registering a running station rotates its key and the runner
-//     holding the old key stops with ErrUnauthorized.
+//     holding the old key stops with ErrUnauthorized;
+//   - with the runner's status reports cut, a command's lease lapses and the backend delivers
+//     it again; once the reports get through it has run exactly once and succeeded.
 //
 // TestConfigUpdateHeartbeatIntervalSticks is skipped: it shows a known bug (a config.update
 // of heartbeat_seconds is undone by the backend's next heartbeat answer).

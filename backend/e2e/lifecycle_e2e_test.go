@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,8 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/satellite/client"
+	"github.com/talos-gs/talos/satellite/command"
 )
 
 // satellite returns the team's satellite id as the user API lists it.
@@ -134,5 +138,60 @@ func TestConfigUpdateHeartbeatIntervalSticks(t *testing.T) {
 		require.NoError(t, json.Unmarshal(raw, &hb))
 		assert.Equal(t, float64(want), hb.Interval, "runner's heartbeat interval")
 		assert.Equal(t, want, c.satellite(t, s.id).HeartbeatSeconds, "backend's idea of the heartbeat interval")
+	})
+}
+
+// counter serves e2e.count, counting how often each command ran.
+type counter struct {
+	mu   sync.Mutex
+	runs map[string]int
+}
+
+func (c *counter) Handlers() command.Handlers {
+	return command.Handlers{"e2e.count": func(_ context.Context, cmd api.Command) (json.RawMessage, error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.runs[cmd.ID]++
+		return json.RawMessage(`{"counted":true}`), nil
+	}}
+}
+
+func (c *counter) count(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runs[id]
+}
+
+// TestLapsedLeaseRedeliversAndRunsOnce cuts the runner's status reports, so the backend never
+// hears the acknowledgement: the command's lease lapses, the sweeper puts it back in the queue
+// and it is delivered again. Once the reports get through, the command has run exactly once
+// and succeeded.
+func TestLapsedLeaseRedeliversAndRunsOnce(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect, dbURL string) {
+		// A short lease, and long-polls of 5 s: a lease released by the sweeper wakes no
+		// long-poll, so the command comes back at the runner's next poll.
+		b := startBackend(t, d, dbURL, func(o *server.Options) {
+			o.Satellites.Lease = time.Second
+			o.Satellites.LongPollSeconds = 5
+		})
+		c := seed(t, b)
+		part := &counter{runs: map[string]int{}}
+		s := startStation(t, b.URL, c.registrationToken(t), "Roof station", part)
+
+		s.wire.cutStatus.Store(true)
+		cmd := c.createCommand(t, c.operator, s.id, map[string]any{"type": "e2e.count", "priority": "immediate"})
+		eventually(t, func() bool { return s.wire.command(cmd.ID).Deliveries >= 2 }, "delivered again after the lease lapsed")
+		got := commandIn(c.history(t, c.operator, s.id), cmd.ID)
+		assert.GreaterOrEqual(t, got.Attempt, 2, "the backend counts the deliveries")
+		assert.Zero(t, part.count(cmd.ID), "not run before it was acknowledged")
+
+		s.wire.cutStatus.Store(false)
+		eventually(t, func() bool {
+			got = commandIn(c.history(t, c.operator, s.id), cmd.ID)
+			return got.Status == api.CommandSucceeded
+		}, "succeeded once the reports get through")
+		assert.Equal(t, 1, part.count(cmd.ID), "ran exactly once")
+		assert.JSONEq(t, `{"counted":true}`, string(got.Result))
 	})
 }

@@ -76,19 +76,19 @@ type station struct {
 
 // startStation registers a station with token through backendURL and runs it until the test
 // ends.
-func startStation(t testing.TB, backendURL, token, name string) *station {
+func startStation(t testing.TB, backendURL, token, name string, parts ...any) *station {
 	t.Helper()
 	dir, id := register(t, backendURL, token, name)
-	return runStation(t, dir, id)
+	return runStation(t, dir, id, parts...)
 }
 
-// runStation runs a runner on the registered state directory dir until the test ends (or
-// stop).
-func runStation(t testing.TB, dir, id string) *station {
+// runStation runs a runner (with parts, see runner.New) on the registered state directory dir
+// until the test ends (or stop).
+func runStation(t testing.TB, dir, id string, parts ...any) *station {
 	t.Helper()
 	s := &station{id: id, stateDir: dir, wire: newWire(), done: make(chan error, 1)}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("runner")
-	r, err := runner.NewWithOptions(runnerConfig(dir), log, runner.Options{Rand: shortJitter, Transport: s.wire})
+	r, err := runner.NewWithOptions(runnerConfig(dir), log, runner.Options{Rand: shortJitter, Transport: s.wire}, parts...)
 	if err != nil {
 		t.Fatalf("e2e: new runner: %v", err)
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/talos-gs/talos/backend/api"
@@ -20,6 +22,9 @@ import (
 // command and when; it never changes a request or an answer.
 type wire struct {
 	inner http.RoundTripper
+	// cutStatus, while set, fails every command status report before it leaves (as a network
+	// that drops those requests would), so the backend never hears of them.
+	cutStatus atomic.Bool
 
 	mu      sync.Mutex
 	polls   []*pollCall
@@ -41,9 +46,13 @@ type pollCall struct {
 type cmdSeen struct {
 	Poll        *pollCall // the poll whose answer carried it (first delivery)
 	DeliveredAt time.Time // when that answer arrived
+	Deliveries  int       // how many poll answers carried it
 	Reported    []api.CommandStatus
 	SucceededAt time.Time // when the backend accepted "succeeded"
 }
+
+// errCut is the transport error of a request the test cut.
+var errCut = errors.New("e2e: connection cut by the test")
 
 func newWire() *wire {
 	inner := http.DefaultTransport.(*http.Transport).Clone()
@@ -86,7 +95,9 @@ func (w *wire) poll(req *http.Request) (*http.Response, error) {
 		p.End, p.Status = end, resp.StatusCode
 		for _, c := range out.Commands {
 			p.Commands = append(p.Commands, c.ID)
-			if seen := w.seen(c.ID); seen.Poll == nil {
+			seen := w.seen(c.ID)
+			seen.Deliveries++
+			if seen.Poll == nil {
 				seen.Poll, seen.DeliveredAt = p, end
 			}
 		}
@@ -104,6 +115,12 @@ func (w *wire) status(req *http.Request) (*http.Response, error) {
 	}
 	parts := strings.Split(strings.TrimSuffix(req.URL.Path, "/status"), "/")
 	id := parts[len(parts)-1]
+	if w.cutStatus.Load() {
+		if req.Body != nil {
+			_ = req.Body.Close() // a RoundTripper closes the body, even on error
+		}
+		return nil, errCut
+	}
 	resp, err := w.inner.RoundTrip(req)
 	if err == nil && resp.StatusCode == http.StatusOK {
 		at := time.Now()
