@@ -17,7 +17,7 @@ const (
 	lowInclination  = 5.2359877e-2           // 3°: below it the node terms are dropped (singular)
 	lyddaneInclRad  = 0.2                    // below it the periodics use Lyddane's non-singular form
 	earthRotRadMin  = 4.37526908801129966e-3 // rptim: Earth rotation, rad/min
-	ds50Offset      = 18261.5                // days from 1950-01-00 to 2000-01-01 12h, for the Moon's node
+	ds50Offset      = 18261.5                // days from 1900 January 0.5 (JD 2415020) to the theory's 1950 origin
 )
 
 // thirdBody holds the geometry of the Sun or the Moon relative to the orbit (the s and z
@@ -91,7 +91,8 @@ type moonOrbit struct {
 }
 
 // moonGeometry computes the Moon's orbit orientation at epoch from the regression of its node;
-// day is days since 2000-01-01 12h (the epoch in days since 1950 plus 18261.5).
+// day counts days since 1900 January 0.5 (JD 2415020.0), the origin of the lunar and solar mean
+// elements used here: the epoch in days since 1950 plus 18261.5.
 func moonGeometry(day float64) moonOrbit {
 	xnodce := math.Mod(4.5236020-9.2422029e-4*day, twoPi)
 	stem, ctem := math.Sin(xnodce), math.Cos(xnodce)
