@@ -17,7 +17,7 @@ const (
 	lowInclination  = 5.2359877e-2           // 3°: below it the node terms are dropped (singular)
 	lyddaneInclRad  = 0.2                    // below it the periodics use Lyddane's non-singular form
 	earthRotRadMin  = 4.37526908801129966e-3 // rptim: Earth rotation, rad/min
-	ds50Offset      = 18261.5                // days from 1900 January 0.5 (JD 2415020) to the theory's 1950 origin
+	days1900To1950  = 18261.5                // days from 1900 January 0.5 (JD 2415020) to the theory's 1950 origin
 )
 
 // thirdBody holds the geometry of the Sun or the Moon relative to the orbit (the s and z
@@ -67,7 +67,7 @@ func newDeepSpaceTerms(p *Propagator) *deepSpaceTerms {
 	a.betasq = 1 - a.emsq
 	a.rtemsq = math.Sqrt(a.betasq)
 
-	day := m.epochDays1950 + ds50Offset
+	day := m.epochDays1950 + days1900To1950
 	moon := moonGeometry(day)
 	sun := bodyTerms(solarCosG, solarSinG, cosEcliptic, sinEcliptic, a.cnodm, a.snodm, solarPert, a)
 	lunar := bodyTerms(moon.cosg, moon.sing, moon.cosi, moon.sini,
