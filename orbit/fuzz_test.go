@@ -92,3 +92,25 @@ func FuzzParseOMMKVN(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPropagateMinutes propagates resonant and near-Earth sets at arbitrary times: any float,
+// including NaN, infinities and times beyond the allowed range, must give a state or an error,
+// never a panic, a hang or a NaN state without an error.
+func FuzzPropagateMinutes(f *testing.F) {
+	for _, m := range []float64{0, -720, 719.999, 1e6, -1e8, 1e8 + 1} {
+		f.Add(m)
+	}
+	props := []*Propagator{
+		mustPropagator(f, issLine1, issLine2),
+		mustPropagator(f, geoLine1, geoLine2),
+		mustPropagator(f, molniyaLine1, molniyaLine2),
+	}
+	f.Fuzz(func(t *testing.T, m float64) {
+		for _, p := range props {
+			r, v, err := p.PropagateMinutes(m)
+			if err == nil && !isFinite(r.X+r.Y+r.Z+v.X+v.Y+v.Z) {
+				t.Fatalf("non-finite state without error at %v min", m)
+			}
+		}
+	})
+}
