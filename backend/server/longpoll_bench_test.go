@@ -98,3 +98,20 @@ func BenchmarkCrossReplicaWakeup(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/wakeup")
 }
+
+// BenchmarkIdlePoll measures a short poll that finds nothing (the common case), end to end
+// over HTTP, with the satellite key already in the verified-key cache.
+func BenchmarkIdlePoll(b *testing.B) {
+	for _, d := range storetest.Dialects(b) {
+		b.Run(string(d), func(b *testing.B) {
+			p := newProtocol(b, storetest.Open(b, d))
+			s := p.newStation(b, "bench")
+			s.poll(b, "")
+			for b.Loop() {
+				if r := s.c.Do(b, http.MethodGet, s.path("/commands"), nil); r.Status != http.StatusOK {
+					b.Fatalf("poll: %d %s", r.Status, r.Body)
+				}
+			}
+		})
+	}
+}

@@ -82,6 +82,15 @@ func (s *Store) deliverable(ctx context.Context, satelliteID string, now time.Ti
 // two polls of one satellite at once never hand out the same command twice; SQLite has a single
 // writer and needs no more.
 func (s *Store) Deliver(ctx context.Context, satelliteID string, lease time.Duration) ([]Command, int, error) {
+	// Most polls find nothing: answer those with one read, without the write transaction (on
+	// SQLite that would take the database's single write lock for every poll). A command queued
+	// just after this read wakes the long-poll, which then looks again.
+	if first, err := s.mostUrgentLeft(ctx, satelliteID, s.Now()); err != nil || first < 0 {
+		if err != nil {
+			err = fmt.Errorf("deliver commands to %s: %w", satelliteID, err)
+		}
+		return nil, -1, err
+	}
 	var out []Command
 	waiting := -1
 	err := s.Tx(ctx, func(tx *Store) error {
