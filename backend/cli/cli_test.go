@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talos-gs/talos/backend/server/servertest"
+	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
 )
 
@@ -52,15 +53,26 @@ func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) r
 	return result{code, out.String(), errOut.String()}
 }
 
+// TestAdminCommands runs the admin commands in-process on each dialect, configured through the
+// environment exactly as `serve` would be.
 func TestAdminCommands(t *testing.T) {
 	t.Parallel()
+	for _, d := range storetest.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			testAdminCommands(t, d)
+		})
+	}
+}
+
+func testAdminCommands(t *testing.T, d store.Dialect) {
 	dir := t.TempDir()
-	env := map[string]string{"TALOS_DATA_DIR": dir}
+	dbURL := storetest.NewURL(t, d)
+	env := map[string]string{"TALOS_DATA_DIR": dir, "TALOS_DATABASE_URL": dbURL}
 
 	r := runCLI(t, env, "", "migrate")
 	require.Equal(t, 0, r.code, r.err)
-	assert.Regexp(t, `^schema version [1-9]\d* \(sqlite\)\n$`, r.out)
-	assert.FileExists(t, filepath.Join(dir, "talos.db"))
+	assert.Regexp(t, `^schema version [1-9]\d* \(`+string(d)+`\)\n$`, r.out)
 
 	r = runCLI(t, env, "a long enough password\n", "user", "create", "--email", "Ada@Example.org", "--password-stdin", "--admin")
 	require.Equal(t, 0, r.code, r.err)
@@ -100,7 +112,7 @@ func TestAdminCommands(t *testing.T) {
 	assert.Regexp(t, `^tpat_[a-z2-7]{16}_[A-Za-z0-9_-]{43}$`, token, "the token alone on stdout")
 
 	// The token works against a server on the same database, and sees the team made above.
-	h := servertest.New(t, storetest.OpenURL(t, filepath.Join(dir, "talos.db")))
+	h := servertest.New(t, storetest.OpenURL(t, dbURL))
 	c := h.Anonymous(t)
 	c.Bearer = token
 	resp := c.Do(t, http.MethodGet, "/api/teams/"+m[1], nil)
@@ -155,7 +167,7 @@ func TestServe(t *testing.T) {
 
 func waitForBanner(t *testing.T, errOut *syncBuffer, done chan int) (url, password string) {
 	t.Helper()
-	urlRE := regexp.MustCompile(`Talos is running at (http://\S+)`)
+	urlRE := regexp.MustCompile(`Talos is running at (https?://\S+)`)
 	pwRE := regexp.MustCompile(`password: (\S+)\n`)
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
