@@ -89,3 +89,23 @@ func BenchmarkPropagateMolniya(b *testing.B) {
 	b.Run("talos", func(b *testing.B) { benchTalos(b, molniyaLine1, molniyaLine2, 7*24*time.Hour) })
 	b.Run("go-satellite", func(b *testing.B) { benchGoSatellite(b, molniyaLine1, molniyaLine2, 7*24*time.Hour) })
 }
+
+// BenchmarkPropagateGEO2yrParallel shares one propagator between goroutines: reads of the
+// checkpoint table take no lock, so the cost per call stays that of the serial benchmark.
+func BenchmarkPropagateGEO2yrParallel(b *testing.B) {
+	p := mustPropagator(b, geoLine1, geoLine2)
+	at := p.Epoch().Add(2 * 365 * 24 * time.Hour)
+	if _, _, err := p.Propagate(at); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := p.Propagate(at); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
