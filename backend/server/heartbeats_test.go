@@ -305,3 +305,37 @@ func TestSatelliteReadsAndUpdates(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, p.owner.Do(t, http.MethodGet, base+"/"+s.SatelliteID, nil).Status)
 	})
 }
+
+// TestGlobalTokenSatelliteJoinsATeam: a satellite registered with a global token belongs to no
+// team; only global administrators see it, until one assigns it to a team.
+func TestGlobalTokenSatelliteJoinsATeam(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		p := newProtocol(t, st)
+		r := p.admin.Do(t, http.MethodPost, "/api/registration-tokens", map[string]any{})
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		var tok createdRegToken
+		r.JSON(t, &tok)
+		r = p.register(t, tok.Token, registerBody("orphan"))
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		var reg api.RegisterResponse
+		r.JSON(t, &reg)
+		assert.Empty(t, reg.TeamID)
+		path := "/api/satellites/" + reg.SatelliteID
+
+		assert.Equal(t, http.StatusNotFound, p.owner.Do(t, http.MethodGet, path, nil).Status)
+		assert.Equal(t, http.StatusOK, p.admin.Do(t, http.MethodGet, path, nil).Status)
+		assert.Equal(t, http.StatusCreated, p.admin.Do(t, http.MethodPost, path+"/commands", map[string]any{"type": "ping"}).Status)
+		assert.Equal(t, "team_id", p.admin.Do(t, http.MethodPatch, path, map[string]any{"team_id": store.NewID()}).Error(t).Field)
+		assert.Equal(t, "team_id", p.admin.Do(t, http.MethodPatch, path, map[string]any{}).Error(t).Field)
+
+		r = p.admin.Do(t, http.MethodPatch, path, map[string]any{"team_id": p.team.ID})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		assert.Contains(t, string(r.Body), `"team_id":"`+p.team.ID+`"`)
+		assert.Equal(t, http.StatusOK, p.owner.Do(t, http.MethodGet, p.teamPath(reg.SatelliteID, ""), nil).Status)
+		assert.Equal(t, http.StatusForbidden, p.owner.Do(t, http.MethodPatch, path, map[string]any{"team_id": p.team.ID}).Status,
+			"moving satellites between teams is for global administrators")
+		r = p.owner.Do(t, http.MethodGet, p.teamPath(reg.SatelliteID, "/commands/history"), nil)
+		assert.Contains(t, string(r.Body), `"type":"ping"`, "its commands moved with it")
+	})
+}

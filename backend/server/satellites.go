@@ -41,6 +41,8 @@ func (s *Server) satelliteRoutes() {
 	inTeam.GET("", s.getSatellite)
 	inTeam.PATCH("", s.updateSatellite)
 	inTeam.DELETE("", s.deleteSatellite)
+	byID.GET("", s.getSatellite)
+	byID.PATCH("", s.requireAdmin, s.assignSatellite)
 	for _, g := range []*gin.RouterGroup{byID, inTeam} {
 		g.POST("/commands", s.createCommand)
 		g.GET("/commands/history", s.commandHistory)
@@ -367,6 +369,41 @@ func (s *Server) updateSatellite(c *gin.Context) {
 		// A long-poll in progress answers with the new interval at once.
 		s.wake(c, sat.ID)
 	}
+	writeJSON(c, http.StatusOK, toSatelliteJSON(sat))
+}
+
+type assignSatelliteRequest struct {
+	TeamID string `json:"team_id"`
+}
+
+func (r *assignSatelliteRequest) validate() error {
+	if !store.ValidID(r.TeamID) {
+		return errInvalid("team_id", "team_id must be a team id")
+	}
+	return nil
+}
+
+// assignSatellite moves a satellite into a team (global administrators): the way a satellite
+// registered with a global token joins one.
+func (s *Server) assignSatellite(c *gin.Context) {
+	var req assignSatelliteRequest
+	if !s.bind(c, &req) {
+		return
+	}
+	ctx := c.Request.Context()
+	if _, err := s.store.TeamByID(ctx, req.TeamID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = errInvalid("team_id", "no team has the id %s", req.TeamID)
+		}
+		s.fail(c, err)
+		return
+	}
+	sat, err := s.store.AssignSatellite(ctx, satelliteOf(c).ID, req.TeamID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	setAudit(c, auditInfo{Action: "satellite.assign", ObjectType: "satellite", ObjectID: sat.ID, TeamID: req.TeamID})
 	writeJSON(c, http.StatusOK, toSatelliteJSON(sat))
 }
 

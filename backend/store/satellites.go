@@ -208,6 +208,26 @@ func (s *Store) UpdateSatellite(ctx context.Context, teamID, id string, u Satell
 	return s.SatelliteByID(ctx, id)
 }
 
+// AssignSatellite moves a satellite into teamID (a satellite registered with a global token
+// starts in no team). Its queued commands move with it.
+func (s *Store) AssignSatellite(ctx context.Context, id, teamID string) (*Satellite, error) {
+	err := s.Tx(ctx, func(tx *Store) error {
+		res := tx.db.WithContext(ctx).Model(&Satellite{}).Where("id = ?", id).
+			Updates(map[string]any{"team_id": teamID, "updated_at": tx.Now()})
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return tx.db.WithContext(ctx).Model(&Command{}).Where("satellite_id = ?", id).Update("team_id", teamID).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assign satellite %s to team %s: %w", id, teamID, err)
+	}
+	return s.SatelliteByID(ctx, id)
+}
+
 // DeleteSatellite removes a satellite of teamID with its commands, heartbeats and events; its
 // key stops working with the row.
 func (s *Store) DeleteSatellite(ctx context.Context, teamID, id string) error {
