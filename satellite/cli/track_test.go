@@ -53,19 +53,19 @@ func TestTrackOncePointsAtTheSpacecraft(t *testing.T) {
 func TestTrackNextPassOnSimulatedDevices(t *testing.T) {
 	t.Parallel()
 	p := issPass(t)
-	// A ten-minute pass at 200 times the wall clock: about three seconds.
+	// A ten-minute pass at 100 times the wall clock: about six seconds.
 	from := p.AOS.Add(-5 * time.Second).Format(time.RFC3339Nano)
-	code, out, errOut := run(t, trackArgs("--next-pass", "--downlink-hz", "437.8e6", "--from", from, "--speed", "200")...)
+	code, out, errOut := run(t, trackArgs("--next-pass", "--downlink-hz", "437.8e6", "--from", from, "--speed", "100")...)
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, errOut, "next pass of 25544: AOS "+p.AOS.UTC().Format(time.RFC3339))
 	var sum map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &sum), out)
 	assert.InDelta(t, 0, sum["stop_crossings"], 0)
-	// At 200× a tick lasts 2.5 ms of wall time, so a busy machine overruns some (skipped, not
-	// queued): at most 2 Hz, and most of it.
+	// At 100× a tick lasts 5 ms of wall time, so a busy machine overruns some (skipped, not
+	// queued): at most 2 Hz, and at least half of it.
 	ticks := sum["tracked_ticks"].(float64)
 	assert.LessOrEqual(t, ticks, p.LOS.Sub(p.AOS).Seconds()*2+2)
-	assert.Greater(t, ticks, p.LOS.Sub(p.AOS).Seconds()*2*0.7)
+	assert.Greater(t, ticks, p.LOS.Sub(p.AOS).Seconds()*2*0.5)
 	assert.Positive(t, sum["retunes"])
 	assert.Equal(t, "park", sum["after_los"])
 }
