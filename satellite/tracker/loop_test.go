@@ -160,12 +160,17 @@ func TestTrackFollowsThePlan(t *testing.T) {
 		name string
 		sp   SyntheticPass
 		lim  rotator.Limits
+		// maxErr bounds the worst pointing error (degrees); the keyhole swing of a 0-90°
+		// rotator under a zenith pass is the one case allowed more.
+		maxErr float64
 	}{
-		{"north pass on 0-450", passNorth, lim450},
-		{"north pass on flip rotator", passNorth, limFlip},
-		{"south pass on 0-360", passSouth, lim360},
-		{"near-overhead pass on 0-450", passOverheadNorth, lim450},
-		{"near-overhead pass on flip rotator", passOverheadNorth, limFlip},
+		{"north pass on 0-450", passNorth, lim450, 6},
+		{"north pass on flip rotator", passNorth, limFlip, 6},
+		{"south pass on 0-360", passSouth, lim360, 6},
+		{"near-overhead pass on 0-450", passOverheadNorth, lim450, 6},
+		{"near-overhead pass on flip rotator", passOverheadNorth, limFlip, 6},
+		{"zenith pass on flip rotator, over the top", passZenith, limFlip, 3},
+		{"zenith pass on 0-450, through the keyhole", passZenith, lim450, 12},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,7 +186,7 @@ func TestTrackFollowsThePlan(t *testing.T) {
 			assert.Zero(t, sum.Overruns, "a fake clock never overruns")
 			assert.InDelta(t, p.LOS.Sub(p.AOS).Seconds()*2, sum.TrackedTicks, 2)
 			assert.Less(t, sum.MeanPointingErrorDeg, 2.5, "%+v", sum)
-			assert.Less(t, sum.MaxPointingErrorDeg, 6.0, "%+v", sum)
+			assert.Less(t, sum.MaxPointingErrorDeg, tc.maxErr, "%+v", sum)
 			assert.Less(t, sum.Moves, sum.TrackedTicks, "the threshold holds the rotator between moves")
 			assert.Equal(t, api.AfterLOSPark, sum.AfterLOS)
 			assert.Equal(t, 1, fx.rot.parked)

@@ -25,8 +25,16 @@ type PlanPoint struct {
 	AzDeg float64
 	ElDeg float64
 	// Flip says the point is reached "over the top": rotator azimuth = sky azimuth + 180°,
-	// rotator elevation = 180° − sky elevation. Only 0–180° elevation rotators flip.
+	// rotator elevation = 180° − sky elevation (or, with Plane, an elevation above 90°). Only
+	// 0–180° elevation rotators flip.
 	Flip bool
+	// Plane says the rotator holds its azimuth (AzDeg, the plane's) and follows the
+	// spacecraft's projection on that vertical plane with elevation alone, through the zenith:
+	// how a 0–180° elevation rotator crosses an overhead pass without the keyhole swing.
+	Plane bool
+	// ErrorDeg is the planned pointing error (degrees): 0, except in Plane mode, where it is
+	// the spacecraft's angle off the plane.
+	ErrorDeg float64
 }
 
 // Plan is the rotator path of a whole pass, made before AOS so that the rotator never reaches
@@ -58,6 +66,13 @@ const (
 	flipCostDeg   = 1e-3
 	anchorWeight  = 0.5
 	azEpsilonDeg  = 1e-6
+	// errorWeight prices planned pointing error (plane mode) against travel: a degree of error
+	// held for a second costs as much as a degree of rotator travel. A truly overhead pass then
+	// goes over the top (a fraction of a degree off for a minute beats a 180° swing), an 83°
+	// pass does not (7° off at culmination costs more than the swing).
+	errorWeight = 1.0
+	// planeMinElDeg is the lowest elevation at which plane mode is considered.
+	planeMinElDeg = 60.0
 )
 
 // ErrEmptyTrack is returned for a plan asked for no points.
@@ -68,6 +83,9 @@ type candidate struct {
 	t      time.Time
 	az, el float64
 	flip   bool
+	plane  bool
+	errDeg float64 // pointing error accepted (plane mode), degrees
+	stepS  float64 // seconds this point stands for, weighting errDeg
 }
 
 // PlanPass plans the rotator path for a pass sampled as track (in time order) on a rotator with
@@ -84,16 +102,17 @@ func PlanPass(track []SkyPoint, lim rotator.Limits, anchor *Anchor) (Plan, error
 		return Plan{}, fmt.Errorf("plan: %w", err)
 	}
 	cands := make([][]candidate, len(track))
+	planes := overTheTopPlanes(track, lim)
 	for i, p := range track {
 		if !finite(p.AzDeg) || !finite(p.ElDeg) {
 			return Plan{}, fmt.Errorf("plan: sky point %d at %s is not finite (az %v, el %v)", i, p.T.Format(time.RFC3339), p.AzDeg, p.ElDeg)
 		}
-		cands[i] = candidatesFor(p, lim)
+		cands[i] = append(candidatesFor(p, lim), planeCandidates(p, planes, lim, stepOf(track, i))...)
 	}
 	path := cheapestPath(cands, anchorIndex(track, anchor), anchor)
 	plan := Plan{Points: make([]PlanPoint, 0, len(path)), Limits: lim}
 	for i, c := range path {
-		plan.Points = append(plan.Points, PlanPoint{T: c.t, AzDeg: c.az, ElDeg: c.el, Flip: c.flip})
+		plan.Points = append(plan.Points, PlanPoint{T: c.t, AzDeg: c.az, ElDeg: c.el, Flip: c.flip, Plane: c.plane, ErrorDeg: c.errDeg})
 		if c.flip {
 			plan.Flips++
 		}
@@ -186,10 +205,11 @@ func cheapestPath(cands [][]candidate, anchorIdx int, anchor *Anchor) []candidat
 }
 
 func modeCost(c candidate) float64 {
+	cost := errorWeight * c.errDeg * c.stepS
 	if c.flip {
-		return flipCostDeg
+		cost += flipCostDeg
 	}
-	return 0
+	return cost
 }
 
 func anchorCost(i, anchorIdx int, anchor *Anchor, c candidate) float64 {
@@ -203,7 +223,7 @@ func anchorCost(i, anchorIdx int, anchor *Anchor, c candidate) float64 {
 // but a controller serves them in turn on cheap rotators, so the sum is the honest figure).
 func moveCost(a, b candidate) float64 {
 	c := math.Abs(b.az-a.az) + math.Abs(b.el-a.el)
-	if a.flip != b.flip {
+	if a.flip != b.flip || a.plane != b.plane {
 		c += switchCostDeg
 	}
 	return c
@@ -258,6 +278,11 @@ func (p Plan) Start() PlanPoint {
 // It is how the live loop follows the plan with fresh look angles.
 func (p Plan) Map(t time.Time, azDeg, elDeg float64) PlanPoint {
 	ref := p.Points[nearestIndex(len(p.Points), func(i int) time.Time { return p.Points[i].T }, t)]
+	if ref.Plane {
+		el, errDeg := onPlane(azDeg, elDeg, ref.AzDeg)
+		el = clamp(el, p.Limits.MinEl, p.Limits.MaxEl)
+		return PlanPoint{T: t, AzDeg: ref.AzDeg, ElDeg: el, Flip: el > 90, Plane: true, ErrorDeg: errDeg}
+	}
 	az, el := toRotator(azDeg, elDeg, ref.Flip, p.Limits)
 	best := clamp(az, p.Limits.MinAz, p.Limits.MaxAz)
 	for _, w := range wrapsInside(az, p.Limits) {
@@ -308,3 +333,53 @@ func norm360(a float64) float64 {
 func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// overTheTopPlanes returns the azimuths of the vertical planes a flip rotator may hold through
+// the zenith: the rise azimuth and the opposite of the set azimuth, which coincide for a pass
+// straight overhead. None for a rotator that cannot flip.
+func overTheTopPlanes(track []SkyPoint, lim rotator.Limits) []float64 {
+	if !canFlip(lim) || len(track) < 2 {
+		return nil
+	}
+	rise, set := norm360(track[0].AzDeg), norm360(track[len(track)-1].AzDeg+180)
+	if math.Abs(math.Remainder(rise-set, 360)) < 0.5 {
+		return []float64{rise}
+	}
+	return []float64{rise, set}
+}
+
+// planeCandidates are the plane-mode positions of a high sky point: hold each plane's azimuth
+// (every wrap inside the limits) and point at the spacecraft's projection on the plane.
+func planeCandidates(p SkyPoint, planes []float64, lim rotator.Limits, stepS float64) []candidate {
+	if p.ElDeg < planeMinElDeg {
+		return nil
+	}
+	var out []candidate
+	for _, a := range planes {
+		el, errDeg := onPlane(p.AzDeg, p.ElDeg, a)
+		el = clamp(el, lim.MinEl, lim.MaxEl)
+		for _, w := range wrapsInside(a, lim) {
+			out = append(out, candidate{t: p.T, az: w, el: el, flip: el > 90, plane: true, errDeg: errDeg, stepS: stepS})
+		}
+	}
+	return out
+}
+
+// onPlane projects the sky direction (azDeg, elDeg) on the vertical plane of azimuth planeAz:
+// the elevation along the plane, 0 at the horizon towards planeAz through 90 at the zenith to
+// 180 at the opposite horizon, and the angle between the direction and the plane (degrees).
+func onPlane(azDeg, elDeg, planeAz float64) (el, errDeg float64) {
+	const rad = math.Pi / 180
+	h, u := math.Cos(elDeg*rad), math.Sin(elDeg*rad)
+	along, across := h*math.Cos((azDeg-planeAz)*rad), h*math.Sin((azDeg-planeAz)*rad)
+	return math.Atan2(u, along) / rad, math.Asin(clamp(math.Abs(across), 0, 1)) / rad
+}
+
+// stepOf is the time (seconds) sky point i stands for: half the gaps to its neighbours.
+func stepOf(track []SkyPoint, i int) float64 {
+	lo, hi := max(i-1, 0), min(i+1, len(track)-1)
+	if hi == lo {
+		return 1
+	}
+	return track[hi].T.Sub(track[lo].T).Seconds() / float64(hi-lo)
+}

@@ -21,6 +21,8 @@ var (
 	passOverhead = SyntheticPass{TCA: tca, AltitudeKm: 500, HeadingDeg: 90, OffsetDeg: 0.2}
 	passEastish  = SyntheticPass{TCA: tca, AltitudeKm: 500, HeadingDeg: 160, OffsetDeg: -12}
 	passNorthOH  = SyntheticPass{TCA: tca, AltitudeKm: 800, HeadingDeg: 0, OffsetDeg: 0.1}
+	// passZenith culminates 0.25° from the zenith (0.02° of central angle is 2 km).
+	passZenith = SyntheticPass{TCA: tca, AltitudeKm: 500, HeadingDeg: 90, OffsetDeg: 0.02}
 	// passOverheadNorth culminates at about 85° in the north-west and crosses azimuth 0 after.
 	passOverheadNorth = SyntheticPass{TCA: tca, AltitudeKm: 500, HeadingDeg: 60, OffsetDeg: -0.5}
 
@@ -60,7 +62,7 @@ func TestPlanPass(t *testing.T) {
 		{"south on -180-180 must unwind once", passSouth, lim180, 1, false, -180, 180},
 		{"south on -180-180 flip rotator flips", passSouth, limFlip180, 0, true, -90, 90},
 		{"overhead on 0-360", passOverhead, lim360, 0, false, 80, 280},
-		{"overhead on flip rotator", passOverhead, limFlip, 0, false, 0, 360},
+		{"overhead on flip rotator goes over the top", passOverhead, limFlip, 0, true, 0, 360},
 		{"overhead northbound on 0-450", passNorthOH, lim450, 0, false, 0, 450},
 		{"overhead northbound on -180-180", passNorthOH, lim180, 0, false, -180, 180},
 		{"high south-east pass on 0-360", passEastish, lim360, 0, false, 0, 360},
@@ -93,11 +95,56 @@ func assertFollowsSky(t *testing.T, plan Plan, track []SkyPoint) {
 		require.True(t, plan.Limits.Contains(pt.AzDeg, pt.ElDeg), "point %d %+v outside %+v", i, pt, plan.Limits)
 		az, el := ToSky(pt.AzDeg, pt.ElDeg)
 		wantEl := math.Max(track[i].ElDeg, plan.Limits.MinEl)
-		require.Less(t, Separation(az, el, track[i].AzDeg, wantEl), 1e-6, "point %d", i)
+		require.InDelta(t, pt.ErrorDeg, Separation(az, el, track[i].AzDeg, wantEl), 1e-6, "point %d", i)
+		// Plane mode accepts at most the pass's distance from the zenith (2.5° for passOverhead).
+		require.Less(t, pt.ErrorDeg, 3.0, "point %d: planned error", i)
 		m := plan.Map(pt.T, track[i].AzDeg, track[i].ElDeg)
 		require.InDelta(t, pt.AzDeg, m.AzDeg, 1e-9, "Map at point %d", i)
 		require.InDelta(t, pt.ElDeg, m.ElDeg, 1e-9, "Map at point %d", i)
 	}
+}
+
+func TestPlanFlipGoesOverTheTop(t *testing.T) {
+	t.Parallel()
+	track := trackOf(t, passZenith)
+	normal, err := PlanPass(track, lim360, nil)
+	require.NoError(t, err)
+	flip, err := PlanPass(track, limFlip, nil)
+	require.NoError(t, err)
+	assert.Greater(t, azTravel(normal), 150.0, "a 0-90° rotator swings through the keyhole")
+	assert.Less(t, azTravel(flip), 10.0, "a flip rotator holds its azimuth and goes over the top")
+	planes, maxErr := 0, 0.0
+	for _, pt := range flip.Points {
+		if pt.Plane {
+			planes++
+			maxErr = math.Max(maxErr, pt.ErrorDeg)
+		}
+	}
+	assert.Positive(t, planes)
+	assert.Less(t, maxErr, 0.5, "off the plane by no more than the distance from the zenith")
+	assertFollowsSky(t, flip, track)
+
+	// At 87.5° the planner mixes: part of the swing is saved for at most 2.5° of error.
+	n87, err := PlanPass(trackOf(t, passOverhead), lim360, nil)
+	require.NoError(t, err)
+	f87, err := PlanPass(trackOf(t, passOverhead), limFlip, nil)
+	require.NoError(t, err)
+	assert.Less(t, azTravel(f87), azTravel(n87)/2)
+
+	// An 83° pass is 7° off any vertical plane at culmination: the swing is the better deal.
+	high, err := PlanPass(trackOf(t, passOverheadNorth), limFlip, nil)
+	require.NoError(t, err)
+	for _, pt := range high.Points {
+		require.False(t, pt.Plane)
+	}
+}
+
+func azTravel(p Plan) float64 {
+	var s float64
+	for i := 1; i < len(p.Points); i++ {
+		s += math.Abs(p.Points[i].AzDeg - p.Points[i-1].AzDeg)
+	}
+	return s
 }
 
 func TestPlanAnchorKeepsTheWrap(t *testing.T) {
