@@ -155,6 +155,23 @@ func TestRegistrationErrors(t *testing.T) {
 			assert.Equal(t, bad.field, r.Error(t).Field, "%v", bad.body)
 		}
 		assert.Equal(t, http.StatusCreated, p.register(t, tok.Token, body).Status, "bad bodies consumed no use")
+
+		entries, err := st.ListAudit(t.Context(), store.AuditQuery{Limit: 1000})
+		require.NoError(t, err)
+		failed, ok := 0, 0
+		for _, e := range entries {
+			switch e.Action {
+			case "satellite.register_failed":
+				failed++
+				assert.GreaterOrEqual(t, e.Status, 400)
+				assert.NotEmpty(t, e.ClientAddr)
+			case "satellite.register":
+				ok++
+				assert.Equal(t, "satellite", e.ActorType)
+			}
+		}
+		assert.Equal(t, 2, ok)
+		assert.Equal(t, 1+5+2+8, failed, "every refused registration is audited")
 	})
 }
 

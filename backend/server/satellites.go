@@ -194,6 +194,9 @@ func (s *Server) register(c *gin.Context) {
 		s.fail(c, &Error{http.StatusTooManyRequests, api.ErrRateLimited, "too many registrations; retry later", ""})
 		return
 	}
+	// A refused registration is audited like a failed login (after the rate limit, so a flood
+	// does not flood the log); a successful one replaces this entry.
+	setAudit(c, auditInfo{Action: "satellite.register_failed", ObjectType: "satellite", Always: true})
 	bearer, ok := bearerValue(c)
 	if !ok {
 		s.fail(c, errTokenRequired)
