@@ -288,3 +288,28 @@ func TestRegistrationRateLimit(t *testing.T) {
 	assert.Equal(t, api.ErrRateLimited, r.Error(t).Code)
 	assert.Equal(t, "3600", r.Header.Get("Retry-After"))
 }
+
+// TestRotationAcrossReplicas: a key rotated through replica A stops working on replica B at
+// once, although B had just verified (and cached) it.
+func TestRotationAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	u := storetest.NewURL(t, store.Postgres)
+	a := newProtocol(t, openStore(t, u, nil))
+	b := servertest.New(t, openStore(t, u, nil))
+	s := a.newStation(t, "roof")
+	onB := b.Anonymous(t)
+	onB.Bearer = s.APIKey
+	require.Equal(t, http.StatusOK, onB.Do(t, http.MethodGet, s.path("/commands"), nil).Status)
+	require.Equal(t, http.StatusOK, onB.Do(t, http.MethodGet, s.path("/commands"), nil).Status, "cached on B")
+
+	body := registerBody("roof")
+	body.SatelliteID = s.SatelliteID
+	r := a.register(t, s.APIKey, body)
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	assert.Equal(t, http.StatusUnauthorized, onB.Do(t, http.MethodGet, s.path("/commands"), nil).Status,
+		"the old key is dead on the other replica too")
+	var again api.RegisterResponse
+	r.JSON(t, &again)
+	onB.Bearer = again.APIKey
+	assert.Equal(t, http.StatusOK, onB.Do(t, http.MethodGet, s.path("/commands"), nil).Status)
+}
