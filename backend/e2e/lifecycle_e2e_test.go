@@ -101,14 +101,10 @@ func TestKeyRotationStopsTheOldRunner(t *testing.T) {
 // TestConfigUpdateHeartbeatIntervalSticks sends config.update with a heartbeat interval other
 // than the backend's. The runner applies and persists it (its result says so), so it should
 // stay in force, and the backend, which decides when a silent station is offline, should
-// know it.
-//
-// It fails today: the backend answers every heartbeat with next_heartbeat_seconds = the
-// interval it handed out at registration, the runner obeys that answer, so the new interval
-// lasts one heartbeat; and the backend's offline window (2.5 intervals) still uses the old
-// interval, so a longer interval set this way would flap the station offline.
+// know it. (It once lasted a single heartbeat: the backend answered every heartbeat with the
+// interval it handed out at registration. The backend now adopts the interval when the
+// config.update command succeeds.)
 func TestConfigUpdateHeartbeatIntervalSticks(t *testing.T) {
-	t.Skip("known bug (reported to the lead): config.update heartbeat_seconds is undone by the next heartbeat answer; remove this skip with the fix")
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, d store.Dialect, dbURL string) {
 		b := startBackend(t, d, dbURL)
