@@ -31,6 +31,10 @@ const (
 	MaxLongPollSeconds = 30
 	// MaxEventBatch is the largest number of events one POST .../events may carry.
 	MaxEventBatch = 500
+	// MaxEventBatchBytes is the largest body of one POST .../events a satellite sends, in bytes
+	// of encoded JSON. The backend accepts at least this much on the events route; a satellite
+	// that gets 413 anyway splits the batch in halves.
+	MaxEventBatchBytes = 1 << 20
 )
 
 // Location is a ground station's position on the WGS-84 ellipsoid.
