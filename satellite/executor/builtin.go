@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,7 +62,7 @@ func (b Builtins) configUpdate(_ context.Context, cmd api.Command) (json.RawMess
 func (b Builtins) maintenance(on bool) command.Handler {
 	return func(_ context.Context, cmd api.Command) (json.RawMessage, error) {
 		var p api.MaintenancePayload
-		if err := decodeStrict(cmd.Payload, &p); err != nil {
+		if err := command.DecodeOptionalPayload(cmd.Payload, &p); err != nil {
 			return nil, err
 		}
 		if len(p.Reason) > 500 {
@@ -87,7 +86,7 @@ func (b Builtins) diagnostics(ctx context.Context, _ api.Command) (json.RawMessa
 // ParseConfigUpdate decodes and validates a config.update payload; errors name the field.
 func ParseConfigUpdate(raw json.RawMessage) (api.ConfigUpdatePayload, error) {
 	var p api.ConfigUpdatePayload
-	if err := decodeStrict(raw, &p); err != nil {
+	if err := command.DecodeOptionalPayload(raw, &p); err != nil {
 		return p, err
 	}
 	checks := []struct {
@@ -113,20 +112,4 @@ func ParseConfigUpdate(raw json.RawMessage) (api.ConfigUpdatePayload, error) {
 		return p, errors.New("payload: nothing to change (give heartbeat_seconds, events_seconds, long_poll_seconds or log_level)")
 	}
 	return p, nil
-}
-
-// decodeStrict decodes a command payload, refusing unknown fields; an absent payload is empty.
-func decodeStrict(raw json.RawMessage, v any) error {
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("payload: %w", err)
-	}
-	if dec.More() {
-		return errors.New("payload: trailing data after the JSON object")
-	}
-	return nil
 }

@@ -1,10 +1,8 @@
 package proc
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/command"
@@ -21,25 +19,9 @@ func (m *Manager) Handlers() command.Handlers {
 	}
 }
 
-// decodePayload reads a payload strictly: an unknown field is an error, not ignored.
-func decodePayload(cmd api.Command, v any) error {
-	if len(bytes.TrimSpace(cmd.Payload)) == 0 {
-		return fmt.Errorf("%s: payload is missing", cmd.Type)
-	}
-	dec := json.NewDecoder(bytes.NewReader(cmd.Payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s payload: %w", cmd.Type, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%s payload: trailing data after the JSON object", cmd.Type)
-	}
-	return nil
-}
-
 func (m *Manager) handleStart(ctx context.Context, cmd api.Command) (json.RawMessage, error) {
 	var p api.ProcessStartPayload
-	if err := decodePayload(cmd, &p); err != nil {
+	if err := command.DecodePayload(cmd, &p); err != nil {
 		return nil, err
 	}
 	spec, err := SpecFromPayload(p)
@@ -52,7 +34,7 @@ func (m *Manager) handleStart(ctx context.Context, cmd api.Command) (json.RawMes
 
 func (m *Manager) handleStop(ctx context.Context, cmd api.Command) (json.RawMessage, error) {
 	var p api.ProcessStopPayload
-	if err := decodePayload(cmd, &p); err != nil {
+	if err := command.DecodePayload(cmd, &p); err != nil {
 		return nil, err
 	}
 	if err := p.Validate(); err != nil {
@@ -63,7 +45,7 @@ func (m *Manager) handleStop(ctx context.Context, cmd api.Command) (json.RawMess
 
 func (m *Manager) handleRestart(ctx context.Context, cmd api.Command) (json.RawMessage, error) {
 	var p api.ProcessRestartPayload
-	if err := decodePayload(cmd, &p); err != nil {
+	if err := command.DecodePayload(cmd, &p); err != nil {
 		return nil, err
 	}
 	if err := p.Validate(); err != nil {

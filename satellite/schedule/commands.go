@@ -1,7 +1,6 @@
 package schedule
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,7 +25,7 @@ func (s *Scheduler) Handlers() command.Handlers {
 
 func (s *Scheduler) handleSchedule(_ context.Context, cmd api.Command) (json.RawMessage, error) {
 	var p api.ObservationSchedulePayload
-	if err := decodePayload(cmd, &p); err != nil {
+	if err := command.DecodePayload(cmd, &p); err != nil {
 		return nil, err
 	}
 	res, err := s.Schedule(Record{Payload: p, CommandID: cmd.ID, CorrelationID: cmd.CorrelationID})
@@ -95,7 +94,7 @@ func (s *Scheduler) checkConflicts(p api.ObservationSchedulePayload) (bool, erro
 
 func (s *Scheduler) handleCancel(ctx context.Context, cmd api.Command) (json.RawMessage, error) {
 	var p api.ObservationCancelPayload
-	if err := decodePayload(cmd, &p); err != nil {
+	if err := command.DecodePayload(cmd, &p); err != nil {
 		return nil, err
 	}
 	if err := p.Validate(); err != nil {
@@ -153,20 +152,4 @@ func (s *Scheduler) handlePark(ctx context.Context, _ api.Command) (json.RawMess
 		return nil, fmt.Errorf("rotator.park: %w", err)
 	}
 	return nil, nil
-}
-
-// decodePayload reads a payload strictly: an unknown field is an error, not ignored.
-func decodePayload(cmd api.Command, v any) error {
-	if len(bytes.TrimSpace(cmd.Payload)) == 0 {
-		return fmt.Errorf("%s: payload is missing", cmd.Type)
-	}
-	dec := json.NewDecoder(bytes.NewReader(cmd.Payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s payload: %w", cmd.Type, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%s payload: trailing data after the JSON object", cmd.Type)
-	}
-	return nil
 }
