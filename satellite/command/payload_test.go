@@ -20,7 +20,7 @@ func TestDecodePayload(t *testing.T) {
 		{"valid", `{"name":"x"}`, ""},
 		{"absent", ``, "process.start: payload is missing"},
 		{"null", `null`, "process.start: payload is missing"},
-		{"unknown field", `{"nmae":"x"}`, `process.start payload: json: unknown field "nmae"`},
+		{"unknown field", `{"title":"x"}`, `process.start payload: json: unknown field "title"`},
 		{"trailing data", `{"name":"x"} {}`, "process.start payload: trailing data"},
 		{"wrong type", `{"name":1}`, "process.start payload: json: cannot unmarshal number"},
 		{"not json", `{`, "process.start payload: unexpected EOF"},
