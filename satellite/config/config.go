@@ -2,7 +2,7 @@
 // error naming the key and its line), then TALOS_* environment variables, then command-line
 // flags, each overriding the one before. Validate names the offending field.
 //
-// Adding a section (the lead adds proc, rotator, tracker): give Config a field with a yaml tag,
+// Adding a section: give Config a field with a yaml tag,
 // put `env:"TALOS_..."` tags on its leaves (string, bool, int, int64, float64, time.Duration)
 // and, if it needs checks, a `Validate() error` method on the section type: Validate calls it
 // and prefixes the section's yaml name to the error.
@@ -10,6 +10,9 @@ package config
 
 import (
 	"time"
+
+	"github.com/talos-gs/talos/satellite/rotator"
+	"github.com/talos-gs/talos/satellite/tracker"
 )
 
 // DefaultPath is read when no --config is given and the file exists.
@@ -26,6 +29,14 @@ type Config struct {
 	Heartbeat Heartbeat `yaml:"heartbeat"`
 	Outbox    Outbox    `yaml:"outbox"`
 	Executor  Executor  `yaml:"executor"`
+	// Station is the observer's location override and how observations start.
+	Station Station `yaml:"station"`
+	// Proc runs decoder processes (satellite/proc).
+	Proc Proc `yaml:"proc"`
+	// Devices are the rotator and radio (satellite/rotator): rotctld/rigctld, or simulated.
+	Devices rotator.DevicesConfig `yaml:"devices"`
+	// Tracker tunes the 2 Hz pointing and Doppler loops (satellite/tracker).
+	Tracker tracker.Config `yaml:"tracker"`
 }
 
 // Backend is how to reach the backend. Its URL normally comes from registration.
@@ -98,5 +109,9 @@ func Default() Config {
 		Heartbeat: Heartbeat{ThermalRoot: "/sys/class/thermal"},
 		Outbox:    Outbox{MaxEvents: 100_000, MaxBytes: 100 << 20, BatchSize: 100, FlushTimeout: 10 * time.Second},
 		Executor:  Executor{Workers: 4, DrainTimeout: 30 * time.Second, Retain: 7 * 24 * time.Hour},
+		Station:   Station{PrepareLead: 90 * time.Second},
+		Proc:      defaultProc(),
+		Devices:   defaultDevices(),
+		Tracker:   defaultTracker(),
 	}
 }

@@ -80,7 +80,36 @@ func Parse(raw []byte, cfg *Config) error {
 
 // ApplyEnv sets every field that has an env tag and a variable set.
 func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
-	return applyEnv(reflect.ValueOf(cfg).Elem(), lookup)
+	if err := applyEnv(reflect.ValueOf(cfg).Elem(), lookup); err != nil {
+		return err
+	}
+	return applyForeignEnv(cfg, lookup)
+}
+
+// foreignEnv names variables for fields of sections whose types belong to other packages
+// (proc, rotator), which carry no env tags: the few an installer sets per machine.
+var foreignEnv = []struct {
+	name  string
+	field func(*Config) any
+}{
+	{"TALOS_DEVICES_ROTCTLD", func(c *Config) any { return &c.Devices.Rotctld }},
+	{"TALOS_DEVICES_RIGCTLD", func(c *Config) any { return &c.Devices.Rigctld }},
+	{"TALOS_PROC_CGROUPS", func(c *Config) any { return &c.Proc.Cgroups }},
+	{"TALOS_PROC_WORK_DIR", func(c *Config) any { return &c.Proc.WorkDir }},
+	{"TALOS_PROC_GRACE_PERIOD", func(c *Config) any { return &c.Proc.GracePeriod }},
+}
+
+func applyForeignEnv(cfg *Config, lookup func(string) (string, bool)) error {
+	for _, fe := range foreignEnv {
+		raw, ok := lookup(fe.name)
+		if !ok {
+			continue
+		}
+		if err := setFromString(reflect.ValueOf(fe.field(cfg)).Elem(), raw); err != nil {
+			return fmt.Errorf("environment variable %s: %w", fe.name, err)
+		}
+	}
+	return nil
 }
 
 func applyEnv(v reflect.Value, lookup func(string) (string, bool)) error {
@@ -142,7 +171,7 @@ func setFromString(v reflect.Value, raw string) error {
 
 // Validate checks every field and names the first offender by its YAML path.
 func (c Config) Validate() error {
-	checks := []func() error{c.validateCore, c.validateLimits, c.validateSections}
+	checks := []func() error{c.validateCore, c.validateLimits, c.validateSections, c.validateDevices}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return fmt.Errorf("invalid configuration: %w", err)
@@ -194,7 +223,8 @@ func (c Config) validateLimits() error {
 	return nil
 }
 
-// validateSections calls Validate on every section that has one (the extension point).
+// validateSections calls Validate on every section that has one (the extension point), and
+// prefixes the section's name unless the error already starts with it (proc's errors do).
 func (c Config) validateSections() error {
 	v := reflect.ValueOf(c)
 	for i := range v.NumField() {
@@ -203,7 +233,11 @@ func (c Config) validateSections() error {
 			continue
 		}
 		if err := section.Validate(); err != nil {
-			return fmt.Errorf("%s.%w", yamlName(v.Type().Field(i)), err)
+			name := yamlName(v.Type().Field(i))
+			if strings.HasPrefix(err.Error(), name+".") {
+				return err
+			}
+			return fmt.Errorf("%s.%w", name, err)
 		}
 	}
 	return nil
