@@ -27,8 +27,11 @@ const (
 	DefaultBatchSize     = 100
 	DefaultFlushInterval = 3 * time.Second
 	DefaultFlushTimeout  = 10 * time.Second
-	// MaxEventBytes bounds one stored event; a larger one is dropped and counted.
-	MaxEventBytes = 1 << 20
+	// MaxEventBytes bounds one stored event, in bytes of encoded JSON. Emit first cuts the
+	// message and data to the backend's per-event limits (see fit), after which a valid event
+	// encodes to about 42 KiB at most; only an event whose other fields break the protocol (a
+	// huge correlation_id) is still larger, and it is refused, logged and counted as dropped.
+	MaxEventBytes = 64 << 10
 )
 
 // Sender delivers one batch to the backend (client.Client bound to the satellite id).
@@ -84,7 +87,12 @@ type Outbox struct {
 	seq      uint64
 	rejected atomic.Int64
 	sent     atomic.Int64
-	failed   atomic.Int64 // events that could not be stored (disk error); counted as dropped
+	failed   atomic.Int64 // events that could not be stored (disk error, too large); counted as dropped
+	cut      atomic.Int64 // events whose message or data was truncated at Emit
+
+	// batchBytes is the byte budget of a batch body: api.MaxEventBatchBytes less headroom,
+	// halved on each 413 from a backend configured with a lower limit.
+	batchBytes atomic.Int64
 }
 
 // Options build an Outbox.
@@ -119,6 +127,7 @@ func Open(opts Options) (*Outbox, error) {
 		o.backoff = backoff.New(nil)
 	}
 	o.interval.Store(int64(o.limits.FlushInterval))
+	o.batchBytes.Store(maxBatchBody)
 	if err := o.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("state file %s is corrupt or unreadable: %w (stop the runner, move the file aside and start again; queued events in it are lost)", path, err)
@@ -146,7 +155,9 @@ func (o *Outbox) load() error {
 func (o *Outbox) Close() error { return o.db.Close() }
 
 // Emit stores ev durably (fsync'd) before returning; concurrent emitters share one commit. It
-// never fails the caller: an event that cannot be stored is logged and counted as dropped.
+// never fails the caller: a message or data over the backend's per-event limits is truncated
+// with a marker (and logged), and an event that cannot be stored is logged and counted as
+// dropped.
 func (o *Outbox) Emit(ev api.Event) {
 	if ev.ID == "" {
 		ev.ID = uuid.NewString()
@@ -154,9 +165,18 @@ func (o *Outbox) Emit(ev api.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = o.clk.Now().UTC()
 	}
-	rec, err := encodeRecord(ev)
+	cut, err := fit(&ev)
+	if cut != "" {
+		o.cut.Add(1)
+		o.log.Warn("event truncated to the backend's per-event limits", zap.String("event_id", ev.ID),
+			zap.String("event_type", ev.Type), zap.String("cut", cut))
+	}
+	var rec []byte
+	if err == nil {
+		rec, err = encodeRecord(ev)
+	}
 	if err == nil && len(rec) > MaxEventBytes {
-		err = fmt.Errorf("event is %d bytes, over the %d byte limit", len(rec), MaxEventBytes)
+		err = fmt.Errorf("event is %d bytes encoded, over the %d byte limit even after truncating its message and data (a field such as correlation_id is far too long)", len(rec), MaxEventBytes)
 	}
 	if err == nil {
 		err = o.append(rec)
@@ -272,6 +292,9 @@ func (o *Outbox) Dropped() int64 {
 	defer o.mu.Unlock()
 	return o.totals.Dropped + o.failed.Load()
 }
+
+// Truncated returns how many events had their message or data cut at Emit since start.
+func (o *Outbox) Truncated() int64 { return o.cut.Load() }
 
 // Rejected returns how many events the backend refused for good since start.
 func (o *Outbox) Rejected() int64 { return o.rejected.Load() }

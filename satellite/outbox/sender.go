@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -71,26 +72,73 @@ func (o *Outbox) finalFlush(ctx context.Context) error {
 	return nil
 }
 
-// Flush sends batches until the queue is empty or a call fails.
+// Batch body limits. A batch body is {"events":[e1,e2,...]}: the envelope plus the events'
+// encoded JSON (exactly as stored) and a comma between each two.
+const (
+	batchEnvelope = len(`{"events":[]}`)
+	// batchHeadroom is kept free under api.MaxEventBatchBytes in case the client ever encodes
+	// an event a few bytes differently from how it was stored.
+	batchHeadroom = 4 << 10
+	maxBatchBody  = api.MaxEventBatchBytes - batchHeadroom
+)
+
+// Flush sends batches until the queue is empty or a call fails. A batch holds at most
+// BatchSize events and at most batchBytes of JSON. A 413 (a backend with a lower body limit
+// than api.MaxEventBatchBytes) is not a failure: the batch is halved and sent again, and a
+// single event that still gets 413 is dropped and counted, since it can never be accepted.
+// Every 413 thus either shrinks the next batch or removes an event, so Flush always moves on.
 func (o *Outbox) Flush(ctx context.Context) error {
 	o.mu.Lock()
 	o.pending = 0
 	o.mu.Unlock()
+	count := o.limits.BatchSize
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		keys, batch, err := o.peek(o.limits.BatchSize)
-		if err != nil || len(keys) == 0 {
+		b, err := o.peek(count, int(o.batchBytes.Load()))
+		if err != nil || len(b.keys) == 0 {
 			return err
 		}
-		if err := o.sendOne(ctx, keys, batch); err != nil {
+		err = o.sendOne(ctx, b)
+		if !tooLarge(err) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := o.split(b, err); err != nil {
 			return err
 		}
+		count = max(1, len(b.events)/2)
 	}
 }
 
-func (o *Outbox) sendOne(ctx context.Context, keys [][]byte, batch []api.Event) error {
+// split handles a 413 for batch b: a batch of several events halves the byte budget (kept for
+// later flushes: the backend's limit is not going to rise by itself); a lone event is dropped.
+func (o *Outbox) split(b batch, sendErr error) error {
+	if len(b.events) > 1 {
+		budget := max(1, b.bytes/2)
+		o.batchBytes.Store(int64(budget))
+		o.log.Warn("backend refused an event batch as too large (413); halving the batch",
+			zap.Int("events", len(b.events)), zap.Int("bytes", b.bytes), zap.Int("new_byte_budget", budget),
+			zap.Error(sendErr))
+		return nil
+	}
+	ev := b.events[0]
+	o.log.Error("backend refused a single event as too large (413); dropping it (it can never be accepted)",
+		zap.String("event_id", ev.ID), zap.String("event_type", ev.Type), zap.Int("bytes", b.bytes), zap.Error(sendErr))
+	return o.delete(b.keys, true)
+}
+
+// tooLarge reports whether err is the backend's (or a proxy's) 413.
+func tooLarge(err error) bool {
+	var apiErr *client.APIError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusRequestEntityTooLarge
+}
+
+func (o *Outbox) sendOne(ctx context.Context, b batch) error {
+	keys, batch := b.keys, b.events
 	resp, err := o.sender.SendEvents(ctx, api.EventBatch{Events: batch})
 	if err != nil {
 		return err
@@ -119,36 +167,67 @@ func (o *Outbox) logRejected(batch []api.Event, rejected []api.RejectedEvent) {
 	}
 }
 
-// peek reads up to n of the oldest events without removing them. An undecodable record (disk
-// damage) is removed and counted as dropped rather than blocking the queue forever.
-func (o *Outbox) peek(n int) ([][]byte, []api.Event, error) {
-	var keys, bad [][]byte
-	var batch []api.Event
+// batch is the oldest queued events, ready to send.
+type batch struct {
+	keys   [][]byte
+	events []api.Event
+	bytes  int // the encoded body's size
+}
+
+// peek reads the oldest events without removing them: at most n, and no more than budget bytes
+// of body, but always at least one. Records that can never be sent are removed and counted as
+// dropped rather than blocking the queue forever: an undecodable one (disk damage) and one too
+// large for any batch (stored by an older version without the per-event limits).
+func (o *Outbox) peek(n, budget int) (batch, error) {
+	var b batch
+	var bad, huge [][]byte
+	b.bytes = batchEnvelope
 	err := state.Safe(func() error {
 		return o.db.View(func(tx *bolt.Tx) error {
 			cur := tx.Bucket(bucketEvents).Cursor()
-			for k, v := cur.First(); k != nil && len(keys) < n; k, v = cur.Next() {
+			for k, v := cur.First(); k != nil && len(b.keys) < n; k, v = cur.Next() {
+				size := len(v) - 1 // the record is the class byte, then the event's JSON
+				if batchEnvelope+size > maxBatchBody {
+					huge = append(huge, append([]byte(nil), k...))
+					continue
+				}
+				if len(b.keys) > 0 && b.bytes+1+size > budget {
+					break
+				}
 				ev, err := decodeRecord(v)
 				if err != nil {
 					bad = append(bad, append([]byte(nil), k...))
 					continue
 				}
-				keys = append(keys, append([]byte(nil), k...))
-				batch = append(batch, ev)
+				if len(b.keys) > 0 {
+					b.bytes++ // the comma
+				}
+				b.keys = append(b.keys, append([]byte(nil), k...))
+				b.events = append(b.events, ev)
+				b.bytes += size
 			}
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", o.path, err)
+		return batch{}, fmt.Errorf("read %s: %w", o.path, err)
 	}
-	if len(bad) > 0 {
-		o.log.Error("dropping undecodable events from the outbox", zap.Int("count", len(bad)), zap.String("file", o.path))
-		if err := o.delete(bad, true); err != nil {
-			return nil, nil, err
-		}
+	if err := o.dropUnsendable(bad, "undecodable"); err != nil {
+		return batch{}, err
 	}
-	return keys, batch, nil
+	if err := o.dropUnsendable(huge, fmt.Sprintf("larger than the %d byte batch limit", maxBatchBody)); err != nil {
+		return batch{}, err
+	}
+	return b, nil
+}
+
+func (o *Outbox) dropUnsendable(keys [][]byte, reason string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	o.log.Error("dropping events that can never be sent from the outbox", zap.Int("count", len(keys)),
+		zap.String("reason", reason), zap.String("file", o.path))
+	return o.delete(keys, true)
 }
 
 func (o *Outbox) remove(keys [][]byte) error { return o.delete(keys, false) }
