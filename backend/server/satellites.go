@@ -182,7 +182,7 @@ var (
 	errTokenExpired = &Error{http.StatusUnauthorized, api.ErrTokenExpired, "the registration token has expired", ""}
 	errTokenUsed    = &Error{http.StatusUnauthorized, api.ErrTokenAlreadyUsed, "the registration token has no uses left", ""}
 	errTokenScope   = &Error{http.StatusForbidden, api.ErrTokenInvalidScope,
-		"the credential may not register this satellite (another team's, or not its own key)", ""}
+		"the credential may not register this satellite (another team's, a team's with a global token, or not its own key)", ""}
 )
 
 // register creates a satellite, or rotates the key of an existing one (satellite_id set,

@@ -41,7 +41,8 @@ func offlineAfter(now time.Time, heartbeatSeconds int) time.Time {
 }
 
 // ErrWrongScope means a registration token may not register (or re-register) that satellite:
-// a team token naming a satellite of another team, or of no team.
+// a team token naming a satellite of another team, or of no team; a global token naming a
+// satellite of a team.
 var ErrWrongScope = errors.New("the registration token's scope does not cover this satellite")
 
 // Registration is what RegisterSatellite needs. Exactly one of TokenID (a registration token to
@@ -113,8 +114,13 @@ func (s *Store) reRegister(ctx context.Context, r Registration, scope *string, g
 	if err != nil {
 		return nil, err
 	}
+	// A global token may adopt only a satellite of no team: letting it re-register a team's
+	// satellite would hand its holder that team's station (key rotated, commands delivered to
+	// the holder). A team's satellite needs its own key or a token of its team.
 	switch {
 	case r.KeyHolder != "" && r.KeyHolder != sat.ID:
+		return nil, ErrWrongScope
+	case r.TokenID != "" && global && sat.TeamID != nil:
 		return nil, ErrWrongScope
 	case r.TokenID != "" && !global && (sat.TeamID == nil || *sat.TeamID != *scope):
 		return nil, ErrWrongScope
