@@ -16,7 +16,7 @@ import (
 // heartbeatRequest is api.Heartbeat with its validation.
 type heartbeatRequest api.Heartbeat
 
-const maxHeartbeatProcesses = 256
+const maxHeartbeatProcesses = api.MaxHeartbeatProcesses
 
 func (r *heartbeatRequest) validate() error {
 	switch r.Status {
@@ -48,7 +48,7 @@ func (r *heartbeatRequest) validate() error {
 			return errInvalid("tracking.state", "tracking.state must be idle, preparing, tracking or parking")
 		}
 	}
-	return validText("cgroup_limits", r.CgroupLimits, 0, 200)
+	return validText("cgroup_limits", r.CgroupLimits, 0, api.MaxCgroupLimitsLen)
 }
 
 func validSystem(m *api.SystemMetrics) error {
