@@ -354,3 +354,28 @@ func TestStoredEventTooLargeForAnyBatchIsDropped(t *testing.T) {
 	assert.EqualValues(t, 1, o.Dropped())
 	assert.Zero(t, o.Depth())
 }
+
+// FuzzFit: whatever a part emits, fit never panics, and an event it passes meets the backend's
+// per-event limits as the backend measures them (on the decoded wire form).
+func FuzzFit(f *testing.F) {
+	f.Add("hello", `{"a":1}`)
+	f.Add(strings.Repeat("\xff<", 3000), `{"b":"`+strings.Repeat("\\u0001<&", 3000)+`"}`)
+	f.Add(strings.Repeat("é", 5000), `[1,2`)
+	f.Add("", `null`)
+	f.Fuzz(func(t *testing.T, msg, data string) {
+		e := api.Event{ID: "00000000-0000-4000-8000-000000000000", Type: "fuzz", Severity: api.SeverityInfo, Time: t0, Message: msg}
+		if data != "" {
+			e.Data = json.RawMessage(data)
+		}
+		if _, err := fit(&e); err != nil {
+			return
+		}
+		raw, err := json.Marshal(e)
+		require.NoError(t, err)
+		var got api.Event
+		require.NoError(t, json.Unmarshal(raw, &got))
+		require.LessOrEqual(t, len(got.Message), api.MaxEventMessageBytes)
+		require.LessOrEqual(t, len(got.Data), api.MaxEventDataBytes)
+		require.LessOrEqual(t, len(raw), MaxEventBytes)
+	})
+}
