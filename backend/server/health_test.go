@@ -11,7 +11,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
@@ -46,7 +49,14 @@ func TestHealthSQLiteGoesAway(t *testing.T) {
 	assert.Equal(t, "unavailable", body.Status)
 	assert.Equal(t, "down", body.Database)
 	require.NotNil(t, body.Error)
-	assert.Contains(t, body.Error.Message, "database")
+	assert.Equal(t, "database unreachable", body.Error.Message)
+}
+
+// observed returns a server option logging into an observer, for tests that check what is
+// logged rather than answered.
+func observed() (func(*server.Options), *observer.ObservedLogs) {
+	core, logs := observer.New(zap.WarnLevel)
+	return func(o *server.Options) { o.Logger = zap.New(core) }, logs
 }
 
 // TestHealthPostgresGoesAway puts a TCP proxy between the store and PostgreSQL and cuts it: the
@@ -58,7 +68,8 @@ func TestHealthPostgresGoesAway(t *testing.T) {
 	p := startProxy(t, u.Host)
 	u.Host = p.addr
 	st := storetest.OpenURL(t, u.String())
-	h := servertest.New(t, st)
+	withLogs, logs := observed()
+	h := servertest.New(t, st, withLogs)
 
 	status, _ := health(t, h)
 	require.Equal(t, http.StatusOK, status)
@@ -67,6 +78,17 @@ func TestHealthPostgresGoesAway(t *testing.T) {
 	status, body := health(t, h)
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	assert.Equal(t, "down", body.Database)
+	// Anonymous callers learn nothing of the database's address, user or name; the log does.
+	require.NotNil(t, body.Error)
+	assert.Equal(t, "database unreachable", body.Error.Message)
+	host, _, err := net.SplitHostPort(p.addr)
+	require.NoError(t, err)
+	for _, secret := range []string{p.addr, host, u.User.Username(), u.Path} {
+		assert.NotContains(t, body.Error.Message, secret)
+	}
+	down := logs.FilterMessage("health check: database down").All()
+	require.NotEmpty(t, down, "the cause is logged")
+	assert.Contains(t, down[0].ContextMap()["error"], "ping database", "the log keeps the driver's detail")
 
 	p.start(t)
 	status, _ = health(t, h)
