@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,19 @@ func (r *recordingSender) SendEvents(ctx context.Context, b api.EventBatch) (api
 	r.seen = append(r.seen, sentBatch{events: len(b.Events), bytes: len(raw), err: err})
 	r.mu.Unlock()
 	return resp, err
+}
+
+// summary is a line for the test log: how many calls, how many refused, the largest body.
+func (r *recordingSender) summary() string {
+	calls, refused, largest := 0, 0, 0
+	for _, b := range r.batches() {
+		calls++
+		if b.err != nil {
+			refused++
+		}
+		largest = max(largest, b.bytes)
+	}
+	return fmt.Sprintf("%d calls, %d refused, largest body %d bytes", calls, refused, largest)
 }
 
 func (r *recordingSender) batches() []sentBatch {
@@ -219,6 +233,7 @@ func TestLargeEventsGoInBatchesUnderTheByteLimit(t *testing.T) {
 	}
 	assert.Zero(t, o.Truncated(), "these events are within the per-event limits")
 	require.NoError(t, o.Flush(context.Background()))
+	t.Log(rec.summary())
 
 	assertDeliveredOnce(t, f, ids)
 	assert.Zero(t, o.Depth())
@@ -246,6 +261,7 @@ func TestQueuedHugeEventsGoInBatchesUnderTheByteLimit(t *testing.T) {
 		storeRaw(t, o, e)
 	}
 	require.NoError(t, o.Flush(context.Background()))
+	t.Log(rec.summary())
 
 	assertDeliveredOnce(t, f, ids)
 	assert.Zero(t, o.Depth())
@@ -273,6 +289,7 @@ func TestSplitsOn413AndDeliversEverything(t *testing.T) {
 	}
 	emit(300)
 	require.NoError(t, o.Flush(context.Background()), "a 413 is handled, not returned")
+	t.Log(rec.summary())
 	assertDeliveredOnce(t, f, ids)
 	assert.Zero(t, o.Depth())
 	assert.Zero(t, o.Dropped())
