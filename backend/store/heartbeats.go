@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
+
+	"gorm.io/gorm/clause"
 )
 
 // Heartbeat is one stored health report. Report is the heartbeat's JSON as received (validated);
@@ -31,14 +34,26 @@ type HeartbeatResult struct {
 	Satellite *Satellite
 }
 
+// heartbeatReadHook, when set (by tests, through export_test.go), runs inside RecordHeartbeat's
+// transaction right after the satellite's status was read.
+var heartbeatReadHook atomic.Pointer[func(tx *Store, satelliteID string)]
+
 // RecordHeartbeat stores hb, moves the satellite's liveness window forward and sets its
 // status. When the satellite was offline, a satellite.online event records its return.
+//
+// The status is read with the row locked (FOR UPDATE on PostgreSQL; SQLite write transactions
+// hold the database's write lock from their start), so the offline sweep cannot commit between
+// the read and the write: otherwise the heartbeat would set the satellite online without a
+// satellite.online event, and the event log would end with satellite.offline.
 func (s *Store) RecordHeartbeat(ctx context.Context, hb *Heartbeat) (HeartbeatResult, error) {
 	var out HeartbeatResult
 	err := s.Tx(ctx, func(tx *Store) error {
-		sat, err := tx.SatelliteByID(ctx, hb.SatelliteID)
+		sat, err := tx.lockSatellite(ctx, hb.SatelliteID)
 		if err != nil {
 			return err
+		}
+		if hook := heartbeatReadHook.Load(); hook != nil {
+			(*hook)(tx, sat.ID)
 		}
 		now := tx.Now()
 		hb.ID, hb.ReceivedAt = NewID(), now
@@ -64,6 +79,19 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb *Heartbeat) (HeartbeatRe
 		return out, fmt.Errorf("record heartbeat of %s: %w", hb.SatelliteID, err)
 	}
 	return out, nil
+}
+
+// lockSatellite reads a satellite inside a transaction, locking its row until the commit.
+func (s *Store) lockSatellite(ctx context.Context, id string) (*Satellite, error) {
+	q := s.db.WithContext(ctx)
+	if s.dialect == Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var sat Satellite
+	if err := translate(q.Take(&sat, "id = ?", id).Error); err != nil {
+		return nil, fmt.Errorf("satellite %s: %w", id, err)
+	}
+	return &sat, nil
 }
 
 // HeartbeatQuery selects a satellite's heartbeats received in [From, To), newest first.
