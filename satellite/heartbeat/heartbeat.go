@@ -87,6 +87,8 @@ type Stats struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	Failures    int       `json:"consecutive_failures"`
 	Interval    float64   `json:"interval_seconds"`
+	// LastRefusal is why the backend refused the latest heartbeat (cleared by a success).
+	LastRefusal string `json:"last_refusal,omitempty"`
 }
 
 // New builds the loop.
@@ -172,6 +174,8 @@ func (l *Loop) beat(ctx context.Context) (time.Duration, error) {
 		return 0, nil
 	case errors.Is(err, client.ErrUnauthorized):
 		return 0, fmt.Errorf("heartbeat: %w", err)
+	case err != nil && !client.Retryable(err):
+		return l.refused(err), nil
 	case err != nil:
 		l.note(func(s *Stats) { s.Failures++ })
 		// Retry sooner than the interval while the backend recovers, spread by jitter.
@@ -180,11 +184,26 @@ func (l *Loop) beat(ctx context.Context) (time.Duration, error) {
 		return wait, nil
 	}
 	l.opts.Backoff.Reset()
-	l.note(func(s *Stats) { s.Failures = 0; s.LastSuccess = l.clk.Now() })
+	l.note(func(s *Stats) { s.Failures = 0; s.LastSuccess = l.clk.Now(); s.LastRefusal = "" })
 	if resp.NextHeartbeatSeconds > 0 {
 		l.SetInterval(time.Duration(resp.NextHeartbeatSeconds) * time.Second)
 	}
 	return l.Interval(), nil
+}
+
+// refused handles a heartbeat the backend will never accept as it is (400 and the other 4xx
+// but 401, 408 and 429): sending the same report again cannot help, so the loop logs the
+// backend's reason and waits the whole interval; the next heartbeat is a new report.
+func (l *Loop) refused(err error) time.Duration {
+	fields := []zap.Field{zap.Duration("next_in", l.Interval()), zap.Error(err)}
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) {
+		fields = append(fields, zap.Int("status", apiErr.Status), zap.String("code", apiErr.Code),
+			zap.String("field", apiErr.Field), zap.String("reason", apiErr.Message))
+	}
+	l.note(func(s *Stats) { s.Failures++; s.LastRefusal = err.Error() })
+	l.log.Error("backend refused the heartbeat; not resending it, the next one is a new report", fields...)
+	return l.Interval()
 }
 
 func (l *Loop) note(change func(*Stats)) {
@@ -215,6 +234,7 @@ func (l *Loop) Build(ctx context.Context) api.Heartbeat {
 			}
 		})
 	}
+	fitLimits(&hb)
 	for _, t := range l.opts.Tracking {
 		l.guard("tracking", func() {
 			if ts := t.Tracking(); ts != nil {
@@ -234,4 +254,14 @@ func (l *Loop) guard(what string, report func()) {
 		}
 	}()
 	report()
+}
+
+// fitLimits keeps a heartbeat within what the backend accepts, whatever the parts report: at
+// most api.MaxHeartbeatProcesses processes (each part lists its most important first) and a
+// one-line cgroup_limits of at most api.MaxCgroupLimitsLen characters.
+func fitLimits(hb *api.Heartbeat) {
+	if len(hb.Processes) > api.MaxHeartbeatProcesses {
+		hb.Processes = hb.Processes[:api.MaxHeartbeatProcesses]
+	}
+	hb.CgroupLimits = api.FitLine(hb.CgroupLimits, api.MaxCgroupLimitsLen)
 }

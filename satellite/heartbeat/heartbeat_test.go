@@ -2,14 +2,23 @@ package heartbeat
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/client"
@@ -183,4 +192,83 @@ func TestPanickingPartDoesNotStopTheHeartbeat(t *testing.T) {
 	hb := l.Build(context.Background())
 	assert.Len(t, hb.Processes, 1)
 	assert.Nil(t, hb.Tracking)
+}
+
+// refusingSender answers 400 as the backend does for a heartbeat over its limits, and records
+// what it was sent.
+type refusingSender struct {
+	mu   sync.Mutex
+	sent []api.Heartbeat
+}
+
+func (s *refusingSender) Heartbeat(_ context.Context, hb api.Heartbeat) (api.HeartbeatResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, hb)
+	return api.HeartbeatResponse{}, &client.APIError{Status: http.StatusBadRequest, Code: "invalid_request",
+		Field: "version", Message: "version must be 0 to 100 characters"}
+}
+
+func (s *refusingSender) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sent)
+}
+
+// A heartbeat the backend refuses (400) is logged with the backend's reason and not resent
+// at backoff speed: the loop waits the whole interval and sends a new report.
+func TestRefusedHeartbeatIsLoggedAndNotResent(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.InfoLevel)
+	clk := clock.NewFake(t0)
+	snd := &refusingSender{}
+	l := New(Options{Sender: snd, Clock: clk, Logger: zap.New(core), Interval: 30 * time.Second,
+		Backoff: backoff.New(func() float64 { return 1 })})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+
+	require.NoError(t, clk.BlockUntil(ctx, 1))
+	require.Equal(t, 1, snd.count())
+	refusals := logs.FilterMessageSnippet("refused the heartbeat").All()
+	require.Len(t, refusals, 1)
+	fields := refusals[0].ContextMap()
+	assert.Equal(t, "version must be 0 to 100 characters", fields["reason"])
+	assert.Equal(t, "version", fields["field"])
+	assert.EqualValues(t, http.StatusBadRequest, fields["status"])
+	assert.Contains(t, l.Stats().LastRefusal, "version must be")
+
+	clk.Advance(29 * time.Second) // a transient failure would have been retried after 1 s
+	require.NoError(t, clk.BlockUntil(ctx, 1))
+	assert.Equal(t, 1, snd.count(), "not resent before the interval")
+	clk.Advance(time.Second)
+	require.Eventually(t, func() bool { return snd.count() == 2 }, 10*time.Second, time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+type manyProcs struct{}
+
+func (manyProcs) Processes() []api.ProcessInfo {
+	out := make([]api.ProcessInfo, 300)
+	for i := range out {
+		out[i] = api.ProcessInfo{Name: fmt.Sprintf("p%d", i), State: "exited"}
+	}
+	return out
+}
+func (manyProcs) CgroupLimits() string {
+	return "off: " + errors.Join(errors.New("cgroup v2: permission denied"), errors.New(strings.Repeat("x", 300))).Error()
+}
+
+// Build keeps a heartbeat within the backend's limits whatever the parts report.
+func TestBuildFitsTheBackendLimits(t *testing.T) {
+	t.Parallel()
+	l := New(Options{Processes: []ProcessReporter{procs{}, manyProcs{}}})
+	hb := l.Build(context.Background())
+	require.Len(t, hb.Processes, api.MaxHeartbeatProcesses)
+	assert.Equal(t, "satdump", hb.Processes[0].Name, "the first part's processes are kept")
+	assert.Equal(t, "p0", hb.Processes[1].Name, "then the next part's first ones")
+	assert.LessOrEqual(t, utf8.RuneCountInString(hb.CgroupLimits), api.MaxCgroupLimitsLen)
+	assert.False(t, strings.ContainsFunc(hb.CgroupLimits, unicode.IsControl), "%q", hb.CgroupLimits)
+	assert.True(t, strings.HasPrefix(hb.CgroupLimits, "off: cgroup v2: permission denied; xxx"), hb.CgroupLimits)
 }

@@ -24,12 +24,12 @@ func BenchmarkStartStop(b *testing.B) {
 			if err := os.Chmod(base, 0o711); err != nil {
 				b.Fatal(err)
 			}
-			m, err := New(Config{Cgroups: mode, CgroupParent: unique("talos-bench-"), WorkDir: base + "/teams"}, zap.NewNop(), nil, nil)
+			team := unique("b")
+			m, err := New(Config{Cgroups: mode, CgroupParent: unique("talos-bench-"), WorkDir: base + "/teams", OwnTeam: team}, zap.NewNop(), nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Logf("cgroup limits: %s", m.CgroupLimits())
-			team := unique("b")
 			defer func() { _ = execCommand("userdel", "--force", teamUserName(team)) }()
 			ctx := context.Background()
 			b.ResetTimer()

@@ -211,3 +211,4 @@ func cpuQuota(cores float64) (quotaUS int64, periodUS uint64) {
 	}
 	return q, period
 }
+

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/talos-gs/talos/backend/api"
 )
 
 // Config is the process manager's part of the runner's YAML configuration. Zero fields take the
@@ -41,6 +43,14 @@ type Config struct {
 	CrashLoopWindow   time.Duration `yaml:"crash_loop_window"`
 	// SampleInterval is how often CPU and memory use are sampled for the heartbeat.
 	SampleInterval time.Duration `yaml:"sample_interval"`
+
+	// OwnTeam is the station's own team (identity.json's team_id), always allowed to run
+	// processes. It is not read from YAML: the runner sets it from the registered identity.
+	OwnTeam string `yaml:"-"`
+	// Teams lists the other teams whose processes this station runs (a shared station). A
+	// process.start or observation naming any other team is refused before a user or a
+	// directory is made for it. Teams mapped in Users are allowed too.
+	Teams []string `yaml:"teams"`
 
 	// WorkDir is the base directory holding one 0700 directory per team.
 	WorkDir string `yaml:"work_dir"`
@@ -77,7 +87,9 @@ func (l Limits) MemoryBytes() int64 { return l.MemoryMB << 20 }
 type OutputConfig struct {
 	// MaxLineBytes truncates longer lines.
 	MaxLineBytes int `yaml:"max_line_bytes"`
-	// BatchLines and BatchBytes flush a batch when reached.
+	// BatchLines and BatchBytes flush a batch when reached; BatchBytes counts the lines'
+	// JSON (escapes included) and is at most MaxOutputBatchBytes, so a batch always fits the
+	// backend's per-event data limit.
 	BatchLines int `yaml:"batch_lines"`
 	BatchBytes int `yaml:"batch_bytes"`
 	// FlushInterval flushes a non-empty batch at least this often.
@@ -109,7 +121,7 @@ func DefaultConfig() Config {
 		Path:              "/usr/local/bin:/usr/bin:/bin",
 		Shell:             "/bin/sh",
 		Output: OutputConfig{
-			MaxLineBytes: 1024, BatchLines: 100, BatchBytes: 16 << 10,
+			MaxLineBytes: 1024, BatchLines: 100, BatchBytes: MaxOutputBatchBytes,
 			FlushInterval: 2 * time.Second, RateBytesPerSecond: 4 << 10, BurstBytes: 32 << 10,
 		},
 	}
@@ -216,8 +228,10 @@ func (c Config) validateLimits() error {
 	if c.Defaults.CPUCores > c.Max.CPUCores || c.Defaults.MemoryMB > c.Max.MemoryMB || c.Defaults.Pids > c.Max.Pids {
 		return errors.New("proc.defaults: every default limit must be at most the matching proc.max")
 	}
-	if c.MaxProcesses < 1 || c.MaxProcesses > 10000 {
-		return fmt.Errorf("proc.max_processes: %d must be between 1 and 10000", c.MaxProcesses)
+	// Every live process must fit in a heartbeat, which the backend caps.
+	if c.MaxProcesses < 1 || c.MaxProcesses > api.MaxHeartbeatProcesses {
+		return fmt.Errorf("proc.max_processes: %d must be between 1 and %d (the most processes a heartbeat may report)",
+			c.MaxProcesses, api.MaxHeartbeatProcesses)
 	}
 	return nil
 }
@@ -260,6 +274,14 @@ func (c Config) validatePaths() error {
 	if !filepath.IsAbs(c.Shell) {
 		return fmt.Errorf("proc.shell: %q must be an absolute path", c.Shell)
 	}
+	if c.OwnTeam != "" && !teamRe.MatchString(c.OwnTeam) {
+		return fmt.Errorf("proc: own team id %q (identity team_id) must be 1 to 64 characters of A-Z a-z 0-9 _ -", c.OwnTeam)
+	}
+	for i, team := range c.Teams {
+		if !teamRe.MatchString(team) {
+			return fmt.Errorf("proc.teams[%d]: team id %q must be 1 to 64 characters of A-Z a-z 0-9 _ -", i, team)
+		}
+	}
 	for team, user := range c.Users {
 		if !teamRe.MatchString(team) {
 			return fmt.Errorf("proc.users: team id %q must be 1 to 64 characters of A-Z a-z 0-9 _ -", team)
@@ -278,8 +300,9 @@ func (c Config) validateOutput() error {
 		return fmt.Errorf("proc.output.max_line_bytes: %d must be between 16 and 1048576", o.MaxLineBytes)
 	case o.BatchLines < 1:
 		return fmt.Errorf("proc.output.batch_lines: %d must be at least 1", o.BatchLines)
-	case o.BatchBytes < o.MaxLineBytes:
-		return fmt.Errorf("proc.output.batch_bytes: %d must be at least max_line_bytes", o.BatchBytes)
+	case o.BatchBytes < 1024 || o.BatchBytes > MaxOutputBatchBytes:
+		return fmt.Errorf("proc.output.batch_bytes: %d must be between 1024 and %d (bytes of JSON; the backend refuses larger event data)",
+			o.BatchBytes, MaxOutputBatchBytes)
 	case o.FlushInterval < 10*time.Millisecond:
 		return fmt.Errorf("proc.output.flush_interval: %v must be at least 10ms", o.FlushInterval)
 	case o.RateBytesPerSecond < 1:

@@ -139,9 +139,13 @@ func unique(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// newTeam returns a unique team id and removes its user when the test ends.
-func newTeam(t *testing.T) string {
+// newTeam returns a unique team id, allowed on m as proc.teams would, and removes its user
+// when the test ends.
+func newTeam(t *testing.T, m *Manager) string {
 	team := unique("t")
+	m.teams.mu.Lock()
+	m.teams.allowed[team] = true
+	m.teams.mu.Unlock()
 	t.Logf("team %s (user %s)", team, teamUserName(team))
 	t.Cleanup(func() { removeTeamUser(t, team) })
 	return team

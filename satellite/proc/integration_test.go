@@ -41,7 +41,7 @@ func TestOOMKillUnderMemoryLimit(t *testing.T) {
 	requireCgroups(t, m)
 	runManager(t, m)
 
-	_, err := m.Start(context.Background(), Spec{Name: "alloc", Team: newTeam(t), Command: []string{helperBin, helperArg, "alloc", "300"}})
+	_, err := m.Start(context.Background(), Spec{Name: "alloc", Team: newTeam(t, m), Command: []string{helperBin, helperArg, "alloc", "300"}})
 	require.NoError(t, err)
 
 	d := exitData(t, rec.waitEvents(t, api.EventProcessExited, "alloc", 1)[0])
@@ -64,7 +64,7 @@ func TestCPUQuotaHoldsBusyLoop(t *testing.T) {
 	requireCgroups(t, m)
 	runManager(t, m)
 
-	_, err := m.Start(context.Background(), Spec{Name: "busy", Team: newTeam(t), Command: []string{helperBin, helperArg, "busy", "30"}})
+	_, err := m.Start(context.Background(), Spec{Name: "busy", Team: newTeam(t, m), Command: []string{helperBin, helperArg, "busy", "30"}})
 	require.NoError(t, err)
 	m.mu.Lock()
 	r := m.procs["busy"].run
@@ -131,7 +131,7 @@ func TestGrandchildrenDieWithGroup(t *testing.T) {
 	m, rec := newTestManager(t, cfg, nil)
 	requireCgroups(t, m)
 	runManager(t, m)
-	team := newTeam(t)
+	team := newTeam(t, m)
 
 	// One grandchild stays in the process group; one leaves it with setsid and ignores TERM:
 	// only the cgroup can catch that one.
@@ -155,7 +155,7 @@ func TestTeamUserIsolation(t *testing.T) {
 	cfg := testConfig(t)
 	m, rec := newTestManager(t, cfg, nil)
 	runManager(t, m)
-	teamA, teamB := newTeam(t), newTeam(t)
+	teamA, teamB := newTeam(t, m), newTeam(t, m)
 
 	_, err := m.Start(context.Background(), Spec{Name: "writer", Team: teamB, Command: []string{"sh", "-c", `echo secret-of-b > "$HOME/secret.txt"; echo wrote`}})
 	require.NoError(t, err)
@@ -195,7 +195,7 @@ func TestChildEnvironmentIsClean(t *testing.T) {
 	runManager(t, m)
 
 	_, err := m.Start(context.Background(), Spec{
-		Name: "env", Team: newTeam(t), Env: map[string]string{"SAMPLE_RATE": "48000"},
+		Name: "env", Team: newTeam(t, m), Env: map[string]string{"SAMPLE_RATE": "48000"},
 		Command: []string{"sh", "-c", `env; echo stdin=$(readlink /proc/self/fd/0); touch "$TMPDIR/x" && echo tmp=ok`},
 	})
 	require.NoError(t, err)
@@ -216,7 +216,7 @@ func TestCrashLoopStopsRestarts(t *testing.T) {
 	m, rec := newTestManager(t, testConfig(t), clock)
 	runManager(t, m)
 
-	_, err := m.Start(context.Background(), Spec{Name: "crash", Team: newTeam(t), Restart: api.RestartOnFailure, Command: []string{"sh", "-c", "exit 3"}})
+	_, err := m.Start(context.Background(), Spec{Name: "crash", Team: newTeam(t, m), Restart: api.RestartOnFailure, Command: []string{"sh", "-c", "exit 3"}})
 	require.NoError(t, err)
 	for i, delay := range []time.Duration{time.Second, 5 * time.Second, 15 * time.Second} {
 		rec.waitEvents(t, api.EventProcessExited, "crash", i+1)
@@ -244,7 +244,7 @@ func TestIdleTimeoutStopsSilentProcess(t *testing.T) {
 	m, rec := newTestManager(t, testConfig(t), clock)
 	runManager(t, m)
 
-	_, err := m.Start(context.Background(), Spec{Name: "quiet", Team: newTeam(t), Restart: api.RestartOnFailure, Command: []string{"sleep", "600"}})
+	_, err := m.Start(context.Background(), Spec{Name: "quiet", Team: newTeam(t, m), Restart: api.RestartOnFailure, Command: []string{"sleep", "600"}})
 	require.NoError(t, err)
 	clock.Advance(4 * time.Minute)
 	clock.Advance(time.Minute)
@@ -266,7 +266,7 @@ func TestMaxProcessesRefusesTheNext(t *testing.T) {
 		}
 	})
 	runManager(t, m)
-	team := newTeam(t)
+	team := newTeam(t, m)
 
 	for i := 0; i < 50; i++ {
 		pi, err := m.Start(context.Background(), Spec{Name: fmt.Sprintf("p%02d", i), Team: team, Command: []string{"sleep", "600"}})
@@ -292,7 +292,7 @@ func TestShutdownLeavesNothingBehind(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
-	team := newTeam(t)
+	team := newTeam(t, m)
 
 	_, err := m.Start(ctx, Spec{Name: "polite", Team: team, Command: []string{"sh", "-c", `sleep 600 & echo polite $!; wait`}})
 	require.NoError(t, err)
@@ -331,7 +331,7 @@ func TestLeftoversOfACrashedRunnerAreReaped(t *testing.T) {
 	crashed, rec := newTestManager(t, cfg, nil)
 	requireCgroups(t, crashed)
 	runManager(t, crashed) // for its output batches; it stops nothing before the new runner starts
-	team := newTeam(t)
+	team := newTeam(t, crashed)
 	_, err := crashed.Start(context.Background(), Spec{Name: "orphan", Team: team, Command: []string{"sh", "-c", `setsid sleep 600 & echo orphan $!; wait`}})
 	require.NoError(t, err)
 	pids := pidsFromOutput(t, rec, "orphan", 1)
@@ -362,7 +362,7 @@ func TestCgroupV2PlacementAndKill(t *testing.T) {
 	require.NoError(t, m.lim.Close()) // the host's own limiter made its parent when probing
 	m.lim = &v2Limiter{mount: mount, base: base, limits: false}
 	runManager(t, m)
-	team := newTeam(t)
+	team := newTeam(t, m)
 
 	script := `echo leader $$; setsid sleep 600 & echo escaped $!; cat /proc/$$/cgroup; wait`
 	_, err := m.Start(context.Background(), Spec{Name: "v2", Team: team, Command: []string{"sh", "-c", script}})
@@ -393,7 +393,7 @@ func TestFallbackWithoutCgroups(t *testing.T) {
 	assert.Equal(t, "off: disabled by config (proc.cgroups: off)", m.CgroupLimits())
 	rec.waitEvents(t, api.EventProcessLimitsOff, "", 1)
 
-	_, err := m.Start(context.Background(), Spec{Name: "limits", Team: newTeam(t), Limits: Limits{MemoryMB: 64},
+	_, err := m.Start(context.Background(), Spec{Name: "limits", Team: newTeam(t, m), Limits: Limits{MemoryMB: 64},
 		Command: []string{"sh", "-c", `echo as $(ulimit -v); echo nice $(nice); sleep 600 & echo child $!; wait`}})
 	require.NoError(t, err)
 	vals := pidsFromOutput(t, rec, "limits", 3)
@@ -413,7 +413,7 @@ func TestStartRefusals(t *testing.T) {
 	cfg.Cgroups = "off"
 	m, _ := newTestManager(t, cfg, nil)
 	runManager(t, m)
-	team := newTeam(t)
+	team := newTeam(t, m)
 	ok := Spec{Name: "dup", Team: team, Command: []string{"sleep", "600"}}
 	_, err := m.Start(context.Background(), ok)
 	require.NoError(t, err)

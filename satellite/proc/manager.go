@@ -69,7 +69,7 @@ func newManager(cfg Config, log *zap.Logger, emit events.Emitter, clock Clock, v
 	root := os.Geteuid() == 0
 	m := &Manager{
 		cfg: cfg, log: log, emit: emit, clock: clock, root: root,
-		teams: &teams{cfg: cfg, root: root},
+		teams: newTeams(cfg, root),
 		procs: map[string]*process{},
 	}
 	m.lim = newLimiter(cfg, v2Mount, log)
@@ -83,20 +83,41 @@ func newManager(cfg Config, log *zap.Logger, emit events.Emitter, clock Clock, v
 	return m, nil
 }
 
-// CgroupLimits is "v1", "v2" or "off: <reason>", for the heartbeat.
-func (m *Manager) CgroupLimits() string { return m.lim.Mode() }
+// CgroupLimits is "v1", "v2" or "off: <reason>", for the heartbeat: one line of at most
+// api.MaxCgroupLimitsLen characters (a reason may be a multi-line joined error).
+func (m *Manager) CgroupLimits() string { return api.FitLine(m.lim.Mode(), api.MaxCgroupLimitsLen) }
 
-// Processes lists every known process (live, and finished within the last hour) by name, with
-// its latest CPU and memory sample, for the heartbeat.
+// Processes lists the known processes with their latest CPU and memory sample, for the
+// heartbeat and process.list: the live ones by name, then those finished within the last hour,
+// most recent first; at most api.MaxHeartbeatProcesses in all (the backend refuses a longer
+// list), so the oldest finished ones are left out first.
 func (m *Manager) Processes() []api.ProcessInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]api.ProcessInfo, 0, len(m.procs))
+	ps := make([]*process, 0, len(m.procs))
 	for _, p := range m.procs {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return reportedBefore(ps[i], ps[j]) })
+	ps = ps[:min(len(ps), api.MaxHeartbeatProcesses)]
+	out := make([]api.ProcessInfo, 0, len(ps))
+	for _, p := range ps {
 		out = append(out, p.info())
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// reportedBefore orders processes for the report: live before finished, live ones by name,
+// finished ones newest first (then by name).
+func reportedBefore(a, b *process) bool {
+	la, lb := live(a.state), live(b.state)
+	switch {
+	case la != lb:
+		return la
+	case !la && !a.finishedAt.Equal(b.finishedAt):
+		return a.finishedAt.After(b.finishedAt)
+	}
+	return a.spec.Name < b.spec.Name
 }
 
 // Start runs a process and returns once it runs (or failed to start). The name must not be
@@ -104,6 +125,9 @@ func (m *Manager) Processes() []api.ProcessInfo {
 func (m *Manager) Start(ctx context.Context, spec Spec) (api.ProcessInfo, error) {
 	if err := spec.validate(); err != nil {
 		return api.ProcessInfo{}, err
+	}
+	if err := m.teams.check(spec.Team); err != nil {
+		return api.ProcessInfo{}, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
 	limits, err := resolveLimits(m.cfg, spec.Limits)
 	if err != nil {

@@ -2,21 +2,27 @@ package proc
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
+
+	"github.com/talos-gs/talos/backend/api"
 )
 
 // outputLine is one line of a process's stdout or stderr, as sent in process.output events.
 type outputLine struct {
 	Stream string `json:"stream"`
 	Text   string `json:"text"`
-	// Truncated: the line was longer than proc.output.max_line_bytes.
+	// Truncated: the line was cut, to proc.output.max_line_bytes or to fit one event.
 	Truncated bool `json:"truncated,omitempty"`
+	// DroppedBytes counts the bytes of the line cut off.
+	DroppedBytes int `json:"dropped_bytes,omitempty"`
 }
 
 // outputBatch is the data of one process.output event.
@@ -26,10 +32,20 @@ type outputBatch struct {
 	Dropped int `json:"dropped_lines,omitempty"`
 }
 
+// MaxOutputBatchBytes is the most JSON bytes the lines of one process.output event take: the
+// backend refuses an event whose data is over api.MaxEventDataBytes, and 4 KiB are left for the
+// rest of the data (process name, team id, counts).
+const MaxOutputBatchBytes = api.MaxEventDataBytes - 4<<10
+
+// lineOverhead bounds the JSON of a line besides its text: the longest
+// {"stream":"stdout","text":"","truncated":true,"dropped_bytes":<20 digits>} and a comma.
+const lineOverhead = 96
+
 // output batches one process's lines into events: a batch goes out when it holds BatchLines
-// lines or BatchBytes bytes, or FlushInterval after its first line. A token bucket of
-// RateBytesPerSecond (burst BurstBytes) bounds what one process can send; lines above it are
-// dropped and counted, never silently.
+// lines or its lines take BatchBytes bytes of JSON, or FlushInterval after its first line. A
+// line that alone would not fit a batch is cut (marked truncated, with the bytes dropped). A
+// token bucket of RateBytesPerSecond (burst BurstBytes) bounds what one process can send;
+// lines above it are dropped and counted, never silently.
 type output struct {
 	cfg     OutputConfig
 	clock   Clock
@@ -38,7 +54,7 @@ type output struct {
 
 	mu      sync.Mutex
 	batch   outputBatch
-	bytes   int
+	bytes   int // JSON size of batch.Lines, commas included
 	first   time.Time
 	last    time.Time
 	readers sync.WaitGroup
@@ -52,8 +68,9 @@ func newOutput(cfg OutputConfig, clock Clock, send func(outputBatch)) *output {
 	}
 }
 
-// add takes one line; it may send a full batch.
-func (o *output) add(stream, text string, truncated bool) {
+// add takes one line (cut already by dropped bytes); it may send one or two batches: the
+// waiting one when the line would push it over BatchBytes, and the new one when full.
+func (o *output) add(stream, text string, dropped int) {
 	now := o.clock.Now()
 	o.mu.Lock()
 	o.last = now
@@ -62,17 +79,69 @@ func (o *output) add(stream, text string, truncated bool) {
 		o.mu.Unlock()
 		return
 	}
+	line := fitLine(outputLine{Stream: stream, Text: text, Truncated: dropped > 0, DroppedBytes: dropped}, o.cfg.BatchBytes)
+	size := lineSize(line)
+	var before, full outputBatch
+	if len(o.batch.Lines) > 0 && o.bytes+size > o.cfg.BatchBytes {
+		before = o.takeLocked()
+	}
 	if len(o.batch.Lines) == 0 {
 		o.first = now
 	}
-	o.batch.Lines = append(o.batch.Lines, outputLine{Stream: stream, Text: text, Truncated: truncated})
-	o.bytes += len(text)
-	var full outputBatch
+	o.batch.Lines = append(o.batch.Lines, line)
+	o.bytes += size
 	if len(o.batch.Lines) >= o.cfg.BatchLines || o.bytes >= o.cfg.BatchBytes {
 		full = o.takeLocked()
 	}
 	o.mu.Unlock()
+	o.sendIf(before)
 	o.sendIf(full)
+}
+
+// fitLine cuts a line whose JSON would take more than limit bytes, at a character boundary.
+func fitLine(l outputLine, limit int) outputLine {
+	if lineSize(l) <= limit {
+		return l
+	}
+	budget, n := limit-lineOverhead, 0
+	for i, r := range l.Text {
+		w := jsonRuneLen(l.Text, i, r)
+		if n+w > budget {
+			l.DroppedBytes += len(l.Text) - i
+			l.Text, l.Truncated = l.Text[:i], true
+			return l
+		}
+		n += w
+	}
+	return l
+}
+
+// lineSize bounds the JSON size of a line in a batch, comma included.
+func lineSize(l outputLine) int {
+	return lineOverhead - len("stdout") + len(l.Stream) + jsonStringLen(l.Text)
+}
+
+// jsonStringLen is how many bytes encoding/json writes for s between its quotes (with its
+// default HTML escaping).
+func jsonStringLen(s string) int {
+	n := 0
+	for i, r := range s {
+		n += jsonRuneLen(s, i, r)
+	}
+	return n
+}
+
+// jsonRuneLen is the encoded size of the rune r found at s[i].
+func jsonRuneLen(s string, i int, r rune) int {
+	switch {
+	case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+		return 6 // an invalid byte becomes \ufffd
+	case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t' || r == '\b' || r == '\f':
+		return 2
+	case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+		return 6
+	}
+	return utf8.RuneLen(r)
 }
 
 // flushDue sends the batch if its first line is FlushInterval old.
@@ -114,17 +183,17 @@ func (o *output) lastActivity() time.Time {
 	return o.last
 }
 
-// read consumes r line by line until EOF. Lines longer than MaxLineBytes are cut and the rest
-// of them skipped.
+// read consumes r line by line until EOF. Lines longer than MaxLineBytes are cut; the bytes
+// of the rest are skipped and counted.
 func (o *output) read(r io.Reader, stream string) {
 	o.readers.Add(1)
 	go func() {
 		defer o.readers.Done()
 		br := bufio.NewReaderSize(r, o.cfg.MaxLineBytes)
 		for {
-			line, truncated, err := readLine(br)
-			if line != "" || (err == nil && !truncated) {
-				o.add(stream, line, truncated)
+			line, dropped, err := readLine(br)
+			if line != "" || dropped > 0 || err == nil {
+				o.add(stream, line, dropped)
 			}
 			if err != nil {
 				return
@@ -133,17 +202,21 @@ func (o *output) read(r io.Reader, stream string) {
 	}()
 }
 
-// readLine returns one line without its end; truncated when it did not fit the buffer.
-func readLine(br *bufio.Reader) (string, bool, error) {
+// readLine returns one line without its end, and how many bytes of it were skipped because it
+// did not fit the buffer.
+func readLine(br *bufio.Reader) (string, int, error) {
 	chunk, err := br.ReadSlice('\n')
 	line := strings.TrimRight(string(chunk), "\r\n")
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		return line, false, err
-	}
+	dropped := 0
 	for errors.Is(err, bufio.ErrBufferFull) {
-		_, err = br.ReadSlice('\n')
+		var rest []byte
+		rest, err = br.ReadSlice('\n')
+		dropped += len(rest)
+		if err == nil {
+			dropped -= len(rest) - len(bytes.TrimRight(rest, "\r\n"))
+		}
 	}
-	return line, true, err
+	return line, dropped, err
 }
 
 // wait waits until both streams reached EOF, at most until deadline fires: a grandchild that

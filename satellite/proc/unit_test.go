@@ -129,14 +129,14 @@ func TestOutputBatchingAndRateLimit(t *testing.T) {
 	cfg.BatchLines, cfg.RateBytesPerSecond, cfg.BurstBytes, cfg.MaxLineBytes = 3, 100, 100, 16
 	o := newOutput(cfg, clock, func(b outputBatch) { sent = append(sent, b) })
 
-	o.add("stdout", "a", false)
-	o.add("stderr", "b", false)
+	o.add("stdout", "a", 0)
+	o.add("stderr", "b", 0)
 	assert.Empty(t, sent, "a batch waits for 3 lines")
-	o.add("stdout", "c", false)
+	o.add("stdout", "c", 0)
 	require.Len(t, sent, 1)
-	assert.Equal(t, []outputLine{{"stdout", "a", false}, {"stderr", "b", false}, {"stdout", "c", false}}, sent[0].Lines)
+	assert.Equal(t, []outputLine{{"stdout", "a", false, 0}, {"stderr", "b", false, 0}, {"stdout", "c", false, 0}}, sent[0].Lines)
 
-	o.add("stdout", "d", false)
+	o.add("stdout", "d", 0)
 	o.flushDue(clock.Now().Add(time.Second))
 	assert.Len(t, sent, 1, "not due before flush_interval")
 	clock.Advance(cfg.FlushInterval)
@@ -144,7 +144,7 @@ func TestOutputBatchingAndRateLimit(t *testing.T) {
 	require.Len(t, sent, 2)
 
 	for i := 0; i < 40; i++ { // 40 × 11 bytes > the 100-byte burst
-		o.add("stdout", "0123456789", false)
+		o.add("stdout", "0123456789", 0)
 	}
 	o.flush()
 	total, dropped := 0, 0
@@ -172,9 +172,9 @@ func TestOutputReadTruncatesLongLines(t *testing.T) {
 	o.wait(make(chan time.Time))
 	o.flush()
 	require.Len(t, lines, 3)
-	assert.Equal(t, outputLine{"stdout", "short", false}, lines[0])
-	assert.Equal(t, outputLine{"stdout", strings.Repeat("x", 16), true}, lines[1])
-	assert.Equal(t, outputLine{"stdout", "last without new", true}, lines[2], "EOF ends the last line")
+	assert.Equal(t, outputLine{"stdout", "short", false, 0}, lines[0])
+	assert.Equal(t, outputLine{"stdout", strings.Repeat("x", 16), true, 24}, lines[1])
+	assert.Equal(t, outputLine{"stdout", "last without new", true, 4}, lines[2], "EOF ends the last line")
 }
 
 // TestV2ResourcesOnFakeHierarchy checks what the v2 code writes, on a directory laid out like
@@ -290,7 +290,7 @@ func TestHandlers(t *testing.T) {
 	h := m.Handlers()
 	require.Len(t, h, 4)
 
-	team := newTeam(t)
+	team := newTeam(t, m)
 	payload, err := json.Marshal(api.ProcessStartPayload{Name: "echo", TeamID: team, Command: []string{"sh", "-c", "echo hello; sleep 600"}})
 	require.NoError(t, err)
 	res, err := h[api.CommandProcessStart](context.Background(), api.Command{ID: "c1", Type: api.CommandProcessStart, Payload: payload, CorrelationID: "obs-1"})

@@ -33,11 +33,48 @@ type identity struct {
 	dir string
 }
 
-// teams resolves and creates team users and directories.
+// teams resolves and creates team users and directories, for the allowed teams only.
 type teams struct {
 	cfg  Config
 	root bool
 	mu   sync.Mutex
+	// allowed are the station's own team, proc.teams and the teams mapped in proc.users: the
+	// team id of a payload is chosen by whoever queued the command, and a station must not make
+	// a system user (as root) for any id it is sent.
+	allowed map[string]bool
+}
+
+// ErrTeamNotAllowed refuses a process of a team this station does not run processes for.
+var ErrTeamNotAllowed = errors.New("team not allowed on this station")
+
+func newTeams(cfg Config, root bool) *teams {
+	t := &teams{cfg: cfg, root: root, allowed: map[string]bool{}}
+	if cfg.OwnTeam != "" {
+		t.allowed[cfg.OwnTeam] = true
+	}
+	for _, team := range cfg.Teams {
+		t.allowed[team] = true
+	}
+	for team := range cfg.Users {
+		t.allowed[team] = true
+	}
+	return t
+}
+
+// check refuses a team outside the allow-list, naming the payload field it came from.
+func (t *teams) check(team string) error {
+	t.mu.Lock()
+	ok := t.allowed[team]
+	t.mu.Unlock()
+	if ok {
+		return nil
+	}
+	own := t.cfg.OwnTeam
+	if own == "" {
+		own = "(not set)"
+	}
+	return fmt.Errorf("%w: payload.team_id %q is neither the station's own team %s nor listed in proc.teams; no user or directory was made for it",
+		ErrTeamNotAllowed, team, own)
 }
 
 // userComment marks a user Talos made for a team; it is checked before the user is used, so
@@ -64,6 +101,9 @@ func teamUserName(team string) string {
 func (t *teams) identity(ctx context.Context, team string) (identity, error) {
 	if !teamRe.MatchString(team) {
 		return identity{}, fmt.Errorf("team id %q is not valid", team)
+	}
+	if err := t.check(team); err != nil {
+		return identity{}, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
