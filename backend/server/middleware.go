@@ -88,7 +88,7 @@ func (s *Server) recovery() gin.HandlerFunc {
 // limitBody caps request bodies: a declared length over the limit is refused at once with 413,
 // and any body is cut off at the limit while it is read (decodeJSON then answers 413).
 func (s *Server) limitBody(c *gin.Context) {
-	limit := s.opts.MaxBodyBytes
+	limit := s.bodyLimit(c)
 	if c.Request.ContentLength > limit {
 		s.fail(c, &Error{http.StatusRequestEntityTooLarge, api.ErrBodyTooLarge,
 			"the body exceeds the size limit", ""})
@@ -98,6 +98,19 @@ func (s *Server) limitBody(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	}
 	c.Next()
+}
+
+// eventsRoute is the one route whose body limit the protocol fixes: a satellite sends event
+// batches of up to api.MaxEventBatchBytes, whatever the server's general limit, and an
+// operator lowering TALOS_MAX_BODY_BYTES must not make stations drop their events.
+const eventsRoute = "/api/satellites/:satelliteID/events"
+
+// bodyLimit is the largest body accepted on c's route, in bytes.
+func (s *Server) bodyLimit(c *gin.Context) int64 {
+	if c.Request.Method == http.MethodPost && c.FullPath() == eventsRoute {
+		return max(s.opts.MaxBodyBytes, api.MaxEventBatchBytes)
+	}
+	return s.opts.MaxBodyBytes
 }
 
 // unsafeMethod reports whether method may change state (everything but GET, HEAD, OPTIONS).

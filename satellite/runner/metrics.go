@@ -19,6 +19,8 @@ func (r *Runner) registerMetrics() error {
 		gauge("talos_satellite_outbox_bytes", "Stored size of the queued events.", func() float64 { return float64(r.outbox.Bytes()) }),
 		counter("talos_satellite_events_dropped_total", "Events discarded because the outbox was full or they could not be stored.",
 			func() float64 { return float64(r.outbox.Dropped()) }),
+		counter("talos_satellite_events_truncated_total", "Events whose message or data was cut to the backend's per-event limits.",
+			func() float64 { return float64(r.outbox.Truncated()) }),
 		counter("talos_satellite_events_rejected_total", "Events the backend refused for good.", func() float64 { return float64(r.outbox.Rejected()) }),
 		counter("talos_satellite_events_sent_total", "Events the backend took (accepted or duplicate).", func() float64 { return float64(r.outbox.Sent()) }),
 		counter("talos_satellite_commands_succeeded_total", "Commands that succeeded.", func() float64 { return float64(r.executor.Finished(api.CommandSucceeded)) }),
