@@ -22,8 +22,8 @@ import (
 // The systemd unit lists it in RestartPreventExitStatus: restarting cannot fix a revoked key.
 const exitKeyRevoked = 78
 
-// PartFactory builds one optional part of the runner (proc, tracker, ...). The lead adds one
-// line per part to partFactories; a factory returning nil adds nothing.
+// PartFactory builds one more optional part of the runner, beyond the station's own (proc,
+// devices, scheduler: station.go). A factory returning nil adds nothing.
 type PartFactory func(cfg config.Config, log *zap.Logger, em events.Emitter) (any, error)
 
 var partFactories []PartFactory
@@ -35,7 +35,7 @@ func newRunCmd(s stdio) *cobra.Command {
 	var common commonFlags
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run the station: poll commands, send heartbeats and events, until SIGTERM or SIGINT",
+		Short: "Run the station: commands, heartbeats, events, decoders, rotator and radio, observations",
 		Long: "Runs until SIGTERM or SIGINT. The first signal stops taking work, lets running commands finish\n" +
 			"(executor.drain_timeout) and flushes queued events (outbox.flush_timeout); a second signal exits at\n" +
 			"once. Exit code 78 means the backend refused the API key: run `talos-satellite register` again.",
@@ -60,18 +60,9 @@ func runStation(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	r, err := runner.NewWithOptions(cfg, log, runner.Options{Level: &level})
+	r, err := Assemble(ctx, cfg, log, runner.Options{Level: &level})
 	if err != nil {
 		return err
-	}
-	for _, build := range partFactories {
-		part, err := build(cfg, log, r.Emitter())
-		if err == nil && part != nil {
-			err = r.Add(part)
-		}
-		if err != nil {
-			return fmt.Errorf("build part: %w", err)
-		}
 	}
 	err = r.Run(ctx)
 	if errors.Is(err, client.ErrUnauthorized) {

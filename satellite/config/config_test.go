@@ -48,6 +48,9 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 	var out []string
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if f.Tag.Get("yaml") == "-" {
+			continue // not read from YAML (proc.Config.OwnTeam comes from the identity)
+		}
 		name := prefix + yamlName(f)
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
 			out = append(out, yamlKeys(f.Type, name+".")...)
