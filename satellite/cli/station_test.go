@@ -127,8 +127,8 @@ func TestStationRunsAnObservation(t *testing.T) {
 func observationPayload(obsID, team string, aos, los time.Time) api.ObservationSchedulePayload {
 	return api.ObservationSchedulePayload{
 		ObservationID: obsID, NoradID: testNorad,
-		ElementSet:  api.ObservationElementSet{Name: testTLEName, Line1: testTLELine1, Line2: testTLELine2},
-		AOS:         aos, LOS: los,
+		ElementSet: api.ObservationElementSet{Name: testTLEName, Line1: testTLELine1, Line2: testTLELine2},
+		AOS:        aos, LOS: los,
 		Transmitter: api.ObservationTransmitter{DownlinkHz: 145_800_000, Mode: "FM"},
 		Rotator:     api.RotatorSettings{AfterLOS: "park"},
 		Process: &api.ProcessStartPayload{Name: "dec-" + obsID, TeamID: team,
