@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,53 +97,147 @@ func (r *createCommandRequest) validate() error {
 	if r.ExpiresInSeconds < 0 || r.ExpiresInSeconds > maxExpiresInSeconds {
 		return errInvalid("expires_in_seconds", "expires_in_seconds must be 0 (never) to %d", maxExpiresInSeconds)
 	}
-	if err := validText("correlation_id", r.CorrelationID, 0, maxCorrelationIDLen); err != nil {
-		return err
-	}
-	return validatePayload(r.Type, r.Payload)
+	return validText("correlation_id", r.CorrelationID, 0, maxCorrelationIDLen)
 }
 
-// payloadValidators check the payloads of the built-in commands that carry one, so a bad
-// payload is refused here with the field named instead of failing at the station.
-var payloadValidators = map[string]func() interface{ Validate() error }{
-	api.CommandObservationSchedule: func() interface{ Validate() error } { return &api.ObservationSchedulePayload{} },
-	api.CommandObservationCancel:   func() interface{ Validate() error } { return &api.ObservationCancelPayload{} },
-	api.CommandProcessStart:        func() interface{ Validate() error } { return &api.ProcessStartPayload{} },
-	api.CommandProcessStop:         func() interface{ Validate() error } { return &api.ProcessStopPayload{} },
-	api.CommandProcessRestart:      func() interface{ Validate() error } { return &api.ProcessRestartPayload{} },
+// commandPayload is a built-in command's payload type from backend/api.
+type commandPayload interface{ Validate() error }
+
+// payloadSpec says how to check one built-in command's payload.
+type payloadSpec struct {
+	new func() commandPayload
+	// optional: the payload may be left out (maintenance.enter/exit take an optional reason).
+	optional bool
 }
 
-func validatePayload(typ string, raw json.RawMessage) error {
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		if _, typed := payloadValidators[typ]; typed {
-			return errInvalid("payload", "%s needs a payload", typ)
+// payloadSpecs check the payloads of the built-in commands that carry one, so a bad payload is
+// refused here with the field named instead of failing at the station.
+var payloadSpecs = map[string]payloadSpec{
+	api.CommandObservationSchedule: {new: func() commandPayload { return &api.ObservationSchedulePayload{} }},
+	api.CommandObservationCancel:   {new: func() commandPayload { return &api.ObservationCancelPayload{} }},
+	api.CommandProcessStart:        {new: func() commandPayload { return &api.ProcessStartPayload{} }},
+	api.CommandProcessStop:         {new: func() commandPayload { return &api.ProcessStopPayload{} }},
+	api.CommandProcessRestart:      {new: func() commandPayload { return &api.ProcessRestartPayload{} }},
+	api.CommandConfigUpdate:        {new: func() commandPayload { return &api.ConfigUpdatePayload{} }},
+	api.CommandMaintenanceEnter:    {new: func() commandPayload { return &api.MaintenancePayload{} }, optional: true},
+	api.CommandMaintenanceExit:     {new: func() commandPayload { return &api.MaintenancePayload{} }, optional: true},
+}
+
+func absentPayload(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+// checkPayload decodes a built-in command's payload strictly into its api type, binds the team
+// of a process to the satellite's team (teamID, nil: none) and validates it. It returns the
+// payload to store: for a built-in type, the checked value re-encoded, so the station runs
+// exactly what was checked; for any other type, raw as given; nil when there is none.
+func checkPayload(typ string, raw json.RawMessage, teamID *string) (json.RawMessage, error) {
+	spec, typed := payloadSpecs[typ]
+	if absentPayload(raw) {
+		if typed && !spec.optional {
+			return nil, errInvalid("payload", "%s needs a payload", typ)
 		}
-		return nil
+		return nil, bindTeam(typ, nil, teamID)
 	}
-	mk, typed := payloadValidators[typ]
 	if !typed {
-		return nil
+		return raw, nil
 	}
-	p := mk()
+	p := spec.new()
 	if err := decodeJSON(bytes.NewReader(raw), p); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			return errInvalid(prefixField("payload", e.Field), "payload: %s", e.Message)
+			return nil, errInvalid(prefixField("payload", e.Field), "payload: %s", e.Message)
 		}
-		return errInvalid("payload", "payload: %v", err)
+		return nil, errInvalid("payload", "payload: %v", err)
 	}
-	if err := p.Validate(); err != nil {
-		var oe *api.ObservationFieldError
-		var pe *api.ProcessPayloadError
-		switch {
-		case errors.As(err, &oe):
-			return errInvalid("payload."+oe.Field, "payload.%s: %s", oe.Field, oe.Message)
-		case errors.As(err, &pe):
-			return errInvalid("payload."+pe.Field, "payload.%s: %s", pe.Field, pe.Message)
+	if err := bindTeam(typ, p, teamID); err != nil {
+		return nil, err
+	}
+	if err := validateTyped(p); err != nil {
+		return nil, err
+	}
+	return encodePayload(p)
+}
+
+// bindTeam enforces that a station runs processes only for the team that owns it: a
+// process.start (or the process of an observation.schedule) runs as the system user and in the
+// directory of its team_id, so a caller-chosen team would let a member of one team read
+// another's files on a shared or moved station. An absent team_id becomes the satellite's team;
+// another team is refused; a satellite in no team runs no team processes.
+func bindTeam(typ string, p commandPayload, teamID *string) error {
+	switch v := p.(type) {
+	case *api.ProcessStartPayload:
+		return bindProcessTeam(&v.TeamID, "payload.team_id", teamID)
+	case *api.ObservationSchedulePayload:
+		if v.Process != nil {
+			return bindProcessTeam(&v.Process.TeamID, "payload.process.team_id", teamID)
 		}
-		return errInvalid("payload", "payload: %v", err)
+	}
+	if typ == api.CommandProcessRestart && teamID == nil {
+		return errNoTeam("type")
 	}
 	return nil
+}
+
+func bindProcessTeam(id *string, field string, teamID *string) error {
+	switch {
+	case teamID == nil:
+		return errNoTeam(field)
+	case *id == "":
+		*id = *teamID
+	case *id != *teamID:
+		return errInvalid(field, "%s must be the satellite's team %s (or left out): a station runs processes only for its own team", field, *teamID)
+	}
+	return nil
+}
+
+func errNoTeam(field string) *Error {
+	return errInvalid(field, "the satellite belongs to no team, so it cannot run team processes: assign it to a team first")
+}
+
+// validateTyped runs p's Validate and names the bad field under "payload.". The process of an
+// observation is checked on its own first, so its errors name the field inside it.
+func validateTyped(p commandPayload) error {
+	if o, ok := p.(*api.ObservationSchedulePayload); ok && o.Process != nil {
+		if err := fieldError("payload.process", o.Process.Validate()); err != nil {
+			return err
+		}
+	}
+	return fieldError("payload", p.Validate())
+}
+
+func fieldError(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		oe *api.ObservationFieldError
+		pe *api.ProcessPayloadError
+		re *api.RunnerPayloadError
+	)
+	field, msg := "", err.Error()
+	switch {
+	case errors.As(err, &oe):
+		field, msg = oe.Field, oe.Message
+	case errors.As(err, &pe):
+		field, msg = pe.Field, pe.Message
+	case errors.As(err, &re):
+		field, msg = re.Field, re.Message
+	}
+	field = prefixField(prefix, field)
+	return errInvalid(field, "%s: %s", field, msg)
+}
+
+// encodePayload re-encodes a checked payload (without HTML escaping, which would only bloat it).
+func encodePayload(p commandPayload) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return nil, fmt.Errorf("encode checked payload: %w", err)
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 func prefixField(prefix, field string) string {
@@ -159,13 +254,18 @@ func (s *Server) createCommand(c *gin.Context) {
 		return
 	}
 	sat := satelliteOf(c)
+	payload, err := checkPayload(req.Type, req.Payload, sat.TeamID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	cmd := &store.Command{SatelliteID: sat.ID, Type: req.Type, Priority: string(req.Priority),
 		PriorityRank: req.Priority.Rank(), CorrelationID: req.CorrelationID, CreatedBy: principalOf(c).ActorID()}
 	if sat.TeamID != nil {
 		cmd.TeamID = *sat.TeamID
 	}
-	if len(req.Payload) > 0 && !bytes.Equal(req.Payload, []byte("null")) {
-		p := string(req.Payload)
+	if payload != nil {
+		p := string(payload)
 		cmd.Payload = &p
 	}
 	if req.ExpiresInSeconds > 0 {
@@ -182,12 +282,36 @@ func (s *Server) createCommand(c *gin.Context) {
 	writeJSON(c, http.StatusCreated, toCommandJSON(cmd))
 }
 
+// wakeTimeout bounds the NOTIFY sent after a command is committed.
+const wakeTimeout = 5 * time.Second
+
 // wake tells long-polls of satelliteID to look again; a failure only delays delivery to the
-// next poll, so it is logged, not returned.
+// next poll, so it is logged and counted, not returned. The change it announces is already
+// committed, so the wake-up must not die with the request: a client hanging up right after
+// the commit would otherwise cancel the NOTIFY and leave other replicas' long-polls waiting.
 func (s *Server) wake(c *gin.Context, satelliteID string) {
-	if err := s.sat.notifier.Notify(c.Request.Context(), satelliteID); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), wakeTimeout)
+	defer cancel()
+	if err := s.sat.notifier.Notify(ctx, satelliteID); err != nil {
 		s.sat.metrics.wakeFailures.Inc()
 		s.log.Warn("wake long-polls", zap.String("satellite_id", satelliteID), zap.Error(err))
+	}
+}
+
+// LongPollStep is a step of a held long-poll, reported to Options.OnLongPoll.
+type LongPollStep string
+
+// Steps of a held long-poll.
+const (
+	// LongPollWaiting: a look at the queue found nothing; the poll now waits.
+	LongPollWaiting LongPollStep = "waiting"
+	// LongPollWoken: a notification woke the poll; it looks again.
+	LongPollWoken LongPollStep = "woken"
+)
+
+func (s *Server) longPollStep(satelliteID string, step LongPollStep) {
+	if s.opts.OnLongPoll != nil {
+		s.opts.OnLongPoll(satelliteID, step)
 	}
 }
 
@@ -234,8 +358,10 @@ func (s *Server) poll(c *gin.Context) {
 			s.answerPoll(c, sat, cmds, waiting)
 			return
 		}
+		s.longPollStep(sat.ID, LongPollWaiting)
 		select {
 		case <-woken:
+			s.longPollStep(sat.ID, LongPollWoken)
 			if sat, last, err = s.pollingChanged(c, sat); err != nil {
 				s.fail(c, err)
 				return

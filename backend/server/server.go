@@ -44,6 +44,9 @@ type Options struct {
 	Now func() time.Time
 	// Satellites configure the satellite protocol (satauth.go).
 	Satellites SatelliteOptions
+	// OnLongPoll, when set, is told each step of a held command long-poll (commands.go); tests
+	// use it to queue a command only once the poll really waits, and to see what woke it.
+	OnLongPoll func(satelliteID string, step LongPollStep)
 }
 
 // Server is the HTTP API.
