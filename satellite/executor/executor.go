@@ -166,12 +166,13 @@ func (e *Executor) Finished(status api.CommandStatus) int64 {
 }
 
 // Run first settles what the previous run left (commands interrupted by a restart, outcomes not
-// yet reported), then runs queued commands until ctx is done. Shutdown stops taking commands at
+// yet reported; given up when ctx ends, so a shutdown while the backend is unreachable is not
+// held up: they stay unreported for the next start), then runs queued commands until ctx is done. Shutdown stops taking commands at
 // once and lets running ones finish for up to DrainTimeout before cancelling them.
 func (e *Executor) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	if err := e.recover(ctx, work); err != nil {
+	if err := e.recover(ctx); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup

@@ -281,3 +281,53 @@ func TestRegisterRejectsDuplicates(t *testing.T) {
 	require.ErrorContains(t, err, "[a]")
 	assert.Equal(t, []string{"a", "b"}, ex.Types())
 }
+
+// A runner restarted while the backend is down, with an outcome the previous run could not
+// report, must still shut down when asked: recovery gives up with ctx and leaves the record
+// for the next start, which reports it.
+func TestShutdownDuringRecoveryWithBackendDown(t *testing.T) {
+	t.Parallel()
+	for _, finished := range []bool{true, false} {
+		t.Run(map[bool]string{true: "outcome not reported", false: "interrupted command"}[finished], func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			id := f.fb.Queue(f.sat.ID, "test.echo", api.PriorityNormal, nil)
+			resp, _, err := f.sat.Poll(context.Background(), 0, time.Time{})
+			require.NoError(t, err)
+			store, err := state.OpenCommands(f.dir)
+			require.NoError(t, err)
+			_, _, err = store.Accept(resp.Commands[0], t0)
+			require.NoError(t, err)
+			if finished {
+				_, err = store.Finish(id, api.CommandStatusUpdate{Status: api.CommandSucceeded, Result: json.RawMessage(`{"ok":true}`)}, t0)
+				require.NoError(t, err)
+			}
+			require.NoError(t, store.Close())
+
+			f.fb.SetDown(true)
+			base := f.fb.Requests("status")
+			r := f.start(t)
+			require.NoError(t, f.clk.BlockUntil(context.Background(), 1)) // a retry wait of recovery
+			require.Greater(t, f.fb.Requests("status"), base, "recovery tried to report")
+			r.cancel()
+			select {
+			case err := <-r.done:
+				require.NoError(t, err)
+			case <-time.After(10 * time.Second):
+				r.cancel = nil // the cleanup would wait for Run forever
+				t.Fatal("Run did not return after cancel while recovery waited for the backend")
+			}
+			r.cancel = nil
+			require.NoError(t, r.store.Close())
+
+			f.fb.SetDown(false)
+			f.start(t)
+			want := api.CommandSucceeded
+			if !finished {
+				want = api.CommandFailed
+			}
+			f.waitStatus(t, id, want)
+			assert.Zero(t, f.count(id), "never run")
+		})
+	}
+}

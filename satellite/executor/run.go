@@ -147,8 +147,11 @@ func (e *Executor) settleKnown(ctx context.Context, log *zap.Logger, rec state.C
 	}
 }
 
-// recover settles the records the previous run left unreported.
-func (e *Executor) recover(ctx, work context.Context) error {
+// recover settles the records the previous run left unreported. It reports under ctx, not the
+// work context: nothing runs yet, and a backend that stays down must not keep the runner from
+// shutting down (the outbox flushes only after the executor returns). A record whose report is
+// cut short stays unreported and is settled at the next start.
+func (e *Executor) recover(ctx context.Context) error {
 	recs, err := e.store.Unreported()
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
@@ -158,7 +161,7 @@ func (e *Executor) recover(ctx, work context.Context) error {
 			return nil
 		}
 		log := e.log.With(zap.String("command_id", rec.ID), zap.String("command_type", rec.Type))
-		e.settleKnown(work, log, rec)
+		e.settleKnown(ctx, log, rec)
 	}
 	return nil
 }
