@@ -9,7 +9,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/store"
 )
 
@@ -124,8 +126,8 @@ func (s *Server) personalToken(c *gin.Context, key auth.Key) (*Principal, error)
 	if !t.Usable(now) {
 		return nil, errUnauthorized
 	}
-	if err := s.keys.Verify(t.ID, t.SecretHash, key.Secret); err != nil {
-		return nil, errUnauthorized
+	if err := s.keys.Verify(ctx, auth.KindPersonalToken, t.ID, t.SecretHash, key.Secret); err != nil {
+		return nil, verifyError(c, err, errUnauthorized)
 	}
 	u, err := s.store.UserByID(ctx, t.UserID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -140,6 +142,24 @@ func (s *Server) personalToken(c *gin.Context, key auth.Key) (*Principal, error)
 		}
 	}
 	return &Principal{Kind: ActorToken, User: u, TokenID: t.ID}, nil
+}
+
+// verifyError is the answer to a credential check that failed: 429 with Retry-After when the
+// credential failed too often recently (refused without hashing), 503 with Retry-After when
+// every argon2id slot is taken, and wrong otherwise (a wrong secret, a malformed stored hash).
+// Neither refusal is a 401: a satellite takes 401 as its key revoked and stops, and whoever
+// floods a station's key id must not be able to stop the station that way.
+func verifyError(c *gin.Context, err error, wrong *Error) error {
+	var limited *auth.LimitedError
+	switch {
+	case errors.As(err, &limited):
+		c.Header("Retry-After", itoa(ratelimit.RetryAfterSeconds(limited.RetryAfter)))
+		return &Error{http.StatusTooManyRequests, api.ErrRateLimited, "too many failed attempts with this credential; retry later", ""}
+	case errors.Is(err, auth.ErrBusy):
+		c.Header("Retry-After", "1")
+		return &Error{http.StatusServiceUnavailable, codeUnavailable, "too many credential checks in progress; retry shortly", ""}
+	}
+	return wrong
 }
 
 // session authenticates the session cookie, checking the CSRF header on unsafe methods when

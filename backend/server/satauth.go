@@ -107,8 +107,8 @@ func (s *Server) satelliteKey(c *gin.Context, key auth.Key) (*Principal, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.keys.Verify(key.ID, sat.APIKeyHash, key.Secret); err != nil {
-		return nil, errUnauthorized
+	if err := s.keys.Verify(c.Request.Context(), auth.KindSatelliteKey, key.ID, sat.APIKeyHash, key.Secret); err != nil {
+		return nil, verifyError(c, err, errUnauthorized)
 	}
 	c.Set(ctxSatellite, sat)
 	p := &Principal{Kind: ActorSatellite, SubjectID: sat.ID, TokenID: key.ID}

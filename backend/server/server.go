@@ -40,6 +40,9 @@ type Options struct {
 	TrustedProxies []string
 	// LoginLimiter limits login attempts per client address (default: burst 10, then 1 per 6 s).
 	LoginLimiter *ratelimit.Limiter
+	// Verify bounds the argon2id work of checking keys, tokens and passwords (auth.VerifyLimits;
+	// the zero value takes its defaults).
+	Verify auth.VerifyLimits
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Satellites configure the satellite protocol (satauth.go).
@@ -56,6 +59,7 @@ type Server struct {
 	log     *zap.Logger
 	hasher  auth.Hasher
 	keys    *auth.KeyVerifier
+	guard   *auth.Guard // runs every argon2id verification (keys and passwords)
 	csrf    *auth.CSRF
 	metrics *metrics
 	engine  *gin.Engine
@@ -81,12 +85,14 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
+	guard := auth.NewGuard(o.Verify, o.Now)
 	s := &Server{
-		opts: o, store: o.Store, log: o.Logger, hasher: o.Hasher,
-		keys:    auth.NewKeyVerifier(o.Hasher, 10_000, 10*time.Minute),
+		opts: o, store: o.Store, log: o.Logger, hasher: o.Hasher, guard: guard,
+		keys:    auth.NewKeyVerifier(o.Hasher, guard, 10_000, 10*time.Minute),
 		csrf:    auth.NewCSRF(o.SecretKey),
 		metrics: newMetrics(o.Store),
 	}
+	s.metrics.registry.MustRegister(guard.Collectors()...)
 	s.bearers = map[string]bearerAuth{auth.PrefixPersonal: s.personalToken}
 	var err error
 	if s.dummyHash, err = o.Hasher.Hash("talos timing equaliser"); err != nil {

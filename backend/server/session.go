@@ -76,8 +76,13 @@ func (s *Server) login(c *gin.Context) {
 	writeJSON(c, http.StatusOK, loginResponse{CSRFToken: s.csrf.Token(sess.ID), User: toUserJSON(u)})
 }
 
+var errWrongPassword = &Error{http.StatusUnauthorized, codeInvalidCredentials, "wrong email or password", ""}
+
 // checkPassword returns the user whose password matches, or 401. Unknown emails cost the same
-// argon2id work as wrong passwords.
+// argon2id work as wrong passwords, and are limited the same way: after repeated failures for
+// one email (known or not, so the answer reveals nothing) further attempts are refused without
+// hashing for a while, whatever address they come from; the per-address LoginLimiter alone
+// would let many addresses guess one account's password.
 func (s *Server) checkPassword(c *gin.Context, email, password string) (*store.User, error) {
 	ctx := c.Request.Context()
 	u, err := s.store.UserByEmail(ctx, email)
@@ -88,8 +93,13 @@ func (s *Server) checkPassword(c *gin.Context, email, password string) (*store.U
 	if u != nil {
 		hash = u.PasswordHash
 	}
-	if err := s.hasher.Verify(hash, password); err != nil || u == nil {
-		return nil, &Error{http.StatusUnauthorized, codeInvalidCredentials, "wrong email or password", ""}
+	subject := auth.KindPassword + ":" + store.NormalizeEmail(email)
+	err = s.guard.Verify(ctx, auth.KindPassword, subject, func() error { return s.hasher.Verify(hash, password) })
+	if err != nil {
+		return nil, verifyError(c, err, errWrongPassword)
+	}
+	if u == nil {
+		return nil, errWrongPassword
 	}
 	if s.hasher.NeedsRehash(u.PasswordHash) {
 		s.upgradeHash(c, u, password)

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/talos-gs/talos/backend/accounts"
+	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/store"
+	"github.com/talos-gs/talos/backend/store/storetest"
+)
+
+// TestVerificationBusyIs503: with every argon2id slot taken and no queue, a login or a personal
+// token that would need hashing is answered 503 with Retry-After at once, instead of waiting
+// (and holding memory) without bound. The slot is held through the server's own guard.
+func TestVerificationBusyIs503(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, store.SQLite)
+	s, err := New(Options{Store: st, Logger: zaptest.NewLogger(t), SecretKey: bytes.Repeat([]byte("k"), 32),
+		Hasher: auth.Hasher{Params: auth.TestParams}, Verify: auth.VerifyLimits{Concurrent: 1, Queue: -1}})
+	require.NoError(t, err)
+	u, err := accounts.CreateUser(t.Context(), st, s.hasher, accounts.NewUser{Email: "busy@example.org", Password: "a long enough password"})
+	require.NoError(t, err)
+	key, _, err := accounts.IssueToken(t.Context(), st, s.hasher, u.ID, "busy", 0)
+	require.NoError(t, err)
+
+	hold, held := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		assert.NoError(t, s.guard.Verify(t.Context(), auth.KindPassword, "holder", func() error {
+			close(held)
+			<-hold
+			return nil
+		}))
+	}()
+	<-held
+	requests := map[string]*http.Request{
+		"login": httptest.NewRequest(http.MethodPost, "/api/auth/login",
+			strings.NewReader(`{"email":"busy@example.org","password":"a long enough password"}`)),
+		"token": httptest.NewRequest(http.MethodGet, "/api/me", nil),
+	}
+	requests["login"].Header.Set("Content-Type", "application/json")
+	requests["token"].Header.Set("Authorization", "Bearer "+key.String())
+	for name, req := range requests {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "%s: %s", name, rec.Body)
+		assert.Equal(t, "1", rec.Header().Get("Retry-After"), name)
+		assert.Contains(t, rec.Body.String(), `"code":"unavailable"`, name)
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	assert.Contains(t, rec.Body.String(), `talos_auth_verifications_refused_total{kind="password",reason="busy"} 1`)
+	assert.Contains(t, rec.Body.String(), `talos_auth_verifications_refused_total{kind="personal_token",reason="busy"} 1`)
+
+	close(hold)
+	wg.Wait()
+	req := httptest.NewRequest(http.MethodGet, "/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+key.String())
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusOK, rec.Code, "a free slot verifies again: %s", rec.Body)
+}

@@ -1,0 +1,136 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/ratelimit"
+	"github.com/talos-gs/talos/backend/server"
+	"github.com/talos-gs/talos/backend/server/servertest"
+	"github.com/talos-gs/talos/backend/store"
+	"github.com/talos-gs/talos/backend/store/storetest"
+)
+
+// withFailureLimit allows 3 failed verifications per credential per hour.
+func withFailureLimit(o *server.Options) {
+	o.Verify = auth.VerifyLimits{MaxFailures: 3, Window: time.Hour}
+	o.LoginLimiter = ratelimit.New(time.Millisecond, 1000, 1000, nil) // isolate the per-account limit
+}
+
+// wrongSecret keeps a key's id and replaces its secret.
+func wrongSecret(key string, i int) string {
+	parts := strings.SplitN(key, "_", 3) // the secret itself may hold '_'
+	return parts[0] + "_" + parts[1] + "_" + strings.Repeat(string(rune('a'+i)), 43)
+}
+
+// metric reads one of the guard's counters from /metrics ("absent" when it has no sample).
+func metric(t *testing.T, h *servertest.Harness, name, kind, label string) string {
+	t.Helper()
+	r := h.Anonymous(t).Do(t, http.MethodGet, "/metrics", nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	other := "reason"
+	if name == "talos_auth_verifications_total" {
+		other = "result"
+	}
+	for _, line := range strings.Split(string(r.Body), "\n") {
+		if strings.HasPrefix(line, name+`{kind="`+kind+`",`+other+`="`+label+`"}`) {
+			return line[strings.LastIndex(line, " ")+1:]
+		}
+	}
+	return "absent"
+}
+
+// TestSatelliteKeyFloodIsRefusedBeforeHashing: wrong secrets sent with a satellite's key id are
+// hashed (401) up to the limit, then refused with 429 and Retry-After without hashing. A station
+// already verified is answered from the verified-key cache, so a flood on its id costs no hashing
+// at all and does not lock it out. Refusals and hashes are counted.
+func TestSatelliteKeyFloodIsRefusedBeforeHashing(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		p := newProtocol(t, st, withFailureLimit)
+		roof := p.newStation(t, "roof")
+		roof.poll(t, "") // verified: the key is now in the verified-key cache
+		shed := p.newStation(t, "shed")
+
+		attacker := p.Anonymous(t)
+		for i := range 3 {
+			attacker.Bearer = wrongSecret(shed.APIKey, i)
+			assert.Equal(t, http.StatusUnauthorized, attacker.Do(t, http.MethodGet, shed.path("/commands"), nil).Status)
+		}
+		attacker.Bearer = wrongSecret(shed.APIKey, 3)
+		r := attacker.Do(t, http.MethodGet, shed.path("/commands"), nil)
+		assert.Equal(t, http.StatusTooManyRequests, r.Status, string(r.Body))
+		assert.Equal(t, api.ErrRateLimited, r.Error(t).Code)
+		assert.Equal(t, "3600", r.Header.Get("Retry-After"))
+		assert.Equal(t, "1", metric(t, p.Harness, "talos_auth_verifications_refused_total", auth.KindSatelliteKey, "limited"))
+		// Re-registration with a flooded key id is refused the same way (429, not 401).
+		body := registerBody("shed")
+		body.SatelliteID = shed.SatelliteID
+		r = attacker.Do(t, http.MethodPost, "/api/satellites/register", body)
+		assert.Equal(t, http.StatusTooManyRequests, r.Status, string(r.Body))
+
+		for i := range 5 {
+			attacker.Bearer = wrongSecret(roof.APIKey, i)
+			assert.Equal(t, http.StatusUnauthorized, attacker.Do(t, http.MethodGet, roof.path("/commands"), nil).Status)
+		}
+		roof.poll(t, "") // the verified station is not locked out
+		assert.Equal(t, "3", metric(t, p.Harness, "talos_auth_verifications_total", auth.KindSatelliteKey, "mismatch"),
+			"only the uncached key's first three wrong secrets were hashed")
+	})
+}
+
+// TestPersonalTokenFloodIsRefusedBeforeHashing: the same for a personal API token's id.
+func TestPersonalTokenFloodIsRefusedBeforeHashing(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		h := servertest.New(t, st, withFailureLimit)
+		owner := h.TokenClient(t, h.CreateUser(t, "tok@example.org", false))
+
+		attacker := h.Anonymous(t)
+		for i := range 3 {
+			attacker.Bearer = wrongSecret(owner.Bearer, i)
+			assert.Equal(t, http.StatusUnauthorized, attacker.Do(t, http.MethodGet, "/api/me", nil).Status)
+		}
+		attacker.Bearer = wrongSecret(owner.Bearer, 3)
+		r := attacker.Do(t, http.MethodGet, "/api/me", nil)
+		assert.Equal(t, http.StatusTooManyRequests, r.Status, string(r.Body))
+		assert.Equal(t, "3600", r.Header.Get("Retry-After"))
+		assert.Equal(t, "1", metric(t, h, "talos_auth_verifications_refused_total", auth.KindPersonalToken, "limited"))
+		assert.Equal(t, http.StatusTooManyRequests, owner.Do(t, http.MethodGet, "/api/me", nil).Status,
+			"a token never verified before is refused too until the window passes")
+	})
+}
+
+// TestLoginFailuresLimitedPerAccount: failed logins for one email are limited whatever address
+// they come from (the per-address limiter is out of the way here), for unknown emails alike, so
+// the answer does not reveal which accounts exist.
+func TestLoginFailuresLimitedPerAccount(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		h := servertest.New(t, st, withFailureLimit)
+		u := h.CreateUser(t, "guessed@example.org", false)
+		login := func(email, password string) *servertest.Response {
+			return h.Anonymous(t).Do(t, http.MethodPost, "/api/auth/login", map[string]string{"email": email, "password": password})
+		}
+		for _, email := range []string{u.Email, "nobody@example.org"} {
+			for i := range 3 {
+				assert.Equal(t, http.StatusUnauthorized, login(email, "guess "+string(rune('a'+i))).Status, email)
+			}
+			r := login(strings.ToUpper(email), "guess d")
+			assert.Equal(t, http.StatusTooManyRequests, r.Status, "%s: %s", email, r.Body)
+			assert.Equal(t, "3600", r.Header.Get("Retry-After"))
+		}
+		assert.Equal(t, http.StatusTooManyRequests, login(u.Email, u.Password).Status,
+			"while limited even the right password is refused without hashing")
+		assert.Equal(t, "3", metric(t, h, "talos_auth_verifications_refused_total", auth.KindPassword, "limited"))
+		other := h.CreateUser(t, "other@example.org", false)
+		assert.Equal(t, http.StatusOK, login(other.Email, other.Password).Status, "other accounts are unaffected")
+	})
+}
