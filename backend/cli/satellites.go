@@ -19,10 +19,11 @@ func satelliteParts(cfg *config.Config, st *store.Store, log *zap.Logger) (serve
 	sw := &sweeper.Sweeper{Store: st, Log: log.Named("sweeper"), Retention: cfg.Retention}
 	parts := []func(context.Context) error{sw.Run}
 	opts := server.SatelliteOptions{Notifier: notify.NewLocal(), Lease: cfg.CommandLease}
+	sw.Notifier = opts.Notifier
 	if st.Dialect() != store.Postgres {
 		return opts, parts
 	}
 	pg := notify.NewPostgres(cfg.DatabaseURL, st.SQL(), log.Named("notify"))
-	opts.Notifier = pg
+	opts.Notifier, sw.Notifier = pg, pg
 	return opts, append(parts, pg.Run)
 }

@@ -137,7 +137,9 @@ func TestBuiltinPayloadValidation(t *testing.T) {
 		s := p.newStation(t, "roof")
 		path := "/api/satellites/" + s.SatelliteID + "/commands"
 		cfg := func(payload any) map[string]any { return map[string]any{"type": "config.update", "payload": payload} }
-		mnt := func(payload any) map[string]any { return map[string]any{"type": "maintenance.enter", "payload": payload} }
+		mnt := func(payload any) map[string]any {
+			return map[string]any{"type": "maintenance.enter", "payload": payload}
+		}
 		for _, tc := range []struct {
 			body  map[string]any
 			field string

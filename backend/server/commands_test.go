@@ -246,61 +246,138 @@ func TestLeaseRedeliveryAndExpiry(t *testing.T) {
 	})
 }
 
-// TestLongPollWakesOnCommand holds a long-poll and queues a command: the poll answers with it
-// long before its wait would end.
+// pollSteps records the steps of a server's held long-polls (Options.OnLongPoll).
+type pollSteps chan server.LongPollStep
+
+func newPollSteps() pollSteps { return make(pollSteps, 64) }
+
+func (p pollSteps) option(o *server.Options) {
+	o.OnLongPoll = func(_ string, step server.LongPollStep) {
+		select {
+		case p <- step:
+		default: // the test stopped listening
+		}
+	}
+}
+
+// await fails the test unless the next step is want.
+func (p pollSteps) await(t *testing.T, want server.LongPollStep) {
+	t.Helper()
+	select {
+	case got := <-p:
+		require.Equal(t, want, got)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the long-poll did not reach step %q", want)
+	}
+}
+
+// answeredByWakeup waits for a held poll's answer and fails unless a notification woke the poll
+// before it answered: a poll whose wait merely ended also answers with what is queued, so only
+// the woken step proves the notifier worked.
+func answeredByWakeup[T any](t *testing.T, steps pollSteps, done <-chan T) T {
+	t.Helper()
+	woken := false
+	for {
+		select {
+		case step := <-steps:
+			woken = woken || step == server.LongPollWoken
+		case a := <-done:
+			for len(steps) > 0 {
+				woken = woken || <-steps == server.LongPollWoken
+			}
+			require.True(t, woken, "the poll answered without being woken by the notifier")
+			return a
+		case <-time.After(20 * time.Second):
+			t.Fatal("the long-poll was not woken: no answer within 20 s of its 30 s wait")
+		}
+	}
+}
+
+// TestLongPollWakesOnCommand holds a long-poll and, once its look at the queue has found
+// nothing, queues a command: the notifier wakes the poll, which answers with the command.
 func TestLongPollWakesOnCommand(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
-		n := notify.NewLocal()
-		p := newProtocol(t, st, func(o *server.Options) { o.Satellites.Notifier = n })
+		steps := newPollSteps()
+		p := newProtocol(t, st, steps.option)
 		s := p.newStation(t, "roof")
 
-		type answer struct {
-			out     api.CommandsResponse
-			elapsed time.Duration
-		}
-		done := make(chan answer, 1)
-		start := time.Now()
+		done := make(chan api.CommandsResponse, 1)
 		go func() {
 			out, _ := s.poll(t, "?wait=30")
-			done <- answer{out, time.Since(start)}
+			done <- out
 		}()
-		waitFor(t, func() bool { return n.Subscribers() == 1 })
+		steps.await(t, server.LongPollWaiting)
 		queued := time.Now()
 		id := p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "ping", "priority": "high"})
-		select {
-		case a := <-done:
-			require.Len(t, a.out.Commands, 1)
-			assert.Equal(t, id, a.out.Commands[0].ID)
-			t.Logf("long-poll answered %v after the command was queued", time.Since(queued))
-		case <-time.After(20 * time.Second):
-			t.Fatal("the long-poll did not wake up")
-		}
+		out := answeredByWakeup(t, steps, done)
+		require.Len(t, out.Commands, 1)
+		assert.Equal(t, id, out.Commands[0].ID)
+		t.Logf("long-poll answered %v after the command was queued", time.Since(queued))
 
 		// Switching maintenance mode answers a held poll at once with the new interval.
 		go func() {
 			out, _ := s.poll(t, "?wait=30")
-			done <- answer{out, 0}
+			done <- out
 		}()
-		waitFor(t, func() bool { return n.Subscribers() == 1 })
+		steps.await(t, server.LongPollWaiting)
 		r := p.owner.Do(t, http.MethodPatch, p.teamPath(s.SatelliteID, ""), map[string]any{"maintenance": true})
 		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-		select {
-		case a := <-done:
-			assert.Empty(t, a.out.Commands)
-			assert.Equal(t, api.PollingMaintenance, a.out.PollingMode)
-		case <-time.After(20 * time.Second):
-			t.Fatal("the long-poll did not answer the maintenance switch")
-		}
+		out = answeredByWakeup(t, steps, done)
+		assert.Empty(t, out.Commands)
+		assert.Equal(t, api.PollingMaintenance, out.PollingMode)
 
 		// Nothing queued: it answers empty at the end of its wait.
-		out, _ := s.poll(t, "?wait=1")
+		out, _ = s.poll(t, "?wait=1")
 		assert.Empty(t, out.Commands)
 
 		m := p.Anonymous(t).Do(t, http.MethodGet, "/metrics", nil)
 		assert.Contains(t, string(m.Body), `talos_satellite_commands_delivered_total{priority="high",redelivery="false"} 1`)
 		assert.Contains(t, string(m.Body), `talos_satellite_long_polls_held 0`)
 		assert.Contains(t, string(m.Body), `talos_satellite_registrations_total{status="201"} 1`)
+		assert.Contains(t, string(m.Body), `talos_satellite_wake_failures_total 0`)
+	})
+}
+
+// TestSweepWakesLongPollOnReleasedLease: when the sweeper releases a lapsed lease, the
+// satellite's held long-poll is woken and gets the command again at once, not at its next poll.
+func TestSweepWakesLongPollOnReleasedLease(t *testing.T) {
+	t.Parallel()
+	forEachClocked(t, func(t *testing.T, st *store.Store, clk *testClock) {
+		n := notify.NewLocal()
+		steps := newPollSteps()
+		p := newProtocol(t, st, withClock(clk), steps.option, func(o *server.Options) {
+			o.Satellites.Notifier = n
+			o.Satellites.Lease = 20 * time.Second
+		})
+		s := p.newStation(t, "roof")
+		other := p.newStation(t, "field")
+		sw := &sweeper.Sweeper{Store: st, Log: zaptest.NewLogger(t), Notifier: n}
+		id := p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "ping"})
+		out, _ := s.poll(t, "")
+		require.Len(t, out.Commands, 1)
+
+		done := make(chan api.CommandsResponse, 1)
+		go func() {
+			out, _ := s.poll(t, "?wait=30")
+			done <- out
+		}()
+		steps.await(t, server.LongPollWaiting)
+		otherWoken, cancel := n.Subscribe(other.SatelliteID)
+		defer cancel()
+		clk.Advance(21 * time.Second)
+		res := sw.Sweep(t.Context())
+		assert.Equal(t, int64(1), res.Released)
+		assert.Equal(t, []string{s.SatelliteID}, res.ReleasedFor)
+		out = answeredByWakeup(t, steps, done)
+		require.Len(t, out.Commands, 1)
+		assert.Equal(t, id, out.Commands[0].ID)
+		assert.Equal(t, 2, out.Commands[0].Attempt)
+		select {
+		case <-otherWoken:
+			t.Error("a satellite with nothing released was woken")
+		default:
+		}
 	})
 }
 
@@ -344,7 +421,8 @@ func TestCrossReplicaWakeup(t *testing.T) {
 	}
 	stA, stB := openStore(t, u, nil), openStore(t, u, nil)
 	nA, nB := notifier(stA), notifier(stB)
-	a := newProtocol(t, stA, func(o *server.Options) { o.Satellites.Notifier = nA })
+	steps := newPollSteps()
+	a := newProtocol(t, stA, steps.option, func(o *server.Options) { o.Satellites.Notifier = nA })
 	b := &protocol{Harness: servertest.New(t, stB, func(o *server.Options) { o.Satellites.Notifier = nB })}
 	s := a.newStation(t, "roof")
 	ownerOnB := b.Login(t, a.ownerUser)
@@ -354,20 +432,15 @@ func TestCrossReplicaWakeup(t *testing.T) {
 		out, _ := s.poll(t, "?wait=30")
 		done <- out
 	}()
-	waitFor(t, func() bool { return nA.Subscribers() == 1 })
-	// The subscription comes before the poll's first look; let that look pass, so only a
-	// notification from B can answer the poll in time.
-	time.Sleep(200 * time.Millisecond)
+	// Queue only once A's poll has looked and found nothing: then only a notification from B
+	// can wake it before its 30 s wait ends.
+	steps.await(t, server.LongPollWaiting)
 	queued := time.Now()
 	id := b.queue(t, ownerOnB, s.SatelliteID, map[string]any{"type": "ping"})
-	select {
-	case out := <-done:
-		require.Len(t, out.Commands, 1)
-		assert.Equal(t, id, out.Commands[0].ID)
-		t.Logf("cross-replica long-poll answered %v after the command was queued on the other replica", time.Since(queued))
-	case <-time.After(20 * time.Second):
-		t.Fatal("a command queued on replica B did not wake the long-poll on replica A")
-	}
+	out := answeredByWakeup(t, steps, done)
+	require.Len(t, out.Commands, 1)
+	assert.Equal(t, id, out.Commands[0].ID)
+	t.Logf("cross-replica long-poll answered %v after the command was queued on the other replica", time.Since(queued))
 }
 
 // waitFor polls cond until it holds, failing after 10 s.

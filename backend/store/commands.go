@@ -282,14 +282,28 @@ func (s *Store) ExpireCommands(ctx context.Context) (int64, error) {
 }
 
 // ReleaseLapsedLeases returns delivered commands whose lease ran out unacknowledged to pending,
-// so users see them waiting again (a poll re-delivers them either way), and returns how many.
-func (s *Store) ReleaseLapsedLeases(ctx context.Context) (int64, error) {
+// so users see them waiting again (a poll re-delivers them either way). It returns how many it
+// released and the satellites they belong to, whose held long-polls should look again.
+func (s *Store) ReleaseLapsedLeases(ctx context.Context) (int64, []string, error) {
 	now := s.Now()
-	res := s.db.WithContext(ctx).Model(&Command{}).
-		Where("status = ? AND lease_expires_at <= ?", cmdDelivered, now).
-		Updates(map[string]any{"status": cmdPending, "updated_at": now})
-	if res.Error != nil {
-		return 0, fmt.Errorf("release lapsed leases: %w", res.Error)
+	lapsed := func() *gorm.DB {
+		return s.db.WithContext(ctx).Model(&Command{}).Where("status = ? AND lease_expires_at <= ?", cmdDelivered, now)
 	}
-	return res.RowsAffected, nil
+	// Read the satellites first: a command re-delivered or released by another replica in
+	// between costs at most one needless wake-up.
+	var sats []string
+	if err := lapsed().Distinct("satellite_id").Order("satellite_id").Pluck("satellite_id", &sats).Error; err != nil {
+		return 0, nil, fmt.Errorf("find lapsed leases: %w", err)
+	}
+	if len(sats) == 0 {
+		return 0, nil, nil
+	}
+	res := lapsed().Updates(map[string]any{"status": cmdPending, "updated_at": now})
+	if res.Error != nil {
+		return 0, nil, fmt.Errorf("release lapsed leases: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return 0, nil, nil
+	}
+	return res.RowsAffected, sats, nil
 }

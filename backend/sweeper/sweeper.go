@@ -1,7 +1,8 @@
 // Package sweeper runs the satellite protocol's background housekeeping: commands past their
-// expiry become expired, delivered commands whose lease lapsed go back to pending, satellites
-// silent for 2.5 heartbeat intervals become offline (with an event), and heartbeats and events
-// older than the retention age are deleted.
+// expiry become expired, delivered commands whose lease lapsed go back to pending (and their
+// satellites' held long-polls are woken to take them again), satellites silent for 2.5
+// heartbeat intervals become offline (with an event), and heartbeats and events older than the
+// retention age are deleted.
 //
 // Every step is a conditional UPDATE or a DELETE by age, so any number of replicas may sweep the
 // same database at once: a transition is applied, and its event recorded, by exactly one.
@@ -13,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/talos-gs/talos/backend/notify"
 	"github.com/talos-gs/talos/backend/store"
 )
 
@@ -34,6 +36,9 @@ type Sweeper struct {
 	// Retention is the age past which heartbeats and events are deleted (default
 	// DefaultRetention).
 	Retention time.Duration
+	// Notifier, when set, wakes the held long-polls of satellites whose commands were released
+	// from a lapsed lease, so they get them again at once instead of at their next poll.
+	Notifier notify.Notifier
 
 	lastPrune time.Time
 }
@@ -68,7 +73,9 @@ func (s *Sweeper) defaults() {
 
 // Result counts what one sweep changed.
 type Result struct {
-	Expired, Released  int64
+	Expired, Released int64
+	// ReleasedFor are the satellites whose commands were released from a lapsed lease.
+	ReleasedFor        []string
 	Offline            []string
 	Heartbeats, Events int64
 	Pruned             bool
@@ -83,9 +90,10 @@ func (s *Sweeper) Sweep(ctx context.Context) Result {
 	if r.Expired, err = s.Store.ExpireCommands(ctx); err != nil {
 		s.warn(ctx, "expire commands", err)
 	}
-	if r.Released, err = s.Store.ReleaseLapsedLeases(ctx); err != nil {
+	if r.Released, r.ReleasedFor, err = s.Store.ReleaseLapsedLeases(ctx); err != nil {
 		s.warn(ctx, "release lapsed command leases", err)
 	}
+	s.wake(ctx, r.ReleasedFor)
 	if r.Offline, err = s.Store.MarkOffline(ctx); err != nil {
 		s.warn(ctx, "mark silent satellites offline", err)
 	}
@@ -103,6 +111,19 @@ func (s *Sweeper) Sweep(ctx context.Context) Result {
 			zap.Int64("heartbeats_pruned", r.Heartbeats), zap.Int64("events_pruned", r.Events))
 	}
 	return r
+}
+
+// wake tells the held long-polls of satellites to look again. A failure only delays delivery
+// to the satellite's next poll, so it is logged.
+func (s *Sweeper) wake(ctx context.Context, satellites []string) {
+	if s.Notifier == nil {
+		return
+	}
+	for _, id := range satellites {
+		if err := s.Notifier.Notify(ctx, id); err != nil && ctx.Err() == nil {
+			s.Log.Warn("wake long-polls after releasing lapsed leases", zap.String("satellite_id", id), zap.Error(err))
+		}
+	}
 }
 
 func (s *Sweeper) warn(ctx context.Context, what string, err error) {
