@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/orbit"
 	"github.com/talos-gs/talos/satellite/command"
 	"github.com/talos-gs/talos/satellite/config"
@@ -22,8 +23,6 @@ import (
 	"github.com/talos-gs/talos/satellite/schedule"
 	"github.com/talos-gs/talos/satellite/state"
 	"github.com/talos-gs/talos/satellite/tracker"
-
-	"github.com/talos-gs/talos/backend/api"
 )
 
 // Assemble builds a whole station: the runner (identity, client, loops), then its
