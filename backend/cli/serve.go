@@ -68,7 +68,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	srv, err := server.New(server.Options{
 		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLS(), TrustedProxies: cfg.TrustedProxies,
-		Satellites: satOpts,
+		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency},
 	})
 	if err != nil {
 		return err

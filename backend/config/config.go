@@ -38,6 +38,8 @@ type Config struct {
 	// Retention and CommandLease tune the satellite protocol (docs/protocol.md).
 	Retention    time.Duration
 	CommandLease time.Duration
+	// VerifyConcurrency bounds argon2id verifications at once (0: GOMAXPROCS; auth.VerifyLimits).
+	VerifyConcurrency int
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -83,6 +85,8 @@ var options = []option{
 		func(c *Config, v string) (err error) { c.Retention, err = positiveDuration(v); return err }},
 	{"command-lease", "TALOS_COMMAND_LEASE", "60s", "how long a delivered command may stay unacknowledged before it is delivered again",
 		func(c *Config, v string) (err error) { c.CommandLease, err = positiveDuration(v); return err }},
+	{"verify-concurrency", "TALOS_VERIFY_CONCURRENCY", "0", "argon2id credential checks run at once, 19 MiB each (0: one per CPU); more wait briefly, then get 503",
+		func(c *Config, v string) (err error) { c.VerifyConcurrency, err = nonNegativeInt(v); return err }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_EMAIL", "admin@talos.local", "email of the admin created on first start",
 		func(c *Config, v string) error { c.BootstrapEmail = v; return validEmail(v) }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_PASSWORD", "", "password of the admin created on first start (default: random, printed once)",
