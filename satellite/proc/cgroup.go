@@ -211,4 +211,3 @@ func cpuQuota(cores float64) (quotaUS int64, periodUS uint64) {
 	}
 	return q, period
 }
-

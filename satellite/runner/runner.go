@@ -230,12 +230,6 @@ func (r *Runner) intervals() api.Intervals {
 	return r.identity.Intervals
 }
 
-func (r *Runner) setIntervals(iv api.Intervals) {
-	r.ivMu.Lock()
-	defer r.ivMu.Unlock()
-	r.identity.Intervals = iv
-}
-
 func (r *Runner) buildLoops() error {
 	r.executor = executor.New(executor.Options{Store: r.commands, Reporter: r.sat, Logger: r.log.Named("executor"),
 		Clock: r.clk, Rand: r.opts.Rand, Workers: r.cfg.Executor.Workers, DrainTimeout: r.cfg.Executor.DrainTimeout,
