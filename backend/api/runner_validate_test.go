@@ -1,4 +1,4 @@
-package api_test
+package api
 
 import (
 	"encoding/json"
@@ -8,8 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/talos-gs/talos/backend/api"
 )
 
 func intp(v int) *int { return &v }
@@ -18,21 +16,21 @@ func TestConfigUpdatePayloadValidate(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
-		p     api.ConfigUpdatePayload
+		p     ConfigUpdatePayload
 		field string // "" with ok false: the payload as a whole
 		ok    bool
 	}{
-		{"all at their lower bounds", api.ConfigUpdatePayload{HeartbeatSeconds: intp(5), EventsSeconds: intp(1), LongPollSeconds: intp(0)}, "", true},
-		{"all at their upper bounds", api.ConfigUpdatePayload{HeartbeatSeconds: intp(3600), EventsSeconds: intp(300), LongPollSeconds: intp(api.MaxLongPollSeconds)}, "", true},
-		{"log level only", api.ConfigUpdatePayload{LogLevel: "warn"}, "", true},
-		{"nothing to change", api.ConfigUpdatePayload{}, "", false},
-		{"heartbeat too short", api.ConfigUpdatePayload{HeartbeatSeconds: intp(4)}, "heartbeat_seconds", false},
-		{"heartbeat too long", api.ConfigUpdatePayload{HeartbeatSeconds: intp(3601)}, "heartbeat_seconds", false},
-		{"events zero", api.ConfigUpdatePayload{EventsSeconds: intp(0)}, "events_seconds", false},
-		{"events too long", api.ConfigUpdatePayload{EventsSeconds: intp(301)}, "events_seconds", false},
-		{"long poll negative", api.ConfigUpdatePayload{LongPollSeconds: intp(-1)}, "long_poll_seconds", false},
-		{"long poll too long", api.ConfigUpdatePayload{LongPollSeconds: intp(api.MaxLongPollSeconds + 1)}, "long_poll_seconds", false},
-		{"unknown log level", api.ConfigUpdatePayload{LogLevel: "trace"}, "log_level", false},
+		{"all at their lower bounds", ConfigUpdatePayload{HeartbeatSeconds: intp(5), EventsSeconds: intp(1), LongPollSeconds: intp(0)}, "", true},
+		{"all at their upper bounds", ConfigUpdatePayload{HeartbeatSeconds: intp(3600), EventsSeconds: intp(300), LongPollSeconds: intp(MaxLongPollSeconds)}, "", true},
+		{"log level only", ConfigUpdatePayload{LogLevel: "warn"}, "", true},
+		{"nothing to change", ConfigUpdatePayload{}, "", false},
+		{"heartbeat too short", ConfigUpdatePayload{HeartbeatSeconds: intp(4)}, "heartbeat_seconds", false},
+		{"heartbeat too long", ConfigUpdatePayload{HeartbeatSeconds: intp(3601)}, "heartbeat_seconds", false},
+		{"events zero", ConfigUpdatePayload{EventsSeconds: intp(0)}, "events_seconds", false},
+		{"events too long", ConfigUpdatePayload{EventsSeconds: intp(301)}, "events_seconds", false},
+		{"long poll negative", ConfigUpdatePayload{LongPollSeconds: intp(-1)}, "long_poll_seconds", false},
+		{"long poll too long", ConfigUpdatePayload{LongPollSeconds: intp(MaxLongPollSeconds + 1)}, "long_poll_seconds", false},
+		{"unknown log level", ConfigUpdatePayload{LogLevel: "trace"}, "log_level", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -41,7 +39,7 @@ func TestConfigUpdatePayloadValidate(t *testing.T) {
 				assert.NoError(t, err)
 				return
 			}
-			var fe *api.RunnerPayloadError
+			var fe *RunnerPayloadError
 			require.True(t, errors.As(err, &fe), "%v", err)
 			assert.Equal(t, tc.field, fe.Field)
 			assert.NotEmpty(t, fe.Message)
@@ -51,10 +49,10 @@ func TestConfigUpdatePayloadValidate(t *testing.T) {
 
 func TestMaintenancePayloadValidate(t *testing.T) {
 	t.Parallel()
-	assert.NoError(t, (&api.MaintenancePayload{}).Validate())
-	assert.NoError(t, (&api.MaintenancePayload{Reason: strings.Repeat("x", api.MaxMaintenanceReasonBytes)}).Validate())
-	err := (&api.MaintenancePayload{Reason: strings.Repeat("é", 251)}).Validate() // 502 bytes
-	var fe *api.RunnerPayloadError
+	assert.NoError(t, (&MaintenancePayload{}).Validate())
+	assert.NoError(t, (&MaintenancePayload{Reason: strings.Repeat("x", MaxMaintenanceReasonBytes)}).Validate())
+	err := (&MaintenancePayload{Reason: strings.Repeat("é", 251)}).Validate() // 502 bytes
+	var fe *RunnerPayloadError
 	require.True(t, errors.As(err, &fe), "%v", err)
 	assert.Equal(t, "reason", fe.Field)
 	assert.Contains(t, fe.Error(), "invalid reason")
@@ -68,7 +66,7 @@ func FuzzConfigUpdatePayloadValidate(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		var p api.ConfigUpdatePayload
+		var p ConfigUpdatePayload
 		if json.Unmarshal([]byte(raw), &p) != nil {
 			return
 		}
@@ -76,10 +74,10 @@ func FuzzConfigUpdatePayloadValidate(f *testing.F) {
 			return
 		}
 		in := func(v *int, lo, hi int) bool { return v == nil || (*v >= lo && *v <= hi) }
-		if !in(p.HeartbeatSeconds, 5, 3600) || !in(p.EventsSeconds, 1, 300) || !in(p.LongPollSeconds, 0, api.MaxLongPollSeconds) {
+		if !in(p.HeartbeatSeconds, 5, 3600) || !in(p.EventsSeconds, 1, 300) || !in(p.LongPollSeconds, 0, MaxLongPollSeconds) {
 			t.Fatalf("accepted out-of-range payload %s", raw)
 		}
-		if p == (api.ConfigUpdatePayload{}) {
+		if p == (ConfigUpdatePayload{}) {
 			t.Fatalf("accepted an empty payload %s", raw)
 		}
 	})
