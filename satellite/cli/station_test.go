@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,5 +220,123 @@ func getStatus(t *testing.T, addr string) map[string]any {
 	defer func() { _ = resp.Body.Close() }()
 	var out map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out
+}
+
+// startTestStation registers a station on fb, assembles it with cfg adjusted by change, and runs
+// it. stop cancels it and returns Run's error.
+func startTestStation(t *testing.T, fb *fakebackend.Backend, change func(*config.Config)) (ident state.Identity, stop func() error) {
+	t.Helper()
+	fb.SetIntervals(api.Intervals{PollSeconds: 2, HeartbeatSeconds: 5, EventsSeconds: 1, LongPollSeconds: 20})
+	dir, ident := registerStation(t, fb)
+	cfg := stationTestConfig(dir)
+	change(&cfg)
+	r, err := Assemble(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), runner.Options{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(time.Minute):
+			return fmt.Errorf("the station did not stop within a minute")
+		}
+	}
+	t.Cleanup(func() { assert.NoError(t, stop()) })
+	<-r.StatusReady()
+	return ident, stop
+}
+
+// deadAddr is a loopback address where nothing listens.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// TestStationStartsWithItsRotatorDown: rotctld unreachable at start-up is logged, not fatal;
+// the station polls, runs commands and sends heartbeats. With station.require_devices it is
+// fatal, naming the daemon.
+func TestStationStartsWithItsRotatorDown(t *testing.T) {
+	t.Parallel()
+	fb := fakebackend.New()
+	t.Cleanup(fb.Close)
+	rot := deadAddr(t)
+	ident, _ := startTestStation(t, fb, func(c *config.Config) {
+		c.Devices.Rotctld, c.Devices.DialTimeout, c.Devices.CallTimeout = rot, 200*time.Millisecond, 200*time.Millisecond
+	})
+	list := fb.Queue(ident.SatelliteID, api.CommandProcessList, api.PriorityNormal, nil)
+	assert.Equal(t, api.CommandSucceeded, waitCommand(t, fb, ident.SatelliteID, list).Status)
+	waitHeartbeat(t, fb, ident.SatelliteID, func(hb api.Heartbeat) bool { return hb.CgroupLimits != "" && hb.Tracking != nil })
+
+	fb2 := fakebackend.New()
+	t.Cleanup(fb2.Close)
+	dir, _ := registerStation(t, fb2)
+	cfg := stationTestConfig(dir)
+	cfg.Devices.Rotctld, cfg.Devices.DialTimeout, cfg.Station.RequireDevices = rot, 200*time.Millisecond, true
+	_, err := Assemble(context.Background(), cfg, zaptest.NewLogger(t), runner.Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), rot)
+	assert.Contains(t, err.Error(), "station.require_devices")
+}
+
+// TestStationShutdownMidPass stops a station during a pass: Run returns after the observation's
+// decoder and a process ignoring SIGTERM are gone, and their exit events were flushed to the
+// backend; the observation is neither completed nor failed (it stays stored, to resume).
+func TestStationShutdownMidPass(t *testing.T) {
+	t.Parallel()
+	fb := fakebackend.New()
+	t.Cleanup(fb.Close)
+	ident, stop := startTestStation(t, fb, func(*config.Config) {})
+	sat := ident.SatelliteID
+
+	stubborn := fb.Queue(sat, api.CommandProcessStart, api.PriorityNormal, api.ProcessStartPayload{Name: "stubborn",
+		TeamID: ident.TeamID, Command: []string{"/bin/sh", "-c", "trap '' TERM; echo up; while :; do sleep 1; done"}})
+	require.Equal(t, api.CommandSucceeded, waitCommand(t, fb, sat, stubborn).Status)
+	aos := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
+	obs := fb.Queue(sat, api.CommandObservationSchedule, api.PriorityNormal, observationPayload("obs-stop", ident.TeamID, aos, aos.Add(time.Minute)))
+	require.Equal(t, api.CommandSucceeded, waitCommand(t, fb, sat, obs).Status)
+	waitEvents(t, fb, sat, []string{api.EventAOS}, 30*time.Second)
+	pids := startedPIDs(fb.Events(sat))
+	require.Len(t, pids, 2, "the stubborn process and the decoder")
+
+	require.NoError(t, stop())
+	for name, pid := range pids {
+		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "%s (pid %d) is gone", name, pid)
+	}
+	exited := map[string]bool{}
+	for _, ev := range fb.Events(sat) {
+		var d struct{ Name string }
+		if ev.Type == api.EventProcessExited && json.Unmarshal(ev.Data, &d) == nil {
+			exited[d.Name] = true
+		}
+		assert.NotContains(t, []string{api.EventObservationCompleted, api.EventObservationFailed}, ev.Type,
+			"a pass stopped by shutdown stays stored to resume")
+	}
+	assert.True(t, exited["stubborn"] && exited["dec-obs-stop"], "exit events flushed before Run returned: %v", exited)
+}
+
+func startedPIDs(evs []api.Event) map[string]int {
+	out := map[string]int{}
+	for _, ev := range evs {
+		var d struct {
+			Name string `json:"name"`
+			PID  int    `json:"pid"`
+		}
+		if ev.Type == api.EventProcessStarted && json.Unmarshal(ev.Data, &d) == nil && d.PID > 0 {
+			out[d.Name] = d.PID
+		}
+	}
 	return out
 }
