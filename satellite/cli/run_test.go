@@ -3,11 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -52,7 +55,7 @@ func TestRunExitsWith78WhenKeyRevoked(t *testing.T) {
 	fb.RevokeKeys()
 	done := make(chan int, 1)
 	go func() {
-		_, _, code := runCLI(t, "run", "--state-dir", dir, "--config", emptyConfig(t), "--status-listen", "127.0.0.1:0", "--log-level", "error")
+		_, _, code := runCLI(t, "run", "--state-dir", dir, "--config", uniqueCgroupConfig(t), "--status-listen", "127.0.0.1:0", "--log-level", "error")
 		done <- code
 	}()
 	select {
@@ -61,4 +64,15 @@ func TestRunExitsWith78WhenKeyRevoked(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		require.FailNow(t, "run did not stop on a revoked key")
 	}
+}
+
+// uniqueCgroupConfig is a config whose decoder cgroups sit under a parent of this test's own:
+// as root, `run` reaps whatever it finds under its cgroup parent at start, and the default
+// parent is shared with any station on the machine and with other test binaries.
+func uniqueCgroupConfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "satellite.yaml")
+	cfg := fmt.Sprintf("proc:\n  cgroup_parent: talos-cli-run-test-%d-%s\n", os.Getpid(), uuid.NewString()[:8])
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	return path
 }
