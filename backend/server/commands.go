@@ -354,6 +354,9 @@ func (s *Server) poll(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
+		if len(cmds) > 0 {
+			cmds = s.withholdForeignProcesses(c, sat, cmds)
+		}
 		if len(cmds) > 0 || last {
 			s.answerPoll(c, sat, cmds, waiting)
 			return
@@ -374,6 +377,55 @@ func (s *Server) poll(c *gin.Context) {
 			return // the satellite hung up; nothing was delivered
 		}
 	}
+}
+
+// withholdForeignProcesses fails, instead of delivering, each process command whose team is
+// not the satellite's team now: it was queued before an administrator moved the satellite to
+// another team, and must not run as its former team's user on what is now another team's
+// station. The failure, with its reason, shows in the command's history.
+func (s *Server) withholdForeignProcesses(c *gin.Context, sat *store.Satellite, cmds []store.Command) []store.Command {
+	kept := cmds[:0]
+	for i := range cmds {
+		team, isProcess := processTeam(&cmds[i])
+		if !isProcess || (sat.TeamID != nil && team == *sat.TeamID) {
+			kept = append(kept, cmds[i])
+			continue
+		}
+		now := "no team"
+		if sat.TeamID != nil {
+			now = "team " + *sat.TeamID
+		}
+		msg := fmt.Sprintf("not delivered: the process is for team %s, but the satellite now belongs to %s", team, now)
+		if _, err := s.store.UpdateCommandStatus(c.Request.Context(), sat.ID, cmds[i].ID,
+			store.StatusUpdate{Status: string(api.CommandFailed), Error: msg}); err != nil {
+			s.log.Warn("fail a command of another team", zap.String("command_id", cmds[i].ID), zap.Error(err))
+		}
+	}
+	return kept
+}
+
+// processTeam returns the team_id of a command that starts a process (process.start, or an
+// observation with a process); isProcess is false for any other command.
+func processTeam(cmd *store.Command) (team string, isProcess bool) {
+	if cmd.Payload == nil {
+		return "", false
+	}
+	raw := []byte(*cmd.Payload)
+	switch cmd.Type {
+	case api.CommandProcessStart:
+		var p api.ProcessStartPayload
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return "", false // not a payload the station can run either; it reports the failure
+		}
+		return p.TeamID, true
+	case api.CommandObservationSchedule:
+		var p api.ObservationSchedulePayload
+		if err := json.Unmarshal(raw, &p); err != nil || p.Process == nil {
+			return "", false
+		}
+		return p.Process.TeamID, true
+	}
+	return "", false
 }
 
 // pollingChanged re-reads the satellite after a wake-up: when a user switched its maintenance

@@ -184,3 +184,36 @@ func TestBuiltinPayloadValidation(t *testing.T) {
 		assert.Nil(t, out.Commands[1].Payload, "an absent payload stays absent")
 	})
 }
+
+// TestMovedSatelliteWithholdsFormerTeamsProcesses: a process queued for a satellite's team is
+// not delivered once an administrator has moved the satellite to another team; it fails with
+// the reason, and the satellite's other commands are delivered as usual.
+func TestMovedSatelliteWithholdsFormerTeamsProcesses(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		p := newProtocol(t, st)
+		s := p.newStation(t, "roof")
+		other := p.CreateTeam(t, "Other Lab", nil)
+		start := p.queue(t, p.owner, s.SatelliteID, processStart(""))
+		obs := p.queue(t, p.owner, s.SatelliteID, observationBody(map[string]any{"name": "apt", "command": []string{"x"}}))
+		bare := p.queue(t, p.owner, s.SatelliteID, observationBody(nil))
+		stop := p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "process.stop", "payload": map[string]any{"name": "decoder"}})
+
+		r := p.admin.Do(t, http.MethodPatch, "/api/satellites/"+s.SatelliteID, map[string]any{"team_id": other.ID})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		out, _ := s.poll(t, "")
+		var got []string
+		for _, c := range out.Commands {
+			got = append(got, c.ID)
+		}
+		assert.Equal(t, []string{bare, stop}, got, "only commands that run no process of the former team")
+		for _, id := range []string{start, obs} {
+			c, err := st.CommandOf(t.Context(), s.SatelliteID, id)
+			require.NoError(t, err)
+			assert.Equal(t, "failed", c.Status)
+			assert.Contains(t, c.Error, "not delivered: the process is for team "+p.team.ID)
+		}
+		out, _ = s.poll(t, "")
+		assert.Empty(t, out.Commands, "a withheld command is never delivered later")
+	})
+}
