@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: talos-backend on the embedded SQLite store in $DATA_DIR, plus one local station
 # (talos-satellite with a simulated rotator and radio) registered against it on the first run.
-# Ctrl-C stops both: each gets the signal, shuts down gracefully, and this script waits for them.
+# Ctrl-C stops both: the station first (so its last events still reach the backend), then the
+# backend.
 set -euo pipefail
 
 BIN=${BIN:-bin}
@@ -25,15 +26,20 @@ healthy() {
   [ "${status}" = "200" ]
 }
 
-pids=()
+pids=() # the backend first, then the station
 stop() {
   trap - INT TERM
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
 }
 trap stop INT TERM
 
-"${BIN}/talos-backend" serve &
+# setsid: each child in a session of its own, so a terminal's Ctrl-C reaches only this script,
+# which then stops the two in order.
+setsid "${BIN}/talos-backend" serve &
 pids+=($!)
 
 # The backend migrates and creates the first admin before it listens.
@@ -53,7 +59,7 @@ if [ ! -f "${STATION_DIR}/identity.json" ]; then
     --capabilities rotator,radio,proc --state-dir "${STATION_DIR}"
 fi
 
-"${BIN}/talos-satellite" run --config deploy/dev/station.yaml --state-dir "${STATION_DIR}" &
+setsid "${BIN}/talos-satellite" run --config deploy/dev/station.yaml --state-dir "${STATION_DIR}" &
 pids+=($!)
 
 cat <<MSG
