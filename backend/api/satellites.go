@@ -13,8 +13,9 @@ const (
 	RejectBadSeverity = "unknown_severity"
 	// RejectMissingTime: the event has no time.
 	RejectMissingTime = "missing_time"
-	// RejectFutureTime: the event's time is more than MaxEventClockSkewSeconds ahead of the
-	// backend's clock.
+	// RejectFutureTime is no longer sent: an event whose time is ahead of the backend's clock
+	// is stored with the time the satellite reported (a station's fast clock must not cost its
+	// events), and counted. The code stays reserved so it keeps its meaning for old clients.
 	RejectFutureTime = "time_in_future"
 	// RejectMessageTooLong: the message exceeds MaxEventMessageBytes.
 	RejectMessageTooLong = "message_too_long"
@@ -32,6 +33,7 @@ const (
 	MaxEventMessageBytes = 4096
 	// MaxEventDataBytes is the largest event data object, in bytes of JSON.
 	MaxEventDataBytes = 16 << 10
-	// MaxEventClockSkewSeconds is how far in the future an event's time may lie, in seconds.
+	// MaxEventClockSkewSeconds is how far ahead of the backend's clock an event's time may lie
+	// before the backend counts it as a station clock running fast, in seconds.
 	MaxEventClockSkewSeconds = 300
 )

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/store"
@@ -30,8 +31,10 @@ func (r *eventBatchRequest) validate() error {
 	return nil
 }
 
-// checkEvent returns why ev cannot be stored ("" and "" when it can).
-func checkEvent(ev *api.Event, now time.Time) (code, message string) {
+// checkEvent returns why ev cannot be stored ("" and "" when it can). An event whose time lies
+// ahead of the backend's clock is stored all the same: it happened, and the station's clock is
+// what is wrong; events() counts it and says so in the log (received_at keeps the truth).
+func checkEvent(ev *api.Event) (code, message string) {
 	switch {
 	case !validUUID(ev.ID):
 		return api.RejectBadID, "id must be a UUID"
@@ -43,8 +46,6 @@ func checkEvent(ev *api.Event, now time.Time) (code, message string) {
 		return api.RejectBadSeverity, "severity must be debug, info, warning, error or critical"
 	case ev.Time.IsZero():
 		return api.RejectMissingTime, "time is required"
-	case ev.Time.After(now.Add(api.MaxEventClockSkewSeconds * time.Second)):
-		return api.RejectFutureTime, "time is more than 5 minutes ahead of the backend's clock"
 	case len(ev.Message) > api.MaxEventMessageBytes:
 		return api.RejectMessageTooLong, "message exceeds 4096 bytes"
 	case len(ev.Data) > api.MaxEventDataBytes:
@@ -88,13 +89,22 @@ func (s *Server) events(c *gin.Context) {
 	now := s.store.Now()
 	resp := api.EventBatchResponse{Rejected: []api.RejectedEvent{}}
 	rows := make([]store.Event, 0, len(req.Events))
+	ahead := time.Duration(0)
 	for i := range req.Events {
 		ev := &req.Events[i]
-		if code, msg := checkEvent(ev, now); code != "" {
+		if code, msg := checkEvent(ev); code != "" {
 			resp.Rejected = append(resp.Rejected, api.RejectedEvent{Index: i, ID: truncate(ev.ID, 64), Code: code, Message: msg})
 			continue
 		}
+		if skew := ev.Time.Sub(now); skew > api.MaxEventClockSkewSeconds*time.Second {
+			ahead = max(ahead, skew)
+			s.sat.metrics.clockAhead.Inc()
+		}
 		rows = append(rows, toEventRow(ev))
+	}
+	if ahead > 0 {
+		s.log.Warn("satellite clock ahead of the backend: events stored with the station's times",
+			zap.String("satellite_id", satelliteOf(c).ID), zap.Duration("ahead", ahead))
 	}
 	accepted, err := s.store.AddEvents(c.Request.Context(), satelliteOf(c).ID, rows)
 	if err != nil {

@@ -173,7 +173,6 @@ func TestEventBatches(t *testing.T) {
 			{func(e *api.Event) { e.Type = "Observation AOS" }, api.RejectBadType},
 			{func(e *api.Event) { e.Severity = "fatal" }, api.RejectBadSeverity},
 			{func(e *api.Event) { e.Time = time.Time{} }, api.RejectMissingTime},
-			{func(e *api.Event) { e.Time = clk.Now().Add(time.Hour) }, api.RejectFutureTime},
 			{func(e *api.Event) { e.Message = strings.Repeat("x", api.MaxEventMessageBytes+1) }, api.RejectMessageTooLong},
 			{func(e *api.Event) { e.Data = []byte(`{"x":"` + strings.Repeat("x", api.MaxEventDataBytes) + `"}`) }, api.RejectDataTooLarge},
 			{func(e *api.Event) { e.Data = []byte(`[1,2]`) }, api.RejectBadData},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/talos-gs/talos/backend/api"
 )
@@ -81,7 +80,6 @@ func FuzzEventBatchBody(f *testing.F) {
 		`{"events":[{"time":"yesterday"}]}`} {
 		f.Add([]byte(s))
 	}
-	now := time.Date(2026, 6, 26, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var r eventBatchRequest
 		if !fuzzBody(t, body, &r) {
@@ -89,9 +87,8 @@ func FuzzEventBatchBody(f *testing.F) {
 		}
 		for i := range r.Events {
 			ev := &r.Events[i]
-			code, _ := checkEvent(ev, now)
-			if code == "" && (!validUUID(ev.ID) || ev.Type == "" || !knownSeverity(ev.Severity) || ev.Time.IsZero() ||
-				ev.Time.After(now.Add(api.MaxEventClockSkewSeconds*time.Second))) {
+			code, _ := checkEvent(ev)
+			if code == "" && (!validUUID(ev.ID) || ev.Type == "" || !knownSeverity(ev.Severity) || ev.Time.IsZero()) {
 				t.Fatalf("accepted a bad event: %+v", ev)
 			}
 			_ = toEventRow(ev)

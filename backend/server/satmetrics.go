@@ -9,6 +9,7 @@ type satMetrics struct {
 	events        *prometheus.CounterVec
 	registrations *prometheus.CounterVec
 	wakeFailures  prometheus.Counter
+	clockAhead    prometheus.Counter
 }
 
 func newSatMetrics(reg *prometheus.Registry) *satMetrics {
@@ -33,7 +34,11 @@ func newSatMetrics(reg *prometheus.Registry) *satMetrics {
 			Name: "talos_satellite_wake_failures_total",
 			Help: "Long-poll wake-ups that could not be sent (delivery then waits for the next poll).",
 		}),
+		clockAhead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "talos_satellite_events_clock_ahead_total",
+			Help: "Events stored although their time was more than 5 minutes ahead of the backend's clock (a station clock running fast).",
+		}),
 	}
-	reg.MustRegister(m.held, m.delivered, m.events, m.registrations, m.wakeFailures)
+	reg.MustRegister(m.held, m.delivered, m.events, m.registrations, m.wakeFailures, m.clockAhead)
 	return m
 }
