@@ -252,13 +252,7 @@ type CommandQuery struct {
 
 // CommandHistory lists commands as q asks.
 func (s *Store) CommandHistory(ctx context.Context, q CommandQuery) ([]Command, error) {
-	db := s.db.WithContext(ctx).Where("satellite_id = ?", q.SatelliteID).Order("id DESC").Limit(max(q.Limit, 1))
-	if q.Status != "" {
-		db = db.Where("status = ?", q.Status)
-	}
-	if q.Before != "" {
-		db = db.Where("id < ?", q.Before)
-	}
+	db := s.newestFirst(ctx, q.SatelliteID, q.Before, q.Limit, column{"status", q.Status})
 	var out []Command
 	if err := db.Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("command history of %s: %w", q.SatelliteID, err)

@@ -70,16 +70,7 @@ type EventQuery struct {
 
 // Events lists events as q asks.
 func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
-	db := s.db.WithContext(ctx).Where("satellite_id = ?", q.SatelliteID).Order("id DESC").Limit(max(q.Limit, 1))
-	if q.Type != "" {
-		db = db.Where("type = ?", q.Type)
-	}
-	if q.Severity != "" {
-		db = db.Where("severity = ?", q.Severity)
-	}
-	if q.Before != "" {
-		db = db.Where("id < ?", q.Before)
-	}
+	db := s.newestFirst(ctx, q.SatelliteID, q.Before, q.Limit, column{"type", q.Type}, column{"severity", q.Severity})
 	var out []Event
 	if err := db.Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("events of %s: %w", q.SatelliteID, err)
