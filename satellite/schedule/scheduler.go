@@ -227,8 +227,28 @@ func (s *Scheduler) execute(ctx context.Context, rec Record) {
 	case ctx.Err() != nil:
 		log.Info("runner stopping mid-pass: the observation stays stored and resumes at the next start")
 	default:
-		s.finish(rec, &completion{Summary: sum, ProcessError: errString(procErr)}, err)
+		s.complete(rec, completion{Summary: sum, ProcessError: errString(procErr), Faults: sum.Faults()}, err)
 	}
+}
+
+// complete reports a pass the tracker saw to LOS. A pass where the rotator accepted no
+// pointing command at all failed, whatever the counters say; one with some device faults or a
+// decoder that would not start completed, at severity warning.
+func (s *Scheduler) complete(rec Record, c completion, err error) {
+	if err == nil && c.RotatorNeverAccepted() {
+		err = fmt.Errorf("rotator never accepted a pointing command during the pass (%d commands refused, %d rotator errors)",
+			c.PointingCommands, c.RotatorErrors)
+	}
+	if err != nil || (c.Faults == 0 && c.ProcessError == "") {
+		s.finish(rec, &c, err)
+		return
+	}
+	msg := fmt.Sprintf("observation completed with %d device faults", c.Faults)
+	if c.ProcessError != "" {
+		msg += "; decoder did not start: " + c.ProcessError
+	}
+	s.emit(rec, api.EventObservationCompleted, api.SeverityWarning, msg, &c)
+	s.forget(rec)
 }
 
 // begin registers rec as the running observation, unless it was cancelled or replaced since
@@ -282,6 +302,10 @@ func (s *Scheduler) finish(rec Record, data any, err error) {
 	} else {
 		s.emit(rec, api.EventObservationCompleted, api.SeverityInfo, "observation completed", data)
 	}
+	s.forget(rec)
+}
+
+func (s *Scheduler) forget(rec Record) {
 	if derr := s.store.Delete(rec.ID()); derr != nil {
 		s.log.Error("forget finished observation", zap.String("observation_id", rec.ID()), zap.Error(derr))
 	}
@@ -302,6 +326,8 @@ type preparedData struct {
 type completion struct {
 	tracker.Summary
 	ProcessError string `json:"process_error,omitempty"`
+	// Faults counts the pass's failed rotator and radio calls (rotator_errors + radio_errors).
+	Faults int `json:"faults"`
 }
 
 // failedData is the data of observation.failed.

@@ -60,13 +60,33 @@ type recRotator struct {
 	mu     sync.Mutex
 	sets   []time.Time
 	parked int
+	// down, when set, says the rotator does not answer at that time.
+	down func(time.Time) bool
+}
+
+var errNoAnswer = errors.New("rotator: no answer")
+
+func (r *recRotator) isDown() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.down != nil && r.down(r.clk.Now())
 }
 
 func (r *recRotator) SetPosition(ctx context.Context, az, el float64) error {
 	r.mu.Lock()
 	r.sets = append(r.sets, r.clk.Now())
 	r.mu.Unlock()
+	if r.isDown() {
+		return errNoAnswer
+	}
 	return r.Rotator.SetPosition(ctx, az, el)
+}
+
+func (r *recRotator) Position(ctx context.Context) (float64, float64, error) {
+	if r.isDown() {
+		return 0, 0, errNoAnswer
+	}
+	return r.Rotator.Position(ctx)
 }
 
 func (r *recRotator) Park(ctx context.Context) error {

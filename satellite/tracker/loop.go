@@ -47,6 +47,10 @@ type Summary struct {
 	MaxDopplerErrorHz float64 `json:"max_doppler_error_hz"`
 	RotatorErrors     int     `json:"rotator_errors"`
 	RadioErrors       int     `json:"radio_errors"`
+	// PointingCommands counts the position commands sent between AOS and LOS; PointingAccepted
+	// those the rotator accepted. Commands before AOS (pre-positioning) are not counted.
+	PointingCommands int `json:"pointing_commands"`
+	PointingAccepted int `json:"pointing_accepted"`
 	// StopCrossings and Flips describe the plan (see Plan).
 	StopCrossings int     `json:"stop_crossings"`
 	Flips         int     `json:"flips"`
@@ -59,6 +63,16 @@ type Summary struct {
 	sumPointing float64
 	nPointing   int
 }
+
+// RotatorNeverAccepted says the rotator refused (or never answered) every position command
+// sent between AOS and LOS: the antenna did not follow the spacecraft at all, whatever else
+// worked. A pass where it accepted at least one is a partial fault at worst.
+func (s Summary) RotatorNeverAccepted() bool {
+	return s.PointingCommands > 0 && s.PointingAccepted == 0
+}
+
+// Faults counts the failed rotator and radio calls of the pass.
+func (s Summary) Faults() int { return s.RotatorErrors + s.RadioErrors }
 
 // ErrPassOver is returned by Track for a pass whose LOS has passed.
 var ErrPassOver = errors.New("tracker: the pass is over")
@@ -206,7 +220,7 @@ func (r *run) pointTick(ctx context.Context, tk tick) bool {
 		return true
 	}
 	if tk.Now.Before(r.p.AOS) {
-		r.moveTo(ctx, r.plan.Start(), r.t.cfg.EdgeThresholdDeg)
+		r.moveTo(ctx, r.plan.Start(), r.t.cfg.EdgeThresholdDeg, false)
 		r.readback(ctx, tk.Now, nil)
 		return false
 	}
@@ -227,7 +241,7 @@ func (r *run) pointTick(ctx context.Context, tk tick) bool {
 		r.lookError("look angles ahead", err)
 		return false
 	}
-	r.moveTo(ctx, want, r.threshold(tk.Now))
+	r.moveTo(ctx, want, r.threshold(tk.Now), true)
 	return false
 }
 
@@ -266,17 +280,24 @@ func (r *run) threshold(now time.Time) float64 {
 	return r.p.Rotator.Threshold()
 }
 
-// moveTo commands pt unless the last command is within thresholdDeg of it.
-func (r *run) moveTo(ctx context.Context, pt PlanPoint, thresholdDeg float64) {
+// moveTo commands pt unless the last command is within thresholdDeg of it. inPass says the
+// command is between AOS and LOS (counted apart, see Summary.RotatorNeverAccepted).
+func (r *run) moveTo(ctx context.Context, pt PlanPoint, thresholdDeg float64, inPass bool) {
 	if r.cmd != nil && rotatorDistance(*r.cmd, pt) <= thresholdDeg {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.t.cfg.DeviceTimeout)
 	defer cancel()
+	if inPass {
+		r.sum.PointingCommands++
+	}
 	if err := r.t.rot.SetPosition(ctx, pt.AzDeg, pt.ElDeg); err != nil {
 		r.deviceError("rotator", "set position", err)
 		r.cmd = nil // resend at the next tick whatever the threshold
 		return
+	}
+	if inPass {
+		r.sum.PointingAccepted++
 	}
 	r.cmd = &pt
 	r.sum.Moves++
