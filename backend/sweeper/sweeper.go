@@ -1,8 +1,9 @@
 // Package sweeper runs the satellite protocol's background housekeeping: commands past their
 // expiry become expired, delivered commands whose lease lapsed go back to pending (and their
 // satellites' held long-polls are woken to take them again), satellites silent for 2.5
-// heartbeat intervals become offline (with an event), and heartbeats and events older than the
-// retention age are deleted.
+// heartbeat intervals become offline (with an event), heartbeats older than the downsampling age
+// are thinned to the last of each satellite in each bucket, and heartbeats and events older than
+// the retention age are deleted.
 //
 // Every step is a conditional UPDATE or a DELETE by age, so any number of replicas may sweep the
 // same database at once: a transition is applied, and its event recorded, by exactly one.
@@ -23,6 +24,12 @@ const (
 	DefaultEvery      = 10 * time.Second
 	DefaultPruneEvery = time.Hour
 	DefaultRetention  = 30 * 24 * time.Hour
+	// DefaultDownsampleAfter and DefaultDownsampleBucket: heartbeats older than a day keep one per
+	// satellite per 10 minutes (docs/decisions/0056-heartbeat-downsampling.md).
+	DefaultDownsampleAfter  = 24 * time.Hour
+	DefaultDownsampleBucket = 10 * time.Minute
+	// DefaultDownsampleSlice is how much received time one downsampling statement covers.
+	DefaultDownsampleSlice = time.Hour
 )
 
 // Sweeper is the housekeeping loop.
@@ -39,8 +46,22 @@ type Sweeper struct {
 	// Notifier, when set, wakes the held long-polls of satellites whose commands were released
 	// from a lapsed lease, so they get them again at once instead of at their next poll.
 	Notifier notify.Notifier
+	// DownsampleAfter is the age past which heartbeats are thinned (default
+	// DefaultDownsampleAfter); at or above Retention, nothing is thinned.
+	DownsampleAfter time.Duration
+	// DownsampleBucket is the width of the epoch-aligned buckets of which the last heartbeat of
+	// each satellite is kept, a whole number of seconds (default DefaultDownsampleBucket).
+	DownsampleBucket time.Duration
+	// DownsampleSlice bounds one downsampling statement to this much received time (default
+	// DefaultDownsampleSlice, at least one bucket), so a first run over a long backlog is many
+	// short statements, one a sweep, instead of one long transaction.
+	DownsampleSlice time.Duration
 
 	lastPrune time.Time
+	// downsampledTo is where the next downsampling slice starts: everything before it was
+	// thinned by this sweeper. It lives in memory only; after a restart the walk starts again at
+	// the retention age, over buckets already thinned (which delete nothing and are quick).
+	downsampledTo time.Time
 }
 
 // Run sweeps at once and then every s.Every until ctx ends. A failed step is logged and tried
@@ -69,6 +90,15 @@ func (s *Sweeper) defaults() {
 	if s.Retention <= 0 {
 		s.Retention = DefaultRetention
 	}
+	if s.DownsampleAfter <= 0 {
+		s.DownsampleAfter = DefaultDownsampleAfter
+	}
+	if s.DownsampleBucket <= 0 {
+		s.DownsampleBucket = DefaultDownsampleBucket
+	}
+	if s.DownsampleSlice <= 0 {
+		s.DownsampleSlice = DefaultDownsampleSlice
+	}
 }
 
 // Result counts what one sweep changed.
@@ -79,6 +109,8 @@ type Result struct {
 	Offline            []string
 	Heartbeats, Events int64
 	Pruned             bool
+	// Downsampled counts the heartbeats deleted by downsampling.
+	Downsampled int64
 }
 
 // Sweep runs every step once (the prune only when PruneEvery has passed since the last one,
@@ -106,11 +138,40 @@ func (s *Sweeper) Sweep(ctx context.Context) Result {
 			s.warn(ctx, "prune heartbeats and events", err)
 		}
 	}
-	if r.Expired+r.Released+r.Heartbeats+r.Events > 0 {
+	if r.Downsampled, err = s.downsample(ctx); err != nil {
+		s.warn(ctx, "downsample old heartbeats", err)
+	}
+	if r.Expired+r.Released+r.Heartbeats+r.Events+r.Downsampled > 0 {
 		s.Log.Debug("swept", zap.Int64("expired", r.Expired), zap.Int64("released", r.Released),
-			zap.Int64("heartbeats_pruned", r.Heartbeats), zap.Int64("events_pruned", r.Events))
+			zap.Int64("heartbeats_pruned", r.Heartbeats), zap.Int64("events_pruned", r.Events),
+			zap.Int64("heartbeats_downsampled", r.Downsampled))
 	}
 	return r
+}
+
+// downsample thins the next slice of heartbeats past the downsampling age, if a whole bucket is
+// waiting: from the cursor (or the retention age, whichever is later) up to the bucket holding
+// the age's cutoff, at most DownsampleSlice at a time. Once caught up it runs once a bucket.
+func (s *Sweeper) downsample(ctx context.Context) (int64, error) {
+	now := s.Store.Now()
+	cutoff := store.HeartbeatBucket(now.Add(-s.DownsampleAfter), s.DownsampleBucket)
+	from := store.HeartbeatBucket(now.Add(-s.Retention), s.DownsampleBucket)
+	if s.downsampledTo.After(from) {
+		from = s.downsampledTo
+	}
+	if !from.Before(cutoff) {
+		return 0, nil
+	}
+	to := store.HeartbeatBucket(from.Add(max(s.DownsampleSlice, s.DownsampleBucket)), s.DownsampleBucket)
+	if to.After(cutoff) {
+		to = cutoff
+	}
+	n, err := s.Store.DownsampleHeartbeats(ctx, from, to, s.DownsampleBucket)
+	if err != nil {
+		return 0, err
+	}
+	s.downsampledTo = to
+	return n, nil
 }
 
 // wake tells the held long-polls of satellites to look again. A failure only delays delivery
