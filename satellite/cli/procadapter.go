@@ -3,20 +3,22 @@ package cli
 import (
 	"context"
 
-	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/proc"
+	"github.com/talos-gs/talos/satellite/schedule"
 )
 
 // procAdapter lets the scheduler run an observation's decoder on the process manager
 // (schedule.Processes).
 type procAdapter struct{ m *proc.Manager }
 
-// Start validates the payload as process.start does and starts the process.
-func (a procAdapter) Start(ctx context.Context, p api.ProcessStartPayload) error {
-	s, err := proc.SpecFromPayload(p)
+// Start validates the process as process.start does and starts it, its events tied to the
+// observation (command id, correlation id, data field observation_id).
+func (a procAdapter) Start(ctx context.Context, d schedule.Decoder) error {
+	s, err := proc.SpecFromPayload(d.Process)
 	if err != nil {
 		return err
 	}
+	s.ObservationID, s.CommandID, s.CorrelationID = d.ObservationID, d.CommandID, d.CorrelationID
 	_, err = a.m.Start(ctx, s)
 	return err
 }

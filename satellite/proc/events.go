@@ -9,12 +9,14 @@ import (
 
 // processEvent is the data of the process.* events.
 type processEvent struct {
-	Name     string `json:"name"`
-	TeamID   string `json:"team_id"`
-	PID      int    `json:"pid,omitempty"`
-	Limited  bool   `json:"limited"`
-	Cgroup   string `json:"cgroup,omitempty"`
-	Restarts int    `json:"restarts"`
+	Name   string `json:"name"`
+	TeamID string `json:"team_id"`
+	// ObservationID is set for an observation's decoder.
+	ObservationID string `json:"observation_id,omitempty"`
+	PID           int    `json:"pid,omitempty"`
+	Limited       bool   `json:"limited"`
+	Cgroup        string `json:"cgroup,omitempty"`
+	Restarts      int    `json:"restarts"`
 	// Exit details, on process.exited and what follows it.
 	ExitCode  *int   `json:"exit_code,omitempty"`
 	Signal    string `json:"signal,omitempty"`
@@ -27,14 +29,16 @@ type processEvent struct {
 
 // outputEvent is the data of process.output.
 type outputEvent struct {
-	Name   string `json:"name"`
-	TeamID string `json:"team_id"`
+	Name          string `json:"name"`
+	TeamID        string `json:"team_id"`
+	ObservationID string `json:"observation_id,omitempty"`
 	outputBatch
 }
 
 // eventData describes p (and r, ex where known); the caller holds m.mu or owns p.
 func (m *Manager) eventData(p *process, r *run, ex *exitInfo) processEvent {
-	d := processEvent{Name: p.spec.Name, TeamID: p.spec.Team, Restarts: p.restarts, Reason: p.stopReason}
+	d := processEvent{Name: p.spec.Name, TeamID: p.spec.Team, ObservationID: p.spec.ObservationID,
+		Restarts: p.restarts, Reason: p.stopReason}
 	if r != nil {
 		d.PID, d.Limited, d.Cgroup = r.pid, r.grp.Limited(), r.grp.Path()
 	}
@@ -57,7 +61,8 @@ func (m *Manager) event(p *process, typ string, sev api.Severity, msg string, da
 }
 
 func (m *Manager) sendOutput(p *process, b outputBatch) {
-	m.event(p, api.EventProcessOutput, api.SeverityInfo, "", outputEvent{Name: p.spec.Name, TeamID: p.spec.Team, outputBatch: b})
+	m.event(p, api.EventProcessOutput, api.SeverityInfo, "", outputEvent{Name: p.spec.Name, TeamID: p.spec.Team,
+		ObservationID: p.spec.ObservationID, outputBatch: b})
 }
 
 func zapName(name string) zap.Field { return zap.String("process", name) }

@@ -44,6 +44,9 @@ type Spec struct {
 	// CommandID and CorrelationID tie the process's events to a command or an observation.
 	CommandID     string
 	CorrelationID string
+	// ObservationID names the observation that started the process (its decoder), if one did;
+	// every process.* event carries it as data field observation_id.
+	ObservationID string
 }
 
 // SpecFromPayload validates a process.start payload and turns it into a Spec.

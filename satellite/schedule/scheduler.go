@@ -22,12 +22,24 @@ import (
 )
 
 // Processes runs an observation's decoder. satellite/proc's Manager fits it through a small
-// adapter (proc.SpecFromPayload, then Manager.Start).
+// adapter (proc.SpecFromPayload, the ids on the Spec, then Manager.Start).
 type Processes interface {
-	// Start starts the decoder described by spec.
-	Start(ctx context.Context, spec api.ProcessStartPayload) error
+	// Start starts the decoder d describes; its process.* events carry d's ids.
+	Start(ctx context.Context, d Decoder) error
 	// Stop stops the decoder called name.
 	Stop(ctx context.Context, name string) error
+}
+
+// Decoder is an observation's decoder process and the observation it belongs to. Its events
+// carry the observation's ids, so they read together with the pass's own events.
+type Decoder struct {
+	// ObservationID, CommandID and CorrelationID are the observation's (CommandID is the
+	// observation.schedule command's id).
+	ObservationID string
+	CommandID     string
+	CorrelationID string
+	// Process is the decoder to run.
+	Process api.ProcessStartPayload
 }
 
 // TargetFunc builds the tracker's target from an observation (its element set). It also
@@ -277,7 +289,8 @@ func (s *Scheduler) startProcess(ctx context.Context, rec Record) error {
 	if rec.Payload.Process == nil || s.procs == nil {
 		return nil
 	}
-	if err := s.procs.Start(ctx, *rec.Payload.Process); err != nil {
+	d := Decoder{ObservationID: rec.ID(), CommandID: rec.CommandID, CorrelationID: rec.CorrelationID, Process: *rec.Payload.Process}
+	if err := s.procs.Start(ctx, d); err != nil {
 		s.log.Error("start decoder; tracking anyway", zap.String("observation_id", rec.ID()), zap.Error(err))
 		return err
 	}

@@ -136,14 +136,16 @@ func (l *evLog) types() []string {
 type fakeProcs struct {
 	mu       sync.Mutex
 	started  []string
+	decoders []Decoder
 	stopped  []string
 	startErr error
 }
 
-func (f *fakeProcs) Start(_ context.Context, spec api.ProcessStartPayload) error {
+func (f *fakeProcs) Start(_ context.Context, d Decoder) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.started = append(f.started, spec.Name)
+	f.started = append(f.started, d.Process.Name)
+	f.decoders = append(f.decoders, d)
 	return f.startErr
 }
 
@@ -207,10 +209,12 @@ func TestObservationRunsAtItsTimeAndReports(t *testing.T) {
 	p := payloadFor(t, "obs-a")
 	fx := newFixture(t, t.TempDir(), p.AOS.Add(-10*time.Minute))
 	p.Process = &api.ProcessStartPayload{Name: "decoder", TeamID: "team", Command: []string{"/bin/true"}}
-	_, err := fx.s.Schedule(Record{Payload: p, CommandID: "cmd-1"})
+	_, err := fx.s.Schedule(Record{Payload: p, CommandID: "cmd-1", CorrelationID: "corr-1"})
 	require.NoError(t, err)
 	fx.runUntil(t, fx.has(api.EventObservationCompleted))
 
+	assert.Equal(t, []Decoder{{ObservationID: "obs-a", CommandID: "cmd-1", CorrelationID: "corr-1", Process: *p.Process}},
+		fx.procs.decoders, "the decoder is started with the observation's ids")
 	assert.Equal(t, []string{api.EventObservationPrepared, api.EventAOS, api.EventLOS, api.EventObservationCompleted}, fx.ev.types())
 	prep, _ := fx.ev.find(api.EventObservationPrepared)
 	assert.Equal(t, p.AOS.Add(-time.Minute), prep.Time, "prepared one lead before AOS")
