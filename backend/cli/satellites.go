@@ -16,7 +16,8 @@ import (
 // housekeeping sweeper and, on PostgreSQL, the LISTEN/NOTIFY listener that lets a command
 // queued on one replica wake a long-poll held by another.
 func satelliteParts(cfg *config.Config, st *store.Store, log *zap.Logger) (server.SatelliteOptions, []func(context.Context) error) {
-	sw := &sweeper.Sweeper{Store: st, Log: log.Named("sweeper"), Retention: cfg.Retention}
+	sw := &sweeper.Sweeper{Store: st, Log: log.Named("sweeper"), Retention: cfg.Retention,
+		DownsampleAfter: cfg.HeartbeatDownsampleAfter, DownsampleBucket: cfg.HeartbeatDownsampleBucket}
 	parts := []func(context.Context) error{sw.Run}
 	opts := server.SatelliteOptions{Notifier: notify.NewLocal(), Lease: cfg.CommandLease}
 	sw.Notifier = opts.Notifier

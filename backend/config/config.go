@@ -38,6 +38,10 @@ type Config struct {
 	// Retention and CommandLease tune the satellite protocol (docs/protocol.md).
 	Retention    time.Duration
 	CommandLease time.Duration
+	// HeartbeatDownsampleAfter and HeartbeatDownsampleBucket: heartbeats older than the first
+	// keep one per satellite per bucket (docs/decisions/0056-heartbeat-downsampling.md).
+	HeartbeatDownsampleAfter  time.Duration
+	HeartbeatDownsampleBucket time.Duration
 	// VerifyConcurrency bounds argon2id verifications at once (0: GOMAXPROCS; auth.VerifyLimits).
 	VerifyConcurrency int
 }
@@ -83,6 +87,16 @@ var options = []option{
 		func(c *Config, v string) (err error) { c.TrustedProxies, err = cidrList(v); return err }},
 	{"retention", "TALOS_RETENTION", "720h", "age past which satellite heartbeats and events are deleted",
 		func(c *Config, v string) (err error) { c.Retention, err = positiveDuration(v); return err }},
+	{"heartbeat-downsample-after", "TALOS_HEARTBEAT_DOWNSAMPLE_AFTER", "24h", "age past which satellite heartbeats are thinned to one per bucket",
+		func(c *Config, v string) (err error) {
+			c.HeartbeatDownsampleAfter, err = positiveDuration(v)
+			return err
+		}},
+	{"heartbeat-downsample-bucket", "TALOS_HEARTBEAT_DOWNSAMPLE_BUCKET", "10m", "width of the buckets of which old heartbeats keep the last, whole seconds from 1m to 24h",
+		func(c *Config, v string) (err error) {
+			c.HeartbeatDownsampleBucket, err = downsampleBucket(v)
+			return err
+		}},
 	{"command-lease", "TALOS_COMMAND_LEASE", "60s", "how long a delivered command may stay unacknowledged before it is delivered again",
 		func(c *Config, v string) (err error) { c.CommandLease, err = positiveDuration(v); return err }},
 	{"verify-concurrency", "TALOS_VERIFY_CONCURRENCY", "0", "argon2id credential checks run at once, 19 MiB each (0: one per CPU); more wait briefly, then get 503",
@@ -217,6 +231,17 @@ func positiveDuration(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("%q is not a positive duration (e.g. 30m, 24h)", v)
+	}
+	return d, nil
+}
+
+// downsampleBucket accepts a whole number of seconds from a minute to a day: the store buckets
+// by epoch seconds, a bucket under a minute keeps nearly every 30 s heartbeat, and one over a
+// day would leave charts of old data with too few points.
+func downsampleBucket(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Minute || d > 24*time.Hour || d%time.Second != 0 {
+		return 0, fmt.Errorf("%q is not a whole number of seconds from 1m to 24h", v)
 	}
 	return d, nil
 }
