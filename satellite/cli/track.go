@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 	"time"
 
@@ -32,6 +33,8 @@ type trackFlags struct {
 	rotctld    string
 	rigctld    string
 	downlinkHz float64
+	uplinkHz   float64
+	txVFO      string
 	minEl      float64
 	once       bool
 	nextPass   bool
@@ -46,7 +49,8 @@ func newTrackCmd(s stdio) *cobra.Command {
 		Use:   "track",
 		Short: "Track a spacecraft with the station's rotator and radio",
 		Long: "track points the rotator at a spacecraft and keeps the radio on its Doppler-corrected\n" +
-			"downlink, pass after pass, until interrupted. Without --rotctld/--rigctld it drives\n" +
+			"downlink (and, with --uplink-hz, its transmitter on the Doppler-corrected uplink through\n" +
+			"split operation), pass after pass, until interrupted. Without --rotctld/--rigctld it drives\n" +
 			"simulated devices. --once points once at the spacecraft's current position and exits;\n" +
 			"--next-pass tracks the next pass and exits. Each pass's summary is printed as one JSON\n" +
 			"line on stdout; progress goes to stderr. --from and --speed run a simulated clock (only\n" +
@@ -67,6 +71,8 @@ func newTrackCmd(s stdio) *cobra.Command {
 	fl.StringVar(&f.rotctld, "rotctld", "", "rotctld address host:port (default: a simulated rotator)")
 	fl.StringVar(&f.rigctld, "rigctld", "", "rigctld address host:port (default: a simulated radio)")
 	fl.Float64Var(&f.downlinkHz, "downlink-hz", 0, "spacecraft downlink frequency, Hz; 0 leaves the radio alone")
+	fl.Float64Var(&f.uplinkHz, "uplink-hz", 0, "spacecraft uplink frequency, Hz, tuned on the radio's split transmit VFO; 0 leaves it alone")
+	fl.StringVar(&f.txVFO, "tx-vfo", "VFOB", "transmit VFO for split operation with --uplink-hz (rigctld's name, e.g. VFOB, Sub)")
 	fl.Float64Var(&f.minEl, "min-el", 0, "minimum elevation of a pass, degrees, 0..90")
 	fl.BoolVar(&f.once, "once", false, "point once at the current position and exit")
 	fl.BoolVar(&f.nextPass, "next-pass", false, "track the next pass and exit")
@@ -88,6 +94,10 @@ func (f *trackFlags) validate() error {
 		return fmt.Errorf("--norad: %d is not a catalog number", f.norad)
 	case math.IsNaN(f.downlinkHz) || f.downlinkHz < 0 || f.downlinkHz > 300e9:
 		return fmt.Errorf("--downlink-hz: %g is outside [0, 300e9] Hz", f.downlinkHz)
+	case math.IsNaN(f.uplinkHz) || f.uplinkHz < 0 || (f.uplinkHz > 0 && f.uplinkHz < 1e3) || f.uplinkHz > 300e9:
+		return fmt.Errorf("--uplink-hz: %g must be 0 (off) or 1e3 to 300e9 Hz", f.uplinkHz)
+	case !vfoName.MatchString(f.txVFO):
+		return fmt.Errorf("--tx-vfo: %q must be a VFO name of 1 to 16 letters and digits", f.txVFO)
 	case math.IsNaN(f.minEl) || f.minEl < 0 || f.minEl >= 90:
 		return fmt.Errorf("--min-el: %g is outside [0, 90) degrees", f.minEl)
 	case math.IsNaN(f.speed) || f.speed < 1 || f.speed > 1000:
@@ -115,11 +125,35 @@ func (f *trackFlags) clock() (clock.Clock, error) {
 	return tracker.NewScaledClock(start, f.speed), nil
 }
 
-// trackDevices are the rotator and radio track drives, and what to close after.
+// vfoName is what --tx-vfo accepts: Hamlib's VFO names (VFOA, VFOB, Main, Sub, ...).
+var vfoName = regexp.MustCompile(`^[A-Za-z0-9]{1,16}$`)
+
+// trackDevices are the rotator and radio track drives, and what to close after. uplink is nil
+// without --uplink-hz.
 type trackDevices struct {
 	rot    rotator.Rotator
 	radio  rotator.Radio
+	uplink rotator.Radio
 	closer []io.Closer
+}
+
+// splitRadio is a radio with a transmit side: rotator.Rigctld and rotator.SimRadio.
+type splitRadio interface {
+	rotator.Radio
+	SetSplit(ctx context.Context, on bool, txVFO string) error
+	Uplink() rotator.Radio
+}
+
+// enableUplink turns split on and keeps the transmit side, when --uplink-hz asks for it.
+func (f *trackFlags) enableUplink(ctx context.Context, d *trackDevices, r splitRadio) error {
+	if f.uplinkHz == 0 {
+		return nil
+	}
+	if err := r.SetSplit(ctx, true, f.txVFO); err != nil {
+		return fmt.Errorf("--uplink-hz: enable split on %s: %w", f.txVFO, err)
+	}
+	d.uplink = r.Uplink()
+	return nil
 }
 
 func (d *trackDevices) Close() {
@@ -155,6 +189,10 @@ func (f *trackFlags) devices(ctx context.Context, clk clock.Clock, log *zap.Logg
 			return nil, err
 		}
 		d.radio = sim
+		if err := f.enableUplink(ctx, d, sim); err != nil {
+			d.Close()
+			return nil, err
+		}
 	} else {
 		rig, err := rotator.NewRigctld(rotator.ConnOptions{Addr: f.rigctld, Logger: log})
 		if err != nil {
@@ -167,6 +205,10 @@ func (f *trackFlags) devices(ctx context.Context, clk clock.Clock, log *zap.Logg
 			return nil, fmt.Errorf("--rigctld %s: %w", f.rigctld, err)
 		}
 		d.radio = rig
+		if err := f.enableUplink(ctx, d, rig); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("--rigctld %s: %w", f.rigctld, err)
+		}
 	}
 	return d, nil
 }
@@ -205,7 +247,7 @@ func runTrack(ctx context.Context, s stdio, f *trackFlags) error {
 	if f.once {
 		return trackOnce(ctx, s, f, clk, dev, target)
 	}
-	tr, err := tracker.New(tracker.Options{Rotator: dev.rot, Downlink: dev.radio, Clock: clk, Logger: log})
+	tr, err := tracker.New(tracker.Options{Rotator: dev.rot, Downlink: dev.radio, Uplink: dev.uplink, Clock: clk, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -229,7 +271,7 @@ func trackPasses(ctx context.Context, s stdio, f *trackFlags, clk clock.Clock, t
 			p.AOS.UTC().Format(time.RFC3339), p.AOSAzimuthDeg, p.MaxElevationDeg, p.TCA.UTC().Format(time.RFC3339),
 			p.LOS.UTC().Format(time.RFC3339), p.LOSAzimuthDeg)
 		sum, err := tr.Track(ctx, tracker.Pass{ObservationID: "cli", NoradID: f.norad, Target: target, AOS: p.AOS, LOS: p.LOS,
-			Transmitter: api.ObservationTransmitter{DownlinkHz: f.downlinkHz},
+			Transmitter: api.ObservationTransmitter{DownlinkHz: f.downlinkHz, UplinkHz: f.uplinkHz},
 			Rotator:     api.RotatorSettings{MinElevationDeg: f.minEl, AfterLOS: f.afterLOS}})
 		if ctx.Err() != nil {
 			return nil // interrupted: the tracker has parked
@@ -258,6 +300,7 @@ type oncePosition struct {
 	RotatorAz  float64 `json:"rotator_az_deg,omitempty"`
 	RotatorEl  float64 `json:"rotator_el_deg,omitempty"`
 	DownlinkHz float64 `json:"downlink_hz,omitempty"`
+	UplinkHz   float64 `json:"uplink_hz,omitempty"`
 }
 
 // trackOnce points at the spacecraft's position now, tunes the radio, and prints what it did.
@@ -283,6 +326,12 @@ func trackOnce(ctx context.Context, s stdio, f *trackFlags, clk clock.Clock, dev
 		out.DownlinkHz = orbit.DownlinkFrequency(f.downlinkHz, l.RangeRateKmS)
 		if err := dev.radio.SetFrequency(ctx, out.DownlinkHz); err != nil {
 			return fmt.Errorf("radio: %w", err)
+		}
+	}
+	if dev.uplink != nil {
+		out.UplinkHz = orbit.UplinkFrequency(f.uplinkHz, l.RangeRateKmS)
+		if err := dev.uplink.SetFrequency(ctx, out.UplinkHz); err != nil {
+			return fmt.Errorf("radio uplink: %w", err)
 		}
 	}
 	return json.NewEncoder(s.out).Encode(out)

@@ -39,15 +39,26 @@ func trackArgs(extra ...string) []string {
 func TestTrackOncePointsAtTheSpacecraft(t *testing.T) {
 	t.Parallel()
 	p := issPass(t)
-	code, out, errOut := run(t, trackArgs("--once", "--downlink-hz", "145800000", "--from", p.TCA.Format(time.RFC3339Nano))...)
+	code, out, errOut := run(t, trackArgs("--once", "--downlink-hz", "145800000", "--uplink-hz", "435e6",
+		"--from", p.TCA.Add(-2*time.Minute).Format(time.RFC3339Nano))...)
 	require.Equal(t, 0, code, errOut)
 	var pos oncePosition
 	require.NoError(t, json.Unmarshal([]byte(out), &pos))
 	assert.True(t, pos.Pointed)
-	assert.InDelta(t, p.MaxElevationDeg, pos.ElevationDeg, 0.05)
 	assert.InDelta(t, pos.AzimuthDeg, pos.RotatorAz, 1e-9)
+	assert.Negative(t, pos.RangeRateKmS, "two minutes before the closest approach it comes nearer")
 	assert.InDelta(t, orbit.DownlinkFrequency(145.8e6, pos.RangeRateKmS), pos.DownlinkHz, 1e-6)
+	assert.Greater(t, pos.DownlinkHz, 145.8e6, "an approaching spacecraft is heard high")
+	assert.InDelta(t, orbit.UplinkFrequency(435e6, pos.RangeRateKmS), pos.UplinkHz, 1e-6)
+	assert.Less(t, pos.UplinkHz, 435e6, "and is sent to low, to arrive on frequency")
+
+	code, out, errOut = run(t, trackArgs("--once", "--downlink-hz", "145800000", "--from", p.TCA.Format(time.RFC3339Nano))...)
+	require.Equal(t, 0, code, errOut)
+	pos = oncePosition{}
+	require.NoError(t, json.Unmarshal([]byte(out), &pos))
+	assert.InDelta(t, p.MaxElevationDeg, pos.ElevationDeg, 0.05)
 	assert.InDelta(t, 145.8e6, pos.DownlinkHz, 100, "hardly any Doppler at the closest approach")
+	assert.Zero(t, pos.UplinkHz, "no --uplink-hz, no uplink")
 }
 
 func TestTrackNextPassOnSimulatedDevices(t *testing.T) {
@@ -85,6 +96,11 @@ func TestTrackFlagErrors(t *testing.T) {
 		{"bad from", trackArgs("--from", "yesterday", "--once"), "--from"},
 		{"bad after-los", trackArgs("--after-los", "dance"), "--after-los"},
 		{"bad downlink", trackArgs("--downlink-hz", "-1"), "--downlink-hz"},
+		{"negative uplink", trackArgs("--uplink-hz", "-1"), "--uplink-hz"},
+		{"uplink below 1 kHz", trackArgs("--uplink-hz", "500"), "--uplink-hz"},
+		{"uplink NaN", trackArgs("--uplink-hz", "NaN"), "--uplink-hz"},
+		{"uplink above 300 GHz", trackArgs("--uplink-hz", "4e11"), "--uplink-hz"},
+		{"bad tx vfo", trackArgs("--uplink-hz", "435e6", "--tx-vfo", "VFO B"), "--tx-vfo"},
 		{"bad latitude", []string{"track", "--tle", catalogFile, "--norad", "25544", "--lat", "91", "--lon", "1", "--alt-m", "1"}, "--lat"},
 		{"rotctld unreachable", trackArgs("--once", "--rotctld", "127.0.0.1:1"), "--rotctld 127.0.0.1:1"},
 	}
@@ -103,7 +119,8 @@ func TestTrackOnceAgainstHamlib(t *testing.T) {
 	t.Parallel()
 	rot := startDaemonForTrack(t, "rotctld", "-C", "min_az=0,max_az=450,min_el=0,max_el=90")
 	rig := startDaemonForTrack(t, "rigctld")
-	code, out, errOut := run(t, trackArgs("--once", "--min-el", "0", "--rotctld", rot, "--rigctld", rig, "--downlink-hz", "145800000")...)
+	code, out, errOut := run(t, trackArgs("--once", "--min-el", "0", "--rotctld", rot, "--rigctld", rig, "--downlink-hz", "145800000",
+		"--uplink-hz", "435000000")...)
 	require.Equal(t, 0, code, errOut)
 	var pos oncePosition
 	require.NoError(t, json.Unmarshal([]byte(out), &pos))
@@ -114,6 +131,11 @@ func TestTrackOnceAgainstHamlib(t *testing.T) {
 	hz, err := strconv.ParseFloat(got, 64)
 	require.NoError(t, err)
 	assert.InDelta(t, pos.DownlinkHz, hz, 1, "rigctld holds the Doppler-corrected downlink")
+	assert.Equal(t, "1", hamlibQuery(t, rig, `\get_split_vfo`, "Split"), "--uplink-hz turned split on")
+	tx, err := strconv.ParseFloat(hamlibQuery(t, rig, `\get_split_freq`, "TX Frequency"), 64)
+	require.NoError(t, err)
+	assert.InDelta(t, pos.UplinkHz, tx, 1, "rigctld's transmit VFO holds the Doppler-corrected uplink")
+	assert.InDelta(t, 435e6, tx, 435e6*8/299792.458, "within the largest LEO Doppler shift of 435 MHz")
 }
 
 // startDaemonForTrack starts `bin -m 1` on a free port and returns its address; Cleanup kills
