@@ -67,6 +67,9 @@ func (r *Runner) Snapshot() statusapi.Status {
 	}
 	for _, pr := range r.processReporters() {
 		s.Processes = append(s.Processes, pr.Processes()...)
+		if c := pr.CgroupLimits(); c != "" {
+			s.CgroupLimits = c
+		}
 	}
 	return s
 }

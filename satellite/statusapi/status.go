@@ -34,6 +34,9 @@ type Status struct {
 	Commands    CommandsStatus      `json:"commands"`
 	Tracking    *api.TrackingState  `json:"tracking,omitempty"`
 	Processes   []api.ProcessInfo   `json:"processes,omitempty"`
+	// CgroupLimits is how the station limits processes (the heartbeat's cgroup_limits: "v1",
+	// "v2", or why limits are off), so a local operator sees it without the backend.
+	CgroupLimits string `json:"cgroup_limits,omitempty"`
 }
 
 // OutboxStatus describes the event queue.
