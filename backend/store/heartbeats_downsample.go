@@ -25,12 +25,16 @@ var downsampleSQL = map[Dialect]string{
 		FROM satellite_heartbeats
 		WHERE received_at >= ? AND received_at < ?) AS ranked
 	WHERE rn > 1)`,
-	// received_at is stored as UTC text; strftime('%s') reads it as whole seconds since the epoch
-	// and integer division floors (the epoch seconds are positive).
+	// received_at is stored as text, "2006-01-02 15:04:05.999999999-07:00". Older SQLite (3.40
+	// was checked) rounds fractional seconds to milliseconds, so 12:09:59.9999 would read as
+	// 12:10:00 and land in the next bucket (the bundled 3.53 truncates); the fraction is cut off
+	// first (the first 19 characters, then the zone, the last 6), so the result does not depend on
+	// the version. Integer division floors: the epoch seconds are positive.
 	SQLite: `DELETE FROM satellite_heartbeats WHERE id IN (
 	SELECT id FROM (
 		SELECT id, row_number() OVER (
-			PARTITION BY satellite_id, CAST(strftime('%s', received_at) AS INTEGER) / ?
+			PARTITION BY satellite_id,
+				CAST(strftime('%s', substr(received_at, 1, 19) || substr(received_at, -6)) AS INTEGER) / ?
 			ORDER BY received_at DESC, id DESC) AS rn
 		FROM satellite_heartbeats
 		WHERE received_at >= ? AND received_at < ?) AS ranked

@@ -46,7 +46,7 @@ func TestHeartbeatBucket(t *testing.T) {
 
 // downsampleFixture is three days of heartbeats, every 30 s, of two satellites whose clocks are
 // offset from each other (so their buckets hold different instants), plus two rows sharing one
-// received_at (the tie is broken by id).
+// received_at (the tie is broken by id) and one a microsecond before a bucket's end.
 type downsampleFixture struct {
 	now      time.Time // not on a bucket boundary, so the cutoff splits a bucket
 	rows     []store.Heartbeat
@@ -75,6 +75,9 @@ func newDownsampleFixture(t *testing.T, st *store.Store) *downsampleFixture {
 	tie := heartbeat(f.a, tieAt)
 	f.tieWinID = tie.ID
 	f.rows = append(f.rows, tie)
+	// A microsecond before a bucket ends still belongs to it (older SQLite rounds such a time up
+	// to the next second when it reads it): the last of B's 08:00 bucket.
+	f.rows = append(f.rows, heartbeat(f.b, time.Date(2026, 6, 24, 8, 9, 59, 999999000, time.UTC)))
 	require.NoError(t, st.DB().WithContext(t.Context()).CreateInBatches(f.rows, 500).Error)
 	return f
 }
