@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -255,10 +256,14 @@ func (s *Scheduler) complete(rec Record, c completion, err error) {
 		s.finish(rec, &c, err)
 		return
 	}
-	msg := fmt.Sprintf("observation completed with %d device faults", c.Faults)
-	if c.ProcessError != "" {
-		msg += "; decoder did not start: " + c.ProcessError
+	var problems []string
+	if c.Faults > 0 {
+		problems = append(problems, fmt.Sprintf("%d device faults (%d rotator, %d radio)", c.Faults, c.RotatorErrors, c.RadioErrors))
 	}
+	if c.ProcessError != "" {
+		problems = append(problems, "decoder did not start: "+c.ProcessError)
+	}
+	msg := "observation completed with " + strings.Join(problems, "; ")
 	s.emit(rec, api.EventObservationCompleted, api.SeverityWarning, msg, &c)
 	s.forget(rec)
 }

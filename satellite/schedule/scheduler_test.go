@@ -462,4 +462,6 @@ func TestDecoderFailureStillTracks(t *testing.T) {
 	fx.runUntil(t, fx.has(api.EventObservationCompleted))
 	done, _ := fx.ev.find(api.EventObservationCompleted)
 	assert.Contains(t, string(done.Data), `"process_error":"no such program"`)
+	assert.Equal(t, api.SeverityWarning, done.Severity, "a pass without its decoder is a partial fault")
+	assert.Equal(t, "observation completed with decoder did not start: no such program", done.Message)
 }
