@@ -96,8 +96,23 @@ func printStatus(w io.Writer, st statusapi.Status, live bool, listen string, now
 	c := st.Commands
 	line("commands", "%d queued, %d running, %d succeeded, %d failed, %d recorded", c.Queued, c.Running, c.Succeeded, c.Failed, c.Recorded)
 	line("observation", "%s", observation(st))
+	line("processes", "%s", processes(st))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// processes summarises the decoder processes and whether cgroup limits hold them.
+func processes(st statusapi.Status) string {
+	if st.CgroupLimits == "" && len(st.Processes) == 0 {
+		return "none (no process manager)"
+	}
+	running := 0
+	for _, p := range st.Processes {
+		if p.State == "running" {
+			running++
+		}
+	}
+	return fmt.Sprintf("%d running of %d listed, cgroup limits %s", running, len(st.Processes), orNone(st.CgroupLimits))
 }
 
 func observation(st statusapi.Status) string {

@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/statusapi"
+)
+
+func TestPrintStatusProcesses(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		st   statusapi.Status
+		want string
+	}{
+		{"no manager", statusapi.Status{}, "processes      none (no process manager)"},
+		{"limited", statusapi.Status{CgroupLimits: "v1", Processes: []api.ProcessInfo{
+			{Name: "decoder", State: "running"}, {Name: "old", State: "exited"}}},
+			"processes      1 running of 2 listed, cgroup limits v1"},
+		{"limits off", statusapi.Status{CgroupLimits: "off: not running as root"},
+			"processes      0 running of 0 listed, cgroup limits off: not running as root"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var b strings.Builder
+			require.NoError(t, printStatus(&b, tc.st, true, "127.0.0.1:7373", time.Now()))
+			assert.Contains(t, b.String(), tc.want+"\n")
+		})
+	}
+}
