@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,4 +267,39 @@ func benchSatellite(b *testing.B, st *store.Store) string {
 		APIKeyID: uuid.NewString()[:16], APIKeyHash: "hash", HeartbeatSeconds: 30})
 	require.NoError(b, err)
 	return sat.ID
+}
+
+// TestDownsampleConcurrentReplicas: four replicas walking the same range in hourly slices at once
+// (as their sweepers do) delete each row once between them and leave exactly the survivors one
+// would. PostgreSQL only: replicas share a PostgreSQL database, while a SQLite file has one
+// backend whose sweeper runs one statement at a time.
+func TestDownsampleConcurrentReplicas(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, store.Postgres)
+	f := newDownsampleFixture(t, st)
+	cutoff := f.now.Add(-testAfter)
+	const replicas = 4
+	deleted := make([]int64, replicas)
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i := range replicas {
+		wg.Go(func() {
+			for lo := f.now.Add(-73 * time.Hour); lo.Before(cutoff) && errs[i] == nil; lo = lo.Add(time.Hour) {
+				var n int64
+				n, errs[i] = st.DownsampleHeartbeats(t.Context(), lo, lo.Add(time.Hour), testBucket)
+				deleted[i] += n
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	want := f.want(cutoff)
+	var total int64
+	for _, n := range deleted {
+		total += n
+	}
+	assert.Equal(t, int64(len(f.rows)-len(want)), total, "each row deleted once: %v", deleted)
+	assert.Equal(t, want, remainingIDs(t, st))
 }
