@@ -95,15 +95,18 @@ func TestStationRunsAnObservation(t *testing.T) {
 	})
 	<-r.StatusReady()
 
+	// Park before scheduling: the observation's preparation starts at once (AOS is close), and
+	// a park is refused while a pass runs, so queueing both together would race.
 	list := fb.Queue(id, api.CommandProcessList, api.PriorityNormal, nil)
 	park := fb.Queue(id, api.CommandRotatorPark, api.PriorityNormal, nil)
-	aos := time.Now().Add(4 * time.Second).UTC().Truncate(time.Second)
-	obs := fb.Queue(id, api.CommandObservationSchedule, api.PriorityNormal, observationPayload("obs-cli-1", ident.TeamID, aos, aos.Add(10*time.Second)))
-
-	for _, c := range []string{list, park, obs} {
+	for _, c := range []string{list, park} {
 		st := waitCommand(t, fb, id, c)
 		require.Equal(t, api.CommandSucceeded, st.Status, "%s: %+v", st.Type, st.Updates)
 	}
+	aos := time.Now().Add(4 * time.Second).UTC().Truncate(time.Second)
+	obs := fb.Queue(id, api.CommandObservationSchedule, api.PriorityNormal, observationPayload("obs-cli-1", ident.TeamID, aos, aos.Add(10*time.Second)))
+	st := waitCommand(t, fb, id, obs)
+	require.Equal(t, api.CommandSucceeded, st.Status, "%s: %+v", st.Type, st.Updates)
 	var res api.ProcessListResult
 	require.NoError(t, json.Unmarshal(lastResult(fb.Command(id, list)), &res))
 	assert.NotEmpty(t, res.CgroupLimits)
