@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/talos-gs/talos/backend/notify"
+	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
 )
 
@@ -60,18 +60,6 @@ func TestLocal(t *testing.T) {
 	assert.True(t, empty(a))
 }
 
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv(storetest.EnvDatabaseURL)
-	if u == "" {
-		if os.Getenv(storetest.EnvRequireIntegration) == "1" {
-			t.Fatalf("%s=1 but %s is not set", storetest.EnvRequireIntegration, storetest.EnvDatabaseURL)
-		}
-		t.Skip("PostgreSQL not configured: set " + storetest.EnvDatabaseURL)
-	}
-	return u
-}
-
 func channel(t *testing.T) string {
 	b := make([]byte, 6)
 	_, err := rand.Read(b)
@@ -83,7 +71,7 @@ func channel(t *testing.T) string {
 // replicas), and the listener comes back after its connection is killed.
 func TestPostgresAcrossConnections(t *testing.T) {
 	t.Parallel()
-	u := postgresURL(t)
+	u := storetest.NewURL(t, store.Postgres) // skips, or fails under TALOS_REQUIRE_INTEGRATION=1
 	db, err := sql.Open("pgx", u)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })

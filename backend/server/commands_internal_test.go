@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -49,14 +48,8 @@ func newNotifyServer(t *testing.T, n notify.Notifier) *Server {
 // NOTIFY, or a long-poll held by another replica waits up to 30 s for the command.
 func TestWakeOutlivesTheRequest(t *testing.T) {
 	t.Parallel()
-	u := os.Getenv(storetest.EnvDatabaseURL)
-	if u == "" {
-		if os.Getenv(storetest.EnvRequireIntegration) == "1" {
-			t.Fatalf("%s=1 but %s is not set", storetest.EnvRequireIntegration, storetest.EnvDatabaseURL)
-		}
-		t.Skip("PostgreSQL not configured: set " + storetest.EnvDatabaseURL)
-	}
-	pg := storetest.OpenURL(t, storetest.NewURL(t, store.Postgres))
+	u := storetest.NewURL(t, store.Postgres) // skips, or fails under TALOS_REQUIRE_INTEGRATION=1
+	pg := storetest.OpenURL(t, u)
 	b := make([]byte, 6)
 	_, err := rand.Read(b)
 	require.NoError(t, err)
