@@ -23,6 +23,11 @@ const (
 	// HeaderLastPoll is sent by the satellite on every poll: the ServerTime of the previous poll
 	// response (RFC 3339), so the backend can tell how stale the satellite's view is.
 	HeaderLastPoll = "X-Last-Poll"
+	// HeaderDraining is set to "1" by a backend that is shutting down on the command poll
+	// response it answers early (empty) because of the shutdown. The satellite must not count
+	// such an answer as a proxy cutting its long-poll: the backend will be back, and the
+	// satellite retries with a short jittered backoff instead of slowing down.
+	HeaderDraining = "X-Talos-Draining"
 )
 
 // Protocol limits shared by both sides.
@@ -35,6 +40,10 @@ const (
 	// of encoded JSON. The backend accepts at least this much on the events route; a satellite
 	// that gets 413 anyway splits the batch in halves.
 	MaxEventBatchBytes = 1 << 20
+	// MaxCommandsPerPoll is the largest number of commands one poll response carries. A
+	// satellite takes at most this many from one response (and ignores the rest, which the
+	// backend delivers again when their lease runs out).
+	MaxCommandsPerPoll = 50
 )
 
 // Location is a ground station's position on the WGS-84 ellipsoid.
