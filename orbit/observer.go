@@ -113,3 +113,8 @@ func (o *Observer) Mask() *HorizonMask { return o.mask }
 
 // UT1MinusUTC returns the UT1−UTC the observer uses, seconds.
 func (o *Observer) UT1MinusUTC() float64 { return o.ut1MinusUTC }
+
+// Horizon returns the unit vectors of the observer's local horizon frame in ECEF: east, north
+// and up (the geodetic normal). A caller that evaluates many look angles from one observer, such
+// as a network planner, projects onto them directly.
+func (o *Observer) Horizon() (east, north, up Vec3) { return o.east, o.north, o.up }

@@ -78,3 +78,10 @@ func brentStep(a, b, c, fa, fb, fc, d, e, m, tol1 float64) (float64, float64) {
 	}
 	return m, m
 }
+
+// FindRoot finds a zero of f in [a, b], where fa = f(a) and fb = f(b) have opposite signs (or
+// one is zero), to within about tol, by Brent's method: the root finder of FindPasses, for
+// callers that search passes on their own samples. An error from f is returned as is.
+func FindRoot(f func(float64) (float64, error), a, b, fa, fb, tol float64) (float64, error) {
+	return brentRoot(f, a, b, fa, fb, tol)
+}

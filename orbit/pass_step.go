@@ -1,6 +1,9 @@
 package orbit
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 const (
 	// passMuKm3S2 is the Earth's gravitational parameter (WGS-84), km³/s²; it only sizes the
@@ -39,4 +42,13 @@ func coarseStepSeconds(r, v Vec3) float64 {
 	nuDotMax := math.Sqrt(passMuKm3S2/(p*p*p)) * (1 + e) * (1 + e)
 	step := passStepAngleRad / (nuDotMax + passEarthRateRadS)
 	return math.Max(passMinStepS, math.Min(passMaxStepS, step))
+}
+
+// PassStep is the coarse step FindPasses uses for the orbit whose osculating TEME (or
+// Earth-fixed) state is r (km), v (km/s): the time in which the spacecraft's direction from the
+// Earth's centre turns by at most 10° relative to a station (decision 0006). Samples this far
+// apart bracket every extremum of the elevation singly, which is what lets a planner search
+// many stations on one shared set of samples.
+func PassStep(r, v Vec3) time.Duration {
+	return time.Duration(coarseStepSeconds(r, v) * float64(time.Second))
 }

@@ -1,0 +1,248 @@
+// Package planner finds the passes of many spacecraft over many stations at once: the network
+// pass planner behind `talos-backend plan` and GET /api/teams/{team}/passes.
+//
+// It gives the same passes as orbit.FindPasses run for every pair (AOS and LOS within 1 s, the
+// maximum elevation within 0.05°, none missed), but shares the work a per-pair search repeats:
+// each spacecraft is propagated once per coarse step into Earth-fixed coordinates, and every
+// station reads those samples. A cheap geometric test (the spacecraft's visibility cap, widened
+// by how far it can move in half a step) decides which stations could see it near each sample;
+// only those pairs are searched, by root-finding on a cubic Hermite interpolation of the shared
+// samples. See docs/decisions/0085-network-pass-planner.md.
+//
+// Elevations are geometric (no refraction). The planner knows no HTTP and no store: callers
+// hand it element sets and station positions.
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/talos-gs/talos/orbit"
+)
+
+// MaxWindow is the longest window one plan may cover.
+const MaxWindow = 14 * 24 * time.Hour
+
+// ErrInvalidRequest is wrapped by every error about a Request.
+var ErrInvalidRequest = errors.New("invalid plan request")
+
+// Spacecraft is one object to plan for.
+type Spacecraft struct {
+	// NORAD is the catalog number, reported with each pass.
+	NORAD int
+	// Name is the object name; may be empty.
+	Name string
+	// Elements is the element set to propagate. Required.
+	Elements *orbit.ElementSet
+}
+
+// Station is one ground station to plan for.
+type Station struct {
+	// ID names the station in the output (a satellite id in the backend).
+	ID string
+	// LatDeg and LonDeg are the geodetic latitude and longitude, degrees (north and east
+	// positive); AltM is the height above the WGS-84 ellipsoid, metres.
+	LatDeg, LonDeg, AltM float64
+	// Mask is the station's horizon mask, or nil for a flat horizon.
+	Mask *orbit.HorizonMask
+	// MinElevationDeg is the station's own minimum elevation, degrees; the higher of it and the
+	// request's applies.
+	MinElevationDeg float64
+}
+
+// Request is one planning job: every pass of every spacecraft over every station in [From, To).
+type Request struct {
+	Spacecraft []Spacecraft
+	Stations   []Station
+	// From and To bound the window; To must be after From, at most MaxWindow later.
+	From, To time.Time
+	// MinElevationDeg is the lowest elevation that counts as visible, degrees in [−90, 90).
+	MinElevationDeg float64
+	// Workers is how many goroutines search in parallel; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// Pass is one interval in which a spacecraft is above a station's mask and minimum elevation,
+// clipped to the window. Its fields mean what orbit.Pass's do.
+type Pass struct {
+	// Station and Spacecraft index the request's slices.
+	Station, Spacecraft int
+	// AOS, TCA and LOS are UTC instants; AOS is the window start if InProgressAtStart, LOS the
+	// window end if InProgressAtEnd.
+	AOS, TCA, LOS time.Time
+	// MaxElevationDeg is the geometric elevation at TCA, degrees.
+	MaxElevationDeg float64
+	// AOSAzimuthDeg and LOSAzimuthDeg are the azimuths at AOS and LOS, degrees from north.
+	AOSAzimuthDeg, LOSAzimuthDeg float64
+	// InProgressAtStart and InProgressAtEnd say the pass is cut by the window; AlwaysVisible
+	// says both (a geostationary spacecraft above the mask, for one).
+	InProgressAtStart, InProgressAtEnd, AlwaysVisible bool
+}
+
+// SpacecraftError reports a spacecraft whose propagation failed (it decayed, say): its passes
+// up to the failure are kept, none after.
+type SpacecraftError struct {
+	// Spacecraft indexes the request's slice.
+	Spacecraft int
+	// At is the first instant that could not be propagated.
+	At  time.Time
+	Err error
+}
+
+func (e SpacecraftError) Error() string {
+	return fmt.Sprintf("spacecraft %d: propagate to %s: %v", e.Spacecraft, e.At.Format(time.RFC3339), e.Err)
+}
+
+// Result is what Plan found.
+type Result struct {
+	// Passes is ordered by spacecraft (the request's order), then station, then AOS.
+	Passes []Pass
+	// Errors lists the spacecraft that could not be propagated over the whole window.
+	Errors []SpacecraftError
+}
+
+// Plan returns every pass of req's spacecraft over req's stations in its window. It fails only
+// on an invalid request or a cancelled context; a spacecraft that cannot be propagated is
+// reported in Result.Errors and the rest are planned.
+func Plan(ctx context.Context, req Request) (*Result, error) {
+	net, err := newNetwork(req)
+	if err != nil {
+		return nil, err
+	}
+	workers := req.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, max(1, len(req.Spacecraft)))
+	parts := make([]workerOutput, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[w] = net.work(ctx, req, &next)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	return merge(parts, len(req.Spacecraft)), nil
+}
+
+// workerOutput is what one worker found.
+type workerOutput struct {
+	bySpacecraft map[int][]Pass
+	errs         []SpacecraftError
+}
+
+// work plans spacecraft taken from next until none is left or ctx ends.
+func (n *network) work(ctx context.Context, req Request, next *atomic.Int64) workerOutput {
+	out := workerOutput{bySpacecraft: map[int][]Pass{}}
+	sc := newScratch(len(n.stations))
+	for ctx.Err() == nil {
+		i := int(next.Add(1) - 1)
+		if i >= len(req.Spacecraft) {
+			break
+		}
+		tr, serr := n.sample(req.Spacecraft[i].Elements, &sc.track)
+		if serr != nil {
+			serr.Spacecraft = i
+			out.errs = append(out.errs, *serr)
+		}
+		var passes []Pass
+		if len(tr.r) >= 2 {
+			sc.found = n.scan(tr, i, sc, sc.found[:0])
+			passes = sc.byStation(sc.found)
+		}
+		out.bySpacecraft[i] = passes
+	}
+	return out
+}
+
+// byStation orders one spacecraft's passes by station, keeping each station's in the order
+// the scan found them, which is by AOS (a counting sort: the scan closes a station's runs in
+// time order).
+func (s *scratch) byStation(passes []Pass) []Pass {
+	clear(s.count)
+	for _, p := range passes {
+		s.count[p.Station+1]++
+	}
+	for i := 1; i < len(s.count); i++ {
+		s.count[i] += s.count[i-1]
+	}
+	out := make([]Pass, len(passes))
+	for _, p := range passes {
+		out[s.count[p.Station]] = p
+		s.count[p.Station]++
+	}
+	return out
+}
+
+// merge puts the workers' passes in spacecraft order.
+func merge(parts []workerOutput, spacecraft int) *Result {
+	bySpacecraft := make([][]Pass, spacecraft)
+	total := 0
+	res := &Result{}
+	for _, p := range parts {
+		for i, passes := range p.bySpacecraft {
+			bySpacecraft[i] = passes
+			total += len(passes)
+		}
+		res.Errors = append(res.Errors, p.errs...)
+	}
+	res.Passes = make([]Pass, 0, total)
+	for _, passes := range bySpacecraft {
+		res.Passes = append(res.Passes, passes...)
+	}
+	slices.SortFunc(res.Errors, func(a, b SpacecraftError) int { return a.Spacecraft - b.Spacecraft })
+	return res
+}
+
+// SortByAOS orders passes by AOS, then station, then spacecraft: the order a schedule is read in.
+func SortByAOS(passes []Pass) {
+	slices.SortFunc(passes, func(a, b Pass) int {
+		if c := a.AOS.Compare(b.AOS); c != 0 {
+			return c
+		}
+		if a.Station != b.Station {
+			return a.Station - b.Station
+		}
+		return a.Spacecraft - b.Spacecraft
+	})
+}
+
+// validate checks the request and names what is wrong.
+func (req Request) validate() error {
+	switch {
+	case !req.To.After(req.From):
+		return fmt.Errorf("%w: window end %s is not after its start %s", ErrInvalidRequest,
+			req.To.UTC().Format(time.RFC3339), req.From.UTC().Format(time.RFC3339))
+	case req.To.Sub(req.From) > MaxWindow:
+		return fmt.Errorf("%w: window of %s is longer than %s", ErrInvalidRequest, req.To.Sub(req.From), MaxWindow)
+	case !validElevation(req.MinElevationDeg):
+		return fmt.Errorf("%w: minimum elevation %g° is outside [−90, 90)", ErrInvalidRequest, req.MinElevationDeg)
+	}
+	for i, s := range req.Spacecraft {
+		if s.Elements == nil {
+			return fmt.Errorf("%w: spacecraft %d (NORAD %d) has no element set", ErrInvalidRequest, i, s.NORAD)
+		}
+	}
+	for i, s := range req.Stations {
+		if !validElevation(s.MinElevationDeg) {
+			return fmt.Errorf("%w: station %d (%s): minimum elevation %g° is outside [−90, 90)",
+				ErrInvalidRequest, i, s.ID, s.MinElevationDeg)
+		}
+	}
+	return nil
+}
+
+func validElevation(deg float64) bool { return !math.IsNaN(deg) && deg >= -90 && deg < 90 }
