@@ -36,14 +36,14 @@ func TestPlanCommandMatchesFindPasses(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 
 	type line struct {
-		Station  string  `json:"station"`
-		NORAD    int     `json:"norad"`
-		AOS      string  `json:"aos"`
-		TCA      string  `json:"tca"`
-		LOS      string  `json:"los"`
-		MaxEl    float64 `json:"max_el"`
-		AOSAz    float64 `json:"aos_az"`
-		LOSAz    float64 `json:"los_az"`
+		Station string  `json:"station"`
+		NORAD   int     `json:"norad"`
+		AOS     string  `json:"aos"`
+		TCA     string  `json:"tca"`
+		LOS     string  `json:"los"`
+		MaxEl   float64 `json:"max_el"`
+		AOSAz   float64 `json:"aos_az"`
+		LOSAz   float64 `json:"los_az"`
 	}
 	got := map[string][]line{}
 	sc := bufio.NewScanner(strings.NewReader(r.out))

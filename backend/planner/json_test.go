@@ -49,7 +49,7 @@ func TestJSONLinesMatchesTheStandardLibrary(t *testing.T) {
 		want := map[string]any{
 			"station": req.Stations[p.Station].ID, "norad": float64(req.Spacecraft[p.Spacecraft].NORAD),
 			"aos": p.AOS.Round(time.Millisecond).Format(layout), "tca": p.TCA.Round(time.Millisecond).Format(layout),
-			"los":    p.LOS.Round(time.Millisecond).Format(layout),
+			"los": p.LOS.Round(time.Millisecond).Format(layout),
 		}
 		switch {
 		case p.InProgressAtStart && p.InProgressAtEnd:
