@@ -80,7 +80,7 @@ func planRequest(f planFlags) (planner.Request, error) {
 	if f.from != "" {
 		t, err := time.Parse(time.RFC3339Nano, f.from)
 		if err != nil {
-			return req, fmt.Errorf("%w: --from: %v", errUsage, err)
+			return req, fmt.Errorf("%w: --from: %w", errUsage, err)
 		}
 		from = t
 	}

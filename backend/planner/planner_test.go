@@ -34,7 +34,7 @@ func loadCatalog(t testing.TB) []planner.Spacecraft {
 			catalogErr = err
 			return
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read-only
 		sets, err := orbit.ParseTLEs(f)
 		if err != nil {
 			catalogErr = err

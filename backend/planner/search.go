@@ -104,8 +104,7 @@ func (s *search) root(f func(point) float64, a, b point, tol float64) point {
 	return s.eval(t)
 }
 
-func rateOf(p point) float64 { return p.rate }
-func gOf(p point) float64    { return p.g }
+func gOf(p point) float64 { return p.g }
 
 // extremum finds the root of the elevation rate in [a, b], where it changes sign. Each step
 // fits the cubic through the bracket's ends (sin(elevation) and its rate at both) and evaluates
