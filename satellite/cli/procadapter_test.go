@@ -65,12 +65,12 @@ func TestDecoderEventsCarryTheObservation(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(work) })
 	require.NoError(t, os.Chmod(work, 0o711)) //nolint:gosec // traversable by the team user
-	m, err := proc.New(proc.Config{
+	m, err := proc.New(context.Background(), proc.Options{Config: proc.Config{
 		CgroupParent: fmt.Sprintf("talos-cli-procadapter-%d-%s", os.Getpid(), uuid.NewString()[:8]),
 		WorkDir:      filepath.Join(work, "teams"), GracePeriod: 2 * time.Second, OwnTeam: team,
 		Users:  map[string]string{team: "nobody"},
 		Output: proc.OutputConfig{FlushInterval: 20 * time.Millisecond},
-	}, zaptest.NewLogger(t), evs, nil)
+	}, Log: zaptest.NewLogger(t), Emitter: evs})
 	require.NoError(t, err)
 	mctx, stopManager := context.WithCancel(context.Background())
 	managerDone := make(chan error, 1)

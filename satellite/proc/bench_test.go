@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/events"
 )
 
 // BenchmarkStartStop measures one start (team user resolved, cgroup made, shim released or
@@ -25,7 +28,8 @@ func BenchmarkStartStop(b *testing.B) {
 				b.Fatal(err)
 			}
 			team := unique("b")
-			m, err := New(Config{Cgroups: mode, CgroupParent: unique("talos-bench-"), WorkDir: base + "/teams", OwnTeam: team}, zap.NewNop(), nil, nil)
+			m, err := New(context.Background(), Options{Config: Config{Cgroups: mode, CgroupParent: unique("talos-bench-"), WorkDir: base + "/teams", OwnTeam: team},
+				Log: zap.NewNop(), Emitter: events.EmitterFunc(func(api.Event) {})})
 			if err != nil {
 				b.Fatal(err)
 			}
