@@ -139,7 +139,7 @@ func observationPayload(obsID, team string, aos, los time.Time) api.ObservationS
 		AOS:        aos, LOS: los,
 		Transmitter: api.ObservationTransmitter{DownlinkHz: 145_800_000, Mode: "FM"},
 		Rotator:     api.RotatorSettings{AfterLOS: "park"},
-		Process: &api.ProcessStartPayload{Name: "dec-" + obsID, TeamID: team, Program: "decoder-sim"},
+		Process:     &api.ProcessStartPayload{Name: "dec-" + obsID, TeamID: team, Program: "decoder-sim"},
 	}
 }
 

@@ -262,7 +262,8 @@ func (m *Manager) launch(ctx context.Context, p *process) error {
 	data := m.eventData(p, r, nil)
 	m.wg.Add(1)
 	m.mu.Unlock()
-	go m.wait(p, r)
+	// The end of a run is cleaned up whatever happens to the launcher's context.
+	go m.wait(context.WithoutCancel(ctx), p, r)
 	m.event(p, api.EventProcessStarted, api.SeverityInfo, "process started", data)
 	return nil
 }
@@ -513,7 +514,8 @@ func (m *Manager) tick(ctx context.Context, now time.Time) {
 	}
 	for i, p := range idle {
 		m.event(p, api.EventProcessIdleTimeout, api.SeverityWarning, fmt.Sprintf("no output for %v, stopping", p.idle), idleData[i])
-		go func() { _, _ = m.stop(context.Background(), p.spec.Name, "idle_timeout") }()
+		// Not cancelled with Run: the grace period bounds the stop, and shutdown waits for it.
+		go func() { _, _ = m.stop(context.WithoutCancel(ctx), p.spec.Name, "idle_timeout") }()
 	}
 	if sample {
 		m.sample(now)

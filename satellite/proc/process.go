@@ -214,14 +214,12 @@ const outputDrain = 2 * time.Second
 
 // wait follows a run to its end: leader exit, then the rest of the group killed, reaped,
 // output flushed, group removed; then the manager decides what comes next.
-func (m *Manager) wait(p *process, r *run) {
+func (m *Manager) wait(ctx context.Context, p *process, r *run) {
 	defer m.wg.Done()
 	if err := waitExit(r.pid); err != nil {
 		m.log.Warn("waitid", zapName(p.spec.Name), zapErr(err))
 	}
-	// The end of a run is cleaned up whatever happens to the runner's contexts; the kill and
-	// delete loops are bounded.
-	ctx := context.Background()
+	// ctx is not cancelled with the runner (see launch); the kill and delete loops are bounded.
 	if err := r.grp.Kill(ctx, r.pid); err != nil {
 		m.log.Warn("kill rest of group", zapName(p.spec.Name), zapErr(err))
 	}
