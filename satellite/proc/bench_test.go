@@ -12,14 +12,17 @@ import (
 )
 
 // BenchmarkStartStop measures one start (team user resolved, cgroup made, shim released or
-// clone into cgroup) plus one stop (SIGTERM, reap, group removed) of `sleep 600`.
+// clone into cgroup, namespaces made and the private /tmp bound) plus one stop (SIGTERM, reap,
+// group removed) of `sleep 600`; isolation=off is the same on a runner allowed to run
+// unisolated, to show what the namespaces cost.
 func BenchmarkStartStop(b *testing.B) {
-	for _, mode := range []string{"auto", "off"} {
-		b.Run("cgroups="+mode, func(b *testing.B) {
+	for _, bc := range []struct{ mode, iso string }{{"auto", "on"}, {"auto", "off"}, {"off", "on"}, {"off", "off"}} {
+		mode := bc.mode
+		b.Run("cgroups="+mode+"/isolation="+bc.iso, func(b *testing.B) {
 			if os.Geteuid() != 0 {
 				b.Skip("needs root")
 			}
-			base, err := os.MkdirTemp("", "talos-proc-bench-")
+			base, err := os.MkdirTemp(testDirBase(), "talos-proc-bench-")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -33,7 +36,10 @@ func BenchmarkStartStop(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Logf("cgroup limits: %s", m.CgroupLimits())
+			if bc.iso == "off" {
+				m.iso = isolation{allow: true, reason: "benchmark without namespaces"}
+			}
+			b.Logf("cgroup limits: %s, isolation: %s", m.CgroupLimits(), m.Isolation())
 			defer func() { _ = execCommand("userdel", "--force", teamUserName(team)) }()
 			ctx := context.Background()
 			b.ResetTimer()
