@@ -177,8 +177,6 @@ func payloadErr(field, format string, args ...any) error {
 
 var (
 	processNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	// ProgramNameRe is the shape of a program name of a station's allow-list.
-	ProgramNameRe = processNameRe
 	teamIDRe      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 	envNameRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 )
@@ -223,8 +221,14 @@ func (p *ProcessStartPayload) validateProgram() error {
 	if p.Command != nil {
 		return payloadErr("command", "a raw argv is not accepted: name a program of the station's allow-list in program, and its arguments in args")
 	}
-	if !ProgramNameRe.MatchString(p.Program) {
-		return payloadErr("program", "%q must be the name of a program of the station's allow-list: 1 to 63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit", p.Program)
+	return ValidateProgramName(p.Program)
+}
+
+// ValidateProgramName checks the name of a program of a station's allow-list (see
+// ProcessStartPayload.Program): the same shape as a process name.
+func ValidateProgramName(name string) error {
+	if !processNameRe.MatchString(name) {
+		return payloadErr("program", "%q must be the name of a program of the station's allow-list: 1 to 63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit", name)
 	}
 	return nil
 }

@@ -180,11 +180,14 @@ func TestUnisolatedRunner(t *testing.T) {
 			_, err := m.Start(context.Background(), Spec{Name: "x", Team: "team-a", Program: "true"})
 			require.ErrorIs(t, err, ErrUnisolated)
 			assert.Contains(t, err.Error(), "proc.allow_unisolated: true")
+			assert.ErrorIs(t, m.Check(Spec{Name: "x", Team: "team-a", Program: "true"}), ErrUnisolated,
+				"an observation's decoder is refused when it is scheduled")
 			assert.Equal(t, "off: disabled by config (proc.cgroups: off)", m.CgroupLimits())
 			assert.Contains(t, m.Isolation(), "no decoder runs")
 			continue
 		}
 		assert.Contains(t, m.CgroupLimits(), "UNISOLATED: not running as root")
+		assert.NoError(t, m.Check(Spec{Name: "x", Team: "team-a", Program: "true"}))
 		assert.Contains(t, string(ev.Data), "UNISOLATED")
 	}
 }

@@ -198,8 +198,10 @@ func (m *Manager) Check(spec Spec) error {
 	if err := m.teams.check(spec.Team); err != nil {
 		return err
 	}
-	_, err := m.newProcess(spec)
-	return err
+	if _, err := m.newProcess(spec); err != nil {
+		return err
+	}
+	return m.iso.check()
 }
 
 // newProcess applies the allow-list (a Program spec) and the limits.

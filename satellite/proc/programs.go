@@ -134,7 +134,7 @@ func (l Limits) validateCap(field string, max Limits) error {
 func (c Config) compilePrograms() (map[string]Program, error) {
 	out := make(map[string]Program, len(c.Programs))
 	for name, p := range c.Programs {
-		if !api.ProgramNameRe.MatchString(name) {
+		if api.ValidateProgramName(name) != nil {
 			return nil, fmt.Errorf("proc.programs: %q must be 1 to 63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit", name)
 		}
 		p.patterns = nil

@@ -180,7 +180,8 @@ func buildEnv(cfg Config, id identity, s Spec, setEnv map[string]string) []strin
 	return out
 }
 
-// resolveProgram finds a bare program name in the child's PATH (not the runner's).
+// resolveProgram finds a bare program name (a Command spec of the station's own code) in
+// proc.path, the PATH every child gets (not the runner's).
 func resolveProgram(prog, pathList string) (string, error) {
 	if filepath.IsAbs(prog) {
 		return prog, nil
