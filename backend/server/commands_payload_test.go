@@ -78,7 +78,8 @@ func TestProcessTeamIsTheSatellitesTeam(t *testing.T) {
 		var start api.ProcessStartPayload
 		deliveredPayload(t, s, &start)
 		assert.Equal(t, p.team.ID, start.TeamID)
-		assert.Equal(t, []string{"/usr/bin/true"}, start.Command)
+		assert.Equal(t, "true", start.Program)
+		assert.Nil(t, start.Command, "the stored payload is the checked one: no raw argv")
 		p.queue(t, mc, s.SatelliteID, processStart(p.team.ID))
 		deliveredPayload(t, s, &start)
 		assert.Equal(t, p.team.ID, start.TeamID)
