@@ -4,9 +4,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -39,9 +41,43 @@ func decoderWorkDir(t *testing.T) string {
 	}
 	work, err := os.MkdirTemp(base, "talos-e2e-decoders-")
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(work) })
+	t.Cleanup(func() {
+		if os.Geteuid() == 0 {
+			removeTeamUsers(t, work)
+		}
+		_ = os.RemoveAll(work)
+	})
 	require.NoError(t, os.Chmod(work, 0o711)) //nolint:gosec // traversable by the team users
 	return filepath.Join(work, "teams")
+}
+
+// removeTeamUsers deletes the talos-<team> users the station made for teams below work (their
+// home is their team directory), so the test leaves no system user behind. It runs after the
+// station stopped (cleanups run last-registered first). useradd/userdel of parallel tests hold
+// the passwd lock for a moment, hence the retries.
+func removeTeamUsers(t *testing.T, work string) {
+	t.Helper()
+	raw, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		t.Errorf("read /etc/passwd: %v", err)
+		return
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 7 || !strings.HasPrefix(f[0], "talos-") || !strings.HasPrefix(f[5], work+"/") {
+			continue
+		}
+		var out []byte
+		for range 20 {
+			if out, err = exec.Command("userdel", "--force", f[0]).CombinedOutput(); err == nil {
+				break
+			}
+			<-time.After(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("remove test user %s: %v: %s", f[0], err, out)
+		}
+	}
 }
 
 // TestTrustModel is the table of docs/processes.md ("Who can make a station do what"), checked
