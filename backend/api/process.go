@@ -25,6 +25,10 @@ const (
 	EventProcessIdleTimeout = "process.idle_timeout"
 	// EventProcessLimitsOff: cgroup limits are not available; processes run under rlimits only.
 	EventProcessLimitsOff = "process.limits_off"
+	// EventProcessUnisolated: decoders cannot be isolated on this satellite (not root, or no
+	// network and mount namespaces); data.isolation says whether they run anyway
+	// ("UNISOLATED: ...", proc.allow_unisolated) or not at all ("off: ...").
+	EventProcessUnisolated = "process.unisolated"
 )
 
 // Process states reported in ProcessInfo.State.
@@ -53,7 +57,7 @@ const (
 
 // Bounds of process payload fields. A satellite may enforce lower maxima of its own.
 const (
-	// MaxProcessArgs is the largest number of elements of ProcessStartPayload.Command.
+	// MaxProcessArgs is the largest number of elements of ProcessStartPayload.Args.
 	MaxProcessArgs = 256
 	// MaxProcessArgBytes is the longest command element or environment value, in bytes.
 	MaxProcessArgBytes = 4096
@@ -84,10 +88,15 @@ type ProcessLimits struct {
 
 // ProcessStartPayload is the payload of process.start: run a decoder or helper for a team.
 //
-//	{"name": "noaa19-apt", "team_id": "7f3c...", "command": ["/usr/bin/noaa-apt", "-o", "out.png"],
+//	{"name": "noaa19-apt", "team_id": "7f3c...", "program": "noaa-apt", "args": ["-o", "out.png"],
 //	 "env": {"SAMPLE_RATE": "48000"}, "working_dir": "passes/2026-11-23",
 //	 "limits": {"cpu_cores": 0.5, "memory_mb": 200}, "restart": "on-failure",
 //	 "idle_timeout_seconds": 600}
+//
+// What may run is the station owner's decision, not the sender's: Program names an entry of the
+// station's allow-list (proc.programs in its configuration), which fixes the executable, the
+// arguments it always gets, the patterns the extra Args must match, the Env names a command may
+// set, the most resources it may get and whether it has a network. See docs/processes.md.
 type ProcessStartPayload struct {
 	// Name identifies the process on this satellite: 1 to 63 characters of a-z, 0-9, '.', '_'
 	// and '-', starting with a letter or digit. A name in use by a live process is refused.
@@ -95,12 +104,23 @@ type ProcessStartPayload struct {
 	// TeamID is the team the process runs for; it selects the system user and the working
 	// directory. 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-' (a UUID fits).
 	TeamID string `json:"team_id"`
-	// Command is the argv: an absolute path or a bare program name looked up in the child's PATH,
-	// then its arguments. It is executed directly, never through a shell.
-	Command []string `json:"command"`
+	// Program is the name of an entry of the station's allow-list of programs: 1 to 63
+	// characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit. A name the
+	// station does not list is refused by the station.
+	Program string `json:"program"`
+	// Args are the arguments after the program's fixed ones; each must match one of the
+	// patterns the station allows for the program (none allowed: Args must be empty). At most
+	// MaxProcessArgs, each at most MaxProcessArgBytes bytes, no NUL. Never run through a shell.
+	Args []string `json:"args,omitempty"`
+	// Command was the raw argv of earlier versions. It is refused: a command names a program of
+	// the station's allow-list instead. Kept only so that an old sender gets a clear error
+	// naming the field rather than "unknown field".
+	Command []string `json:"command,omitempty"`
 	// Env holds the environment variables the process gets besides PATH, HOME, USER, LOGNAME,
-	// LANG and TMPDIR. Nothing of the satellite's own environment is passed on. Names starting with TALOS_
-	// and the names HOME, USER and LOGNAME are refused.
+	// LANG and TMPDIR. Nothing of the satellite's own environment is passed on. Names are
+	// refused when they belong to the satellite (TALOS_*, HOME, USER, LOGNAME, PATH, TMPDIR) or
+	// steer the dynamic loader or a language runtime (DeniedEnvName); the station further
+	// accepts only the names its allow-list gives the program.
 	Env map[string]string `json:"env,omitempty"`
 	// WorkingDir is relative to the team's directory ("" is the team directory itself); it may
 	// not be absolute or contain "..". Missing directories are created.
@@ -182,8 +202,9 @@ func (p *ProcessStartPayload) Validate() error {
 	checks := []func() error{
 		func() error { return ValidateProcessName(p.Name) },
 		func() error { return ValidateTeamID(p.TeamID) },
-		p.validateCommand,
-		p.validateEnv,
+		p.validateProgram,
+		func() error { return ValidateProcessArgs("args", p.Args, 0) },
+		func() error { return ValidateProcessEnv(p.Env) },
 		func() error { return ValidateWorkingDir(p.WorkingDir) },
 		func() error { return p.Limits.Validate() },
 		p.validatePolicy,
@@ -196,48 +217,103 @@ func (p *ProcessStartPayload) Validate() error {
 	return nil
 }
 
-func (p *ProcessStartPayload) validateCommand() error {
-	if len(p.Command) == 0 {
-		return payloadErr("command", "must name a program")
+func (p *ProcessStartPayload) validateProgram() error {
+	if p.Command != nil {
+		return payloadErr("command", "a raw argv is not accepted: name a program of the station's allow-list in program, and its arguments in args")
 	}
-	if len(p.Command) > MaxProcessArgs {
-		return payloadErr("command", "has %d elements, at most %d allowed", len(p.Command), MaxProcessArgs)
+	return ValidateProgramName(p.Program)
+}
+
+// ValidateProgramName checks the name of a program of a station's allow-list (see
+// ProcessStartPayload.Program): the same shape as a process name.
+func ValidateProgramName(name string) error {
+	if !processNameRe.MatchString(name) {
+		return payloadErr("program", "%q must be the name of a program of the station's allow-list: 1 to 63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit", name)
 	}
-	for i, arg := range p.Command {
-		field := fmt.Sprintf("command[%d]", i)
+	return nil
+}
+
+// ValidateProcessArgs checks an argument list: at most MaxProcessArgs elements, each at most
+// MaxProcessArgBytes bytes without NUL; at least minLen elements. field names the list in
+// errors ("args", "command").
+func ValidateProcessArgs(field string, args []string, minLen int) error {
+	if len(args) < minLen {
+		return payloadErr(field, "must have at least %d elements", minLen)
+	}
+	if len(args) > MaxProcessArgs {
+		return payloadErr(field, "has %d elements, at most %d allowed", len(args), MaxProcessArgs)
+	}
+	for i, arg := range args {
+		f := fmt.Sprintf("%s[%d]", field, i)
 		if len(arg) > MaxProcessArgBytes {
-			return payloadErr(field, "is %d bytes, at most %d allowed", len(arg), MaxProcessArgBytes)
+			return payloadErr(f, "is %d bytes, at most %d allowed", len(arg), MaxProcessArgBytes)
 		}
 		if strings.ContainsRune(arg, 0) {
-			return payloadErr(field, "contains a NUL byte")
+			return payloadErr(f, "contains a NUL byte")
 		}
-	}
-	prog := p.Command[0]
-	if prog == "" {
-		return payloadErr("command[0]", "is empty")
-	}
-	if strings.Contains(prog, "/") && !path.IsAbs(prog) {
-		return payloadErr("command[0]", "%q must be an absolute path or a bare program name", prog)
 	}
 	return nil
 }
 
 // reservedEnv are set by the satellite for every process and cannot be overridden.
-var reservedEnv = map[string]bool{"HOME": true, "USER": true, "LOGNAME": true}
+var reservedEnv = map[string]bool{"HOME": true, "USER": true, "LOGNAME": true, "PATH": true, "TMPDIR": true}
 
-func (p *ProcessStartPayload) validateEnv() error {
-	if len(p.Env) > MaxProcessEnv {
-		return payloadErr("env", "has %d variables, at most %d allowed", len(p.Env), MaxProcessEnv)
+// deniedEnv are read by the dynamic loader, the C library or a language runtime when a program
+// starts: whoever sets them chooses code the program runs (a preloaded library, a module path, a
+// startup script) or files it trusts.
+var deniedEnv = map[string]bool{
+	"GCONV_PATH": true, "LOCPATH": true, "NLSPATH": true, "HOSTALIASES": true, "RESOLV_HOST_CONF": true,
+	"RES_OPTIONS": true, "LOCALDOMAIN": true, "TZDIR": true, "GETCONF_DIR": true, "IFS": true,
+	"ENV": true, "BASH_ENV": true, "SHELLOPTS": true, "BASHOPTS": true, "CDPATH": true, "PS4": true,
+	"JAVA_TOOL_OPTIONS": true, "_JAVA_OPTIONS": true, "JDK_JAVA_OPTIONS": true, "CLASSPATH": true,
+	"GODEBUG": true, "GOTRACEBACK": true, "OPENSSL_CONF": true, "OPENSSL_ENGINES": true,
+	"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "GIO_MODULE_DIR": true, "GST_PLUGIN_PATH": true,
+	"GST_PLUGIN_SYSTEM_PATH": true, "QT_PLUGIN_PATH": true, "SOAPY_SDR_PLUGIN_PATH": true,
+}
+
+// deniedEnvPrefixes are families of such variables (LD_PRELOAD, LD_LIBRARY_PATH, MALLOC_*
+// tunables, PYTHONPATH/PYTHONSTARTUP, PERL5OPT, RUBYOPT, NODE_OPTIONS, LUA_PATH, exported bash
+// functions, ...).
+var deniedEnvPrefixes = []string{
+	"LD_", "DYLD_", "GLIBC_", "MALLOC_", "PYTHON", "PERL", "RUBY", "GEM_", "NODE_", "NPM_",
+	"LUA_", "BASH_FUNC_", "TCL", "TK_LIBRARY", "R_", "JULIA_", "GUILE_", "OCAML", "DOTNET_",
+	"CORECLR_", "COMPlus_", "GTK_", "GDK_", "GSETTINGS_",
+}
+
+// DeniedEnvName says why a process may never be given the variable name, or "" if it may.
+// Both the backend and the station check it (case-insensitively for the TALOS_ prefix).
+func DeniedEnvName(name string) string {
+	upper := strings.ToUpper(name)
+	switch {
+	case strings.HasPrefix(upper, "TALOS_"):
+		return "TALOS_ variables belong to the satellite and are never passed on"
+	case reservedEnv[name]:
+		return "is set by the satellite"
+	case deniedEnv[upper]:
+		return "is read by the loader, the C library or a language runtime and is never accepted"
 	}
-	for name, value := range p.Env {
+	for _, p := range deniedEnvPrefixes {
+		if strings.HasPrefix(upper, strings.ToUpper(p)) {
+			return fmt.Sprintf("%s* variables are read by the loader or a language runtime and are never accepted", p)
+		}
+	}
+	return ""
+}
+
+// ValidateProcessEnv checks the environment a process.start payload asks for.
+func ValidateProcessEnv(env map[string]string) error {
+	if len(env) > MaxProcessEnv {
+		return payloadErr("env", "has %d variables, at most %d allowed", len(env), MaxProcessEnv)
+	}
+	for name, value := range env {
 		field := "env." + name
-		switch {
-		case !envNameRe.MatchString(name):
+		if !envNameRe.MatchString(name) {
 			return payloadErr("env", "variable name %q must match %s", name, envNameRe)
-		case strings.HasPrefix(strings.ToUpper(name), "TALOS_"):
-			return payloadErr(field, "TALOS_ variables belong to the satellite and are never passed on")
-		case reservedEnv[name]:
-			return payloadErr(field, "is set by the satellite")
+		}
+		if why := DeniedEnvName(name); why != "" {
+			return payloadErr(field, "%s", why)
+		}
+		switch {
 		case len(value) > MaxProcessArgBytes:
 			return payloadErr(field, "is %d bytes, at most %d allowed", len(value), MaxProcessArgBytes)
 		case strings.ContainsRune(value, 0):

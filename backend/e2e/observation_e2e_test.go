@@ -57,8 +57,7 @@ func TestObservationThroughTheUserAPI(t *testing.T) {
 			LOS:         aos.Add(10 * time.Second),
 			Transmitter: api.ObservationTransmitter{DownlinkHz: 145_800_000, Mode: "FM"},
 			Rotator:     api.RotatorSettings{AfterLOS: "park"},
-			Process: &api.ProcessStartPayload{Name: "dec-" + obsID, TeamID: c.team.ID,
-				Command: []string{"/bin/sh", "-c", "echo decoding; exec sleep 600"}},
+			Process:     &api.ProcessStartPayload{Name: "dec-" + obsID, TeamID: c.team.ID, Program: "decoder-sim"},
 		}
 		r := c.operator.Do(t, http.MethodPost, "/api/satellites/"+id+"/commands",
 			map[string]any{"type": api.CommandObservationSchedule, "payload": payload})
@@ -98,10 +97,13 @@ func TestObservationThroughTheUserAPI(t *testing.T) {
 }
 
 // runAssembledStation runs cli.Assemble's station on the registered state directory dir until
-// the test ends.
-func runAssembledStation(t *testing.T, dir string) {
+// the test ends, with e2ePrograms as its allow-list.
+func runAssembledStation(t *testing.T, dir string) *runner.Runner {
 	t.Helper()
 	cfg := runnerConfig(dir)
+	cfg.Proc.Programs = e2ePrograms()
+	cfg.Proc.WorkDir = decoderWorkDir(t)
+	cfg.Proc.AllowUnisolated = os.Geteuid() != 0 // a developer's run; TestTrustModel needs root
 	// proc.New reaps everything below its cgroup parent: one of its own per test.
 	cfg.Proc.CgroupParent = fmt.Sprintf("talos-e2e-%d-%s", os.Getpid(), uuid.NewString()[:8])
 	cfg.Proc.GracePeriod = 2 * time.Second
@@ -126,6 +128,7 @@ func runAssembledStation(t *testing.T, dir string) {
 	case err := <-done:
 		t.Fatalf("e2e: station stopped at start: %v", err)
 	}
+	return r
 }
 
 // hasObservationEvent reports whether an event of typ about observation obsID arrived.

@@ -116,15 +116,15 @@ func TestWakeFailureIsCounted(t *testing.T) {
 // validates, and carries the satellite's team wherever a process is named.
 func FuzzCheckPayload(f *testing.F) {
 	seeds := []struct{ typ, raw string }{
-		{api.CommandProcessStart, `{"name":"d","command":["/bin/true"]}`},
-		{api.CommandProcessStart, `{"name":"d","team_id":"other","command":["/bin/true"]}`},
-		{api.CommandProcessStart, `{"name":"d","team_id":"team-1","team_id":"other","command":["x"]}`},
+		{api.CommandProcessStart, `{"name":"d","program":"true"}`},
+		{api.CommandProcessStart, `{"name":"d","team_id":"other","program":"true"}`},
+		{api.CommandProcessStart, `{"name":"d","team_id":"team-1","team_id":"other","program":"x"}`},
 		{api.CommandProcessRestart, `{"name":"d"}`},
 		{api.CommandConfigUpdate, `{"heartbeat_seconds":30}`},
 		{api.CommandConfigUpdate, `{}`},
 		{api.CommandMaintenanceEnter, `null`},
 		{api.CommandMaintenanceExit, `{"reason":"<b>"}`},
-		{api.CommandObservationSchedule, `{"observation_id":"o","process":{"name":"d","command":["x"]}}`},
+		{api.CommandObservationSchedule, `{"observation_id":"o","process":{"name":"d","program":"x"}}`},
 		{"rotator.park", `[1,2]`},
 	}
 	for _, s := range seeds {

@@ -32,7 +32,7 @@ func observationBody(process map[string]any) map[string]any {
 }
 
 func processStart(teamID string) map[string]any {
-	p := map[string]any{"name": "decoder", "command": []string{"/usr/bin/true"}}
+	p := map[string]any{"name": "decoder", "program": "true"}
 	if teamID != "" {
 		p["team_id"] = teamID
 	}
@@ -67,7 +67,7 @@ func TestProcessTeamIsTheSatellitesTeam(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
 		assert.Equal(t, "payload.team_id", r.Error(t).Field)
 		r = mc.Do(t, http.MethodPost, path, observationBody(map[string]any{
-			"name": "apt", "team_id": other.ID, "command": []string{"/usr/bin/true"}}))
+			"name": "apt", "team_id": other.ID, "program": "true"}))
 		assert.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
 		assert.Equal(t, "payload.process.team_id", r.Error(t).Field)
 		out, _ := s.poll(t, "")
@@ -78,11 +78,12 @@ func TestProcessTeamIsTheSatellitesTeam(t *testing.T) {
 		var start api.ProcessStartPayload
 		deliveredPayload(t, s, &start)
 		assert.Equal(t, p.team.ID, start.TeamID)
-		assert.Equal(t, []string{"/usr/bin/true"}, start.Command)
+		assert.Equal(t, "true", start.Program)
+		assert.Nil(t, start.Command, "the stored payload is the checked one: no raw argv")
 		p.queue(t, mc, s.SatelliteID, processStart(p.team.ID))
 		deliveredPayload(t, s, &start)
 		assert.Equal(t, p.team.ID, start.TeamID)
-		p.queue(t, mc, s.SatelliteID, observationBody(map[string]any{"name": "apt", "command": []string{"/usr/bin/true"}}))
+		p.queue(t, mc, s.SatelliteID, observationBody(map[string]any{"name": "apt", "program": "true"}))
 		var obs api.ObservationSchedulePayload
 		deliveredPayload(t, s, &obs)
 		require.NotNil(t, obs.Process)
@@ -110,7 +111,7 @@ func TestProcessTeamIsTheSatellitesTeam(t *testing.T) {
 		}{
 			{processStart(""), "payload.team_id"},
 			{processStart(p.team.ID), "payload.team_id"},
-			{observationBody(map[string]any{"name": "apt", "command": []string{"x"}}), "payload.process.team_id"},
+			{observationBody(map[string]any{"name": "apt", "program": "x"}), "payload.process.team_id"},
 			{map[string]any{"type": "process.restart", "payload": map[string]any{"name": "decoder"}}, "type"},
 		} {
 			r := p.admin.Do(t, http.MethodPost, loosePath, tc.body)
@@ -195,7 +196,7 @@ func TestMovedSatelliteWithholdsFormerTeamsProcesses(t *testing.T) {
 		s := p.newStation(t, "roof")
 		other := p.CreateTeam(t, "Other Lab", nil)
 		start := p.queue(t, p.owner, s.SatelliteID, processStart(""))
-		obs := p.queue(t, p.owner, s.SatelliteID, observationBody(map[string]any{"name": "apt", "command": []string{"x"}}))
+		obs := p.queue(t, p.owner, s.SatelliteID, observationBody(map[string]any{"name": "apt", "program": "x"}))
 		bare := p.queue(t, p.owner, s.SatelliteID, observationBody(nil))
 		stop := p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "process.stop", "payload": map[string]any{"name": "decoder"}})
 

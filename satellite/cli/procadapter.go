@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/proc"
 	"github.com/talos-gs/talos/satellite/schedule"
 )
@@ -10,6 +11,15 @@ import (
 // procAdapter lets the scheduler run an observation's decoder on the process manager
 // (schedule.Processes).
 type procAdapter struct{ m *proc.Manager }
+
+// Check applies what Start would (payload, team, allow-list, limits) without starting it.
+func (a procAdapter) Check(p api.ProcessStartPayload) error {
+	s, err := proc.SpecFromPayload(p)
+	if err != nil {
+		return err
+	}
+	return a.m.Check(s)
+}
 
 // Start validates the process as process.start does and starts it, its events tied to the
 // observation (command id, correlation id, data field observation_id).

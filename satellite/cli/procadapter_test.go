@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -61,16 +62,12 @@ func TestDecoderEventsCarryTheObservation(t *testing.T) {
 	}
 	evs := &eventLog{}
 	const team = "team-decoder-test"
-	work, err := os.MkdirTemp("", "talos-cli-procadapter-")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(work) })
-	require.NoError(t, os.Chmod(work, 0o711)) //nolint:gosec // traversable by the team user
-	m, err := proc.New(proc.Config{
+	m, err := proc.New(context.Background(), proc.Options{Config: proc.Config{
 		CgroupParent: fmt.Sprintf("talos-cli-procadapter-%d-%s", os.Getpid(), uuid.NewString()[:8]),
-		WorkDir:      filepath.Join(work, "teams"), GracePeriod: 2 * time.Second, OwnTeam: team,
+		WorkDir:      decoderWorkDir(t), GracePeriod: 2 * time.Second, OwnTeam: team, Programs: testPrograms(),
 		Users:  map[string]string{team: "nobody"},
 		Output: proc.OutputConfig{FlushInterval: 20 * time.Millisecond},
-	}, zaptest.NewLogger(t), evs, nil)
+	}, Log: zaptest.NewLogger(t), Emitter: evs})
 	require.NoError(t, err)
 	mctx, stopManager := context.WithCancel(context.Background())
 	managerDone := make(chan error, 1)
@@ -99,8 +96,7 @@ func TestDecoderEventsCarryTheObservation(t *testing.T) {
 		ElementSet: api.ObservationElementSet{ // not flown: the target is the synthetic pass
 			Line1: "1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  2927",
 			Line2: "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537"},
-		Process: &api.ProcessStartPayload{Name: "dec-obs", TeamID: team,
-			Command: []string{"/bin/sh", "-c", "echo decoding; exec sleep 600"}},
+		Process: &api.ProcessStartPayload{Name: "dec-obs", TeamID: team, Program: "decoder-sim"},
 	}})
 	require.NoError(t, err)
 
@@ -141,5 +137,63 @@ func TestDecoderEventsCarryTheObservation(t *testing.T) {
 	}
 	for _, typ := range []string{api.EventProcessStarted, api.EventProcessOutput, api.EventProcessExited} {
 		assert.True(t, seen[typ], "%s was emitted", typ)
+	}
+}
+
+// testPrograms is the allow-list of the station tests: a decoder that prints and waits, and a
+// process that ignores SIGTERM.
+func testPrograms() map[string]proc.Program {
+	return map[string]proc.Program{
+		"decoder-sim": {Path: "/bin/sh", Args: []string{"-c", "echo decoding; exec sleep 600"}},
+		"stubborn":    {Path: "/bin/sh", Args: []string{"-c", "trap '' TERM; echo up; while :; do sleep 1; done"}},
+	}
+}
+
+// decoderWorkDir is a team directory base every team user can traverse, outside /tmp (which an
+// isolated decoder gets as its team's own directory); removed when the test ends.
+func decoderWorkDir(t *testing.T) string {
+	t.Helper()
+	base := ""
+	if os.Geteuid() == 0 {
+		base = "/var/lib"
+	}
+	work, err := os.MkdirTemp(base, "talos-cli-decoders-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if os.Geteuid() == 0 {
+			removeTeamUsers(t, work)
+		}
+		_ = os.RemoveAll(work)
+	})
+	require.NoError(t, os.Chmod(work, 0o711)) //nolint:gosec // traversable by the team users
+	return filepath.Join(work, "teams")
+}
+
+// removeTeamUsers deletes the talos-<team> users the station made for teams below work (their
+// home is their team directory), so the test leaves no system user behind. It runs after the
+// station stopped (cleanups run last-registered first). useradd/userdel of parallel tests hold
+// the passwd lock for a moment, hence the retries.
+func removeTeamUsers(t *testing.T, work string) {
+	t.Helper()
+	raw, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		t.Errorf("read /etc/passwd: %v", err)
+		return
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 7 || !strings.HasPrefix(f[0], "talos-") || !strings.HasPrefix(f[5], work+"/") {
+			continue
+		}
+		var out []byte
+		for range 20 {
+			if out, err = exec.Command("userdel", "--force", f[0]).CombinedOutput(); err == nil {
+				break
+			}
+			<-time.After(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("remove test user %s: %v: %s", f[0], err, out)
+		}
 	}
 }

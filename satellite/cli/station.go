@@ -88,7 +88,7 @@ func buildStation(ctx context.Context, d stationDeps) (*stationPart, error) {
 	return st, nil
 }
 
-func (st *stationPart) buildProcs(_ context.Context, d stationDeps) error {
+func (st *stationPart) buildProcs(ctx context.Context, d stationDeps) error {
 	pc := d.cfg.Proc.Config
 	pc.OwnTeam = d.identity.TeamID // the station's own team may always run processes
 	if pc.WorkDir == "" {
@@ -105,7 +105,7 @@ func (st *stationPart) buildProcs(_ context.Context, d stationDeps) error {
 		st.log.Warn("team users cannot reach their directories: a parent of proc.work_dir is not traversable by others (o+x); their processes will fail to start",
 			zap.String("work_dir", pc.WorkDir), zap.String("parent", blocked))
 	}
-	m, err := proc.New(pc, d.log.Named("proc"), d.em, nil)
+	m, err := proc.New(ctx, proc.Options{Config: pc, Log: d.log.Named("proc"), Emitter: d.em})
 	if err != nil {
 		return fmt.Errorf("process manager: %w", err)
 	}

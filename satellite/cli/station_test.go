@@ -34,9 +34,10 @@ const (
 	testNorad    = 900
 )
 
-// stationTestConfig is the default configuration with test-sized timeouts, a free status port
-// and a cgroup parent of its own (proc.New reaps everything below its parent).
-func stationTestConfig(dir string) config.Config {
+// stationTestConfig is the default configuration with test-sized timeouts, a free status port,
+// a cgroup parent of its own (proc.New reaps everything below its parent), the test programs
+// and a team directory outside /tmp (an isolated decoder's /tmp is its team's own).
+func stationTestConfig(t *testing.T, dir string) config.Config {
 	cfg := config.Default()
 	cfg.StateDir = dir
 	cfg.Status.Listen = "127.0.0.1:0"
@@ -45,6 +46,8 @@ func stationTestConfig(dir string) config.Config {
 	cfg.Proc.CgroupParent = fmt.Sprintf("talos-cli-test-%d-%s", os.Getpid(), uuid.NewString()[:8])
 	cfg.Proc.GracePeriod = 2 * time.Second
 	cfg.Proc.SampleInterval = time.Second
+	cfg.Proc.Programs = testPrograms()
+	cfg.Proc.WorkDir = decoderWorkDir(t)
 	return cfg
 }
 
@@ -79,7 +82,7 @@ func TestStationRunsAnObservation(t *testing.T) {
 	id := ident.SatelliteID
 
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
-	r, err := Assemble(context.Background(), stationTestConfig(dir), log, runner.Options{})
+	r, err := Assemble(context.Background(), stationTestConfig(t, dir), log, runner.Options{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -136,8 +139,7 @@ func observationPayload(obsID, team string, aos, los time.Time) api.ObservationS
 		AOS:        aos, LOS: los,
 		Transmitter: api.ObservationTransmitter{DownlinkHz: 145_800_000, Mode: "FM"},
 		Rotator:     api.RotatorSettings{AfterLOS: "park"},
-		Process: &api.ProcessStartPayload{Name: "dec-" + obsID, TeamID: team,
-			Command: []string{"/bin/sh", "-c", "echo decoding; exec sleep 600"}},
+		Process:     &api.ProcessStartPayload{Name: "dec-" + obsID, TeamID: team, Program: "decoder-sim"},
 	}
 }
 
@@ -232,7 +234,7 @@ func startTestStation(t *testing.T, fb *fakebackend.Backend, change func(*config
 	t.Helper()
 	fb.SetIntervals(api.Intervals{PollSeconds: 2, HeartbeatSeconds: 5, EventsSeconds: 1, LongPollSeconds: 20})
 	dir, ident := registerStation(t, fb)
-	cfg := stationTestConfig(dir)
+	cfg := stationTestConfig(t, dir)
 	change(&cfg)
 	r, err := Assemble(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), runner.Options{})
 	require.NoError(t, err)
@@ -286,7 +288,7 @@ func TestStationStartsWithItsRotatorDown(t *testing.T) {
 	fb2 := fakebackend.New()
 	t.Cleanup(fb2.Close)
 	dir, _ := registerStation(t, fb2)
-	cfg := stationTestConfig(dir)
+	cfg := stationTestConfig(t, dir)
 	cfg.Devices.Rotctld, cfg.Devices.DialTimeout, cfg.Station.RequireDevices = rot, 200*time.Millisecond, true
 	_, err := Assemble(context.Background(), cfg, zaptest.NewLogger(t), runner.Options{})
 	require.Error(t, err)
@@ -305,7 +307,7 @@ func TestStationShutdownMidPass(t *testing.T) {
 	sat := ident.SatelliteID
 
 	stubborn := fb.Queue(sat, api.CommandProcessStart, api.PriorityNormal, api.ProcessStartPayload{Name: "stubborn",
-		TeamID: ident.TeamID, Command: []string{"/bin/sh", "-c", "trap '' TERM; echo up; while :; do sleep 1; done"}})
+		TeamID: ident.TeamID, Program: "stubborn"})
 	require.Equal(t, api.CommandSucceeded, waitCommand(t, fb, sat, stubborn).Status)
 	aos := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
 	obs := fb.Queue(sat, api.CommandObservationSchedule, api.PriorityNormal, observationPayload("obs-stop", ident.TeamID, aos, aos.Add(time.Minute)))

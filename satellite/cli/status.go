@@ -97,6 +97,10 @@ func printStatus(w io.Writer, st statusapi.Status, live bool, listen string, now
 	line("commands", "%d queued, %d running, %d succeeded, %d failed, %d recorded", c.Queued, c.Running, c.Succeeded, c.Failed, c.Recorded)
 	line("observation", "%s", observation(st))
 	line("processes", "%s", processes(st))
+	if strings.HasPrefix(st.CgroupLimits, "UNISOLATED") {
+		// proc.allow_unisolated: said on a line of its own, in capitals, so nobody misses it.
+		line("WARNING", "DECODERS RUN UNISOLATED (proc.allow_unisolated: true): they share this host's network and /tmp, and without root run as the runner's user, which can read its API key")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -25,6 +25,8 @@ func TestPrintStatusProcesses(t *testing.T) {
 			"processes      1 running of 2 listed, cgroup limits v1"},
 		{"limits off", statusapi.Status{CgroupLimits: "off: not running as root"},
 			"processes      0 running of 0 listed, cgroup limits off: not running as root"},
+		{"unisolated", statusapi.Status{CgroupLimits: "UNISOLATED: not running as root (euid 1000); cgroup limits off: x"},
+			"WARNING        DECODERS RUN UNISOLATED (proc.allow_unisolated: true): they share this host's network and /tmp, and without root run as the runner's user, which can read its API key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,6 +78,11 @@ func TestParseConfigUpdate(t *testing.T) {
 		{`{}`, "nothing to change"},
 		{``, "nothing to change"},
 		{`{"log_level":"info"} {}`, "trailing data"},
+		// The allow-list of programs and allow_unisolated are the station owner's: the backend
+		// cannot change them (docs/processes.md).
+		{`{"programs": {"sh": {"path": "/bin/sh"}}}`, `unknown field "programs"`},
+		{`{"proc": {"allow_unisolated": true}}`, `unknown field "proc"`},
+		{`{"allow_unisolated": true}`, `unknown field "allow_unisolated"`},
 	}
 	for _, tc := range tests {
 		_, err := ParseConfigUpdate(json.RawMessage(tc.payload))

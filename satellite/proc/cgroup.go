@@ -3,6 +3,7 @@ package proc
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/containerd/cgroups/v3"
 	"go.uber.org/zap"
+
+	"github.com/talos-gs/talos/satellite/internal/clock"
 )
 
 // limiter makes the resource group of each process: a cgroup (v1 or v2) or, without cgroups,
@@ -48,13 +51,13 @@ type group interface {
 	Attach(pid int) error
 	// Kill sends SIGKILL to every process of the group and returns once it is empty or
 	// nothing more can be done.
-	Kill(pgid int) error
+	Kill(ctx context.Context, pgid int) error
 	// Usage returns the cumulative CPU time and the current memory use of the group.
 	Usage(pgid int) (usage, error)
 	// OOMKilled reports whether the kernel OOM-killed a process of the group.
 	OOMKilled() bool
 	// Delete removes the group once it is empty.
-	Delete() error
+	Delete(ctx context.Context) error
 }
 
 // usage is one sample of a group's resource use.
@@ -66,7 +69,7 @@ type usage struct {
 }
 
 // newLimiter picks cgroup v2, v1 or rlimits, and says why when cgroups are off.
-func newLimiter(cfg Config, v2Mount string, log *zap.Logger) limiter {
+func newLimiter(ctx context.Context, cfg Config, v2Mount string, log *zap.Logger) limiter {
 	if cfg.Cgroups == "off" {
 		return &rlimitLimiter{reason: "disabled by config (proc.cgroups: off)", log: log}
 	}
@@ -82,12 +85,12 @@ func newLimiter(cfg Config, v2Mount string, log *zap.Logger) limiter {
 	)
 	switch mode := cgroups.Mode(); {
 	case v2Mount != "":
-		l, err = newV2Limiter(cfg, v2Mount)
+		l, err = newV2Limiter(ctx, cfg, v2Mount)
 	case mode == cgroups.Unified:
-		l, err = newV2Limiter(cfg, "/sys/fs/cgroup")
+		l, err = newV2Limiter(ctx, cfg, "/sys/fs/cgroup")
 	case mode == cgroups.Legacy || mode == cgroups.Hybrid:
 		// On hybrid hosts the controllers live in the v1 hierarchies.
-		l, err = newV1Limiter(cfg)
+		l, err = newV1Limiter(ctx, cfg)
 	default:
 		err = errors.New("no cgroup filesystem is mounted")
 	}
@@ -104,7 +107,7 @@ func cgroupPath(parent, team, name string) string {
 
 // killLoop SIGKILLs the listed processes until the list is empty: a process forked between
 // listing and killing shows up in the next round, and a killed process forks nothing more.
-func killLoop(list func() ([]int, error)) error {
+func killLoop(ctx context.Context, list func() ([]int, error)) error {
 	for round := 0; round < 100; round++ {
 		pids, err := list()
 		if err != nil {
@@ -122,14 +125,18 @@ func killLoop(list func() ([]int, error)) error {
 				return fmt.Errorf("kill pid %d: %w", pid, err)
 			}
 		}
-		time.Sleep(time.Duration(round+1) * time.Millisecond)
+		// Real time, not the manager's clock: this waits for the kernel, which a test's fake
+		// clock does not move.
+		if err := clock.Wait(ctx, clock.Real{}, time.Duration(round+1)*time.Millisecond); err != nil {
+			return fmt.Errorf("kill group: %w", err)
+		}
 	}
 	return errors.New("group still has processes after 100 kill rounds")
 }
 
 // reapTree kills every process left in the cgroups below dir and removes them: a runner that
 // crashed (or was killed) left its decoders' descendants there, which Pdeathsig does not reach.
-func reapTree(dir string) error {
+func reapTree(ctx context.Context, dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -140,10 +147,10 @@ func reapTree(dir string) error {
 	var errs []error
 	for _, e := range entries {
 		if e.IsDir() {
-			errs = append(errs, reapTree(filepath.Join(dir, e.Name())))
+			errs = append(errs, reapTree(ctx, filepath.Join(dir, e.Name())))
 		}
 	}
-	errs = append(errs, killLoop(func() ([]int, error) { return readPidsFile(filepath.Join(dir, "cgroup.procs")) }))
+	errs = append(errs, killLoop(ctx, func() ([]int, error) { return readPidsFile(filepath.Join(dir, "cgroup.procs")) }))
 	removeEmptyTree(dir)
 	return errors.Join(errs...)
 }

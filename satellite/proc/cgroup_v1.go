@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/talos-gs/talos/satellite/internal/clock"
 )
 
 // v1Limiter makes process cgroups in the v1 cpu, cpuacct, memory and (where mounted) pids
@@ -26,7 +29,7 @@ type v1Limiter struct {
 // v1Wanted are the hierarchies a process cgroup joins; cpu, cpuacct and memory are required.
 var v1Wanted = []cgroup1.Name{cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Memory, cgroup1.Pids}
 
-func newV1Limiter(cfg Config) (*v1Limiter, error) {
+func newV1Limiter(ctx context.Context, cfg Config) (*v1Limiter, error) {
 	l := &v1Limiter{parent: cfg.CgroupParent, nested: !filepath.IsAbs(cfg.CgroupParent)}
 	subs, err := l.hierarchy()
 	if err != nil {
@@ -50,7 +53,7 @@ func newV1Limiter(cfg Config) (*v1Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := reapTree(mem); err != nil {
+	if err := reapTree(ctx, mem); err != nil {
 		return nil, fmt.Errorf("clean up cgroups of a previous run: %w", err)
 	}
 	return l, nil
@@ -199,15 +202,15 @@ type v1Group struct {
 	cpuacctDir string
 }
 
-func (g *v1Group) Limited() bool             { return true }
-func (g *v1Group) Path() string              { return g.rel }
-func (g *v1Group) Shim() (string, bool)      { return "", true }
-func (g *v1Group) Prepare(_ *exec.Cmd) error { return nil }
-func (g *v1Group) Release()                  {}
-func (g *v1Group) Attach(pid int) error      { return g.cg.AddProc(uint64(pid)) }
-func (g *v1Group) Delete() error             { return deleteRetry(g.cg.Delete) }
-func (g *v1Group) Kill(_ int) error          { return killLoop(g.pids) }
-func (g *v1Group) pids() ([]int, error)      { return readPidsFile(filepath.Join(g.memDir, "cgroup.procs")) }
+func (g *v1Group) Limited() bool                         { return true }
+func (g *v1Group) Path() string                          { return g.rel }
+func (g *v1Group) Shim() (string, bool)                  { return "", true }
+func (g *v1Group) Prepare(_ *exec.Cmd) error             { return nil }
+func (g *v1Group) Release()                              {}
+func (g *v1Group) Attach(pid int) error                  { return g.cg.AddProc(uint64(pid)) }
+func (g *v1Group) Delete(ctx context.Context) error      { return deleteRetry(ctx, g.cg.Delete) }
+func (g *v1Group) Kill(ctx context.Context, _ int) error { return killLoop(ctx, g.pids) }
+func (g *v1Group) pids() ([]int, error)                  { return readPidsFile(filepath.Join(g.memDir, "cgroup.procs")) }
 func (g *v1Group) oomControl() map[string]uint64 {
 	m, _ := readKeyedFile(filepath.Join(g.memDir, "memory.oom_control"))
 	return m
@@ -236,13 +239,15 @@ func (g *v1Group) OOMKilled() bool {
 
 // deleteRetry retries removing a cgroup for a moment: the kernel may still be tearing down the
 // tasks that just died.
-func deleteRetry(del func() error) error {
+func deleteRetry(ctx context.Context, del func() error) error {
 	var err error
 	for i := 0; i < 50; i++ {
 		if err = del(); err == nil || errors.Is(err, cgroup1.ErrCgroupDeleted) {
 			return nil
 		}
-		time.Sleep(time.Duration(i+1) * 2 * time.Millisecond)
+		if werr := clock.Wait(ctx, clock.Real{}, time.Duration(i+1)*2*time.Millisecond); werr != nil {
+			return fmt.Errorf("delete cgroup: %w", errors.Join(err, werr))
+		}
 	}
 	return fmt.Errorf("delete cgroup: %w", err)
 }

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -33,7 +34,7 @@ type v2Limiter struct {
 	limits bool
 }
 
-func newV2Limiter(cfg Config, mount string) (*v2Limiter, error) {
+func newV2Limiter(ctx context.Context, cfg Config, mount string) (*v2Limiter, error) {
 	l := &v2Limiter{mount: mount, base: cfg.CgroupParent, limits: true}
 	if !path.IsAbs(cfg.CgroupParent) {
 		own, err := ownV2Group()
@@ -48,7 +49,7 @@ func newV2Limiter(cfg Config, mount string) (*v2Limiter, error) {
 	if err := l.probe(); err != nil {
 		return nil, err
 	}
-	if err := reapTree(filepath.Join(l.mount, l.base)); err != nil {
+	if err := reapTree(ctx, filepath.Join(l.mount, l.base)); err != nil {
 		return nil, fmt.Errorf("clean up cgroups of a previous run: %w", err)
 	}
 	return l, nil
@@ -227,13 +228,13 @@ func (g *v2Group) Attach(_ int) error { return nil }
 
 // Kill uses cgroup.kill (Linux 5.14+), which the kernel applies to every member atomically,
 // then makes sure the group is empty.
-func (g *v2Group) Kill(_ int) error {
+func (g *v2Group) Kill(ctx context.Context, _ int) error {
 	if _, err := os.Stat(filepath.Join(g.dir, "cgroup.kill")); err == nil {
 		if err := g.m.Kill(); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("cgroup.kill %s: %w", g.rel, err)
 		}
 	}
-	return killLoop(func() ([]int, error) { return readPidsFile(filepath.Join(g.dir, "cgroup.procs")) })
+	return killLoop(ctx, func() ([]int, error) { return readPidsFile(filepath.Join(g.dir, "cgroup.procs")) })
 }
 
 func (g *v2Group) Usage(_ int) (usage, error) {
@@ -257,9 +258,9 @@ func (g *v2Group) OOMKilled() bool {
 	return err == nil && ev["oom_kill"] > 0
 }
 
-func (g *v2Group) Delete() error {
+func (g *v2Group) Delete(ctx context.Context) error {
 	g.Release()
-	return deleteRetry(func() error {
+	return deleteRetry(ctx, func() error {
 		err := g.m.Delete()
 		if errors.Is(err, syscall.ENOENT) {
 			return nil

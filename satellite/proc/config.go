@@ -68,6 +68,15 @@ type Config struct {
 
 	// Output limits how process output becomes events.
 	Output OutputConfig `yaml:"output"`
+
+	// Programs is the station's allow-list: a process.start (or an observation's process)
+	// names one of these programs, and runs nothing else. See Program.
+	Programs map[string]Program `yaml:"programs"`
+	// AllowUnisolated lets a runner that cannot isolate decoders (not root, or namespaces
+	// unavailable) run them anyway: as the runner's own user (if not root), with the host's
+	// network and /tmp. Off by default: such a runner runs no decoder at all. When on, the
+	// heartbeat's cgroup_limits and `talos-satellite status` start with "UNISOLATED".
+	AllowUnisolated bool `yaml:"allow_unisolated"`
 }
 
 // Limits are the resource limits of one process group.
@@ -187,7 +196,7 @@ var (
 
 // Validate checks a config after WithDefaults and names the first bad field.
 func (c Config) Validate() error {
-	checks := []func() error{c.validateCgroups, c.validateLimits, c.validateTiming, c.validatePaths, c.validateOutput}
+	checks := []func() error{c.validateCgroups, c.validateLimits, c.validateTiming, c.validatePaths, c.validateOutput, c.validatePrograms}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -289,8 +298,21 @@ func (c Config) validatePaths() error {
 		if !userMapRe.MatchString(user) {
 			return fmt.Errorf("proc.users.%s: %q must be a user name or uid:gid", team, user)
 		}
+		if rootMapping(user) {
+			return fmt.Errorf("proc.users.%s: %q: team processes never run as uid 0 or gid 0 (root)", team, user)
+		}
 	}
 	return nil
+}
+
+// rootMapping reports a proc.users value naming root by name, uid 0 or gid 0; a named user is
+// checked again when it is looked up, since its ids live in /etc/passwd.
+func rootMapping(user string) bool {
+	uid, gid, ok := strings.Cut(user, ":")
+	if !ok {
+		return user == "root"
+	}
+	return strings.Trim(uid, "0") == "" || strings.Trim(gid, "0") == ""
 }
 
 func (c Config) validateOutput() error {

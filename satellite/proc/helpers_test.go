@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,6 +22,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/internal/clock"
 )
 
 // fakeAPIKey stands for the runner's secret: TestMain puts it in the test process's
@@ -58,7 +60,7 @@ func copyHelper() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "talos-proc-helper-")
+	dir, err := os.MkdirTemp(testDirBase(), "talos-proc-helper-")
 	if err != nil {
 		return "", err
 	}
@@ -105,6 +107,15 @@ func runHelper(args []string) int {
 			x++
 		}
 		fmt.Println("spun", x > 0)
+		return 0
+	case "dial":
+		c, err := net.DialTimeout("tcp", args[1], 5*time.Second)
+		if err != nil {
+			fmt.Println("dial: error:", err)
+			return 0
+		}
+		_ = c.Close()
+		fmt.Println("dial: connected")
 		return 0
 	}
 	return 3
@@ -169,9 +180,19 @@ func removeTeamUser(t *testing.T, team string) {
 	t.Errorf("could not remove test user %s", name)
 }
 
+// testDirBase is where tests put what decoders must reach: not below /tmp, which an isolated
+// decoder gets as its team's private directory. As root that is /var/lib (every directory
+// made there is removed by its test); otherwise the default temporary directory.
+func testDirBase() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib"
+	}
+	return ""
+}
+
 // workBase is a fresh base directory team users can traverse.
 func workBase(t *testing.T) string {
-	dir, err := os.MkdirTemp("", "talos-proc-work-")
+	dir, err := os.MkdirTemp(testDirBase(), "talos-proc-work-")
 	require.NoError(t, err)
 	require.NoError(t, os.Chmod(dir, 0o711))
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
@@ -190,10 +211,10 @@ func testConfig(t *testing.T) Config {
 	}
 }
 
-func newTestManager(t *testing.T, cfg Config, clock Clock) (*Manager, *recorder) {
+func newTestManager(t *testing.T, cfg Config, clk clock.Clock) (*Manager, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	m, err := New(cfg, zaptest.NewLogger(t), rec, clock)
+	m, err := New(context.Background(), Options{Config: cfg, Log: zaptest.NewLogger(t), Emitter: rec, Clock: clk})
 	require.NoError(t, err)
 	return m, rec
 }
@@ -268,81 +289,17 @@ func exitData(t *testing.T, ev api.Event) processEvent {
 	return d
 }
 
-// fakeClock is a Clock that moves only when told.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []fakeTimer
-	tickers []*fakeTicker
+func newFakeClock() *clock.Fake {
+	return clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 }
 
-type fakeTimer struct {
-	at time.Time
-	c  chan time.Time
-}
-
-type fakeTicker struct {
-	period time.Duration
-	next   time.Time
-	c      chan time.Time
-}
-
-func (f *fakeTicker) C() <-chan time.Time { return f.c }
-func (f *fakeTicker) Stop()               {}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) After(d time.Duration) <-chan time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := make(chan time.Time, 1)
-	if d <= 0 {
-		c <- f.now
-		return c
-	}
-	f.timers = append(f.timers, fakeTimer{at: f.now.Add(d), c: c})
-	return c
-}
-
-func (f *fakeClock) NewTicker(d time.Duration) Ticker {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	tk := &fakeTicker{period: d, next: f.now.Add(d), c: make(chan time.Time, 1)}
-	f.tickers = append(f.tickers, tk)
-	return tk
-}
-
-// Advance moves the clock and fires what is due.
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-	kept := f.timers[:0]
-	for _, tm := range f.timers {
-		if !tm.at.After(f.now) {
-			tm.c <- f.now
-			continue
-		}
-		kept = append(kept, tm)
-	}
-	f.timers = kept
-	for _, tk := range f.tickers {
-		if !tk.next.After(f.now) {
-			select {
-			case tk.c <- f.now:
-			default:
-			}
-			tk.next = f.now.Add(tk.period)
-		}
-	}
+// advance moves a fake clock once the manager's loop waits on it, so a tick is never missed.
+func advance(t *testing.T, clk *clock.Fake, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, clk.BlockUntil(ctx, 1), "waiting for the manager to wait on the clock")
+	clk.Advance(d)
 }
 
 // pidGone reports whether pid no longer runs (gone, or a zombie awaiting its reaper).

@@ -222,7 +222,7 @@ func TestCrashLoopStopsRestarts(t *testing.T) {
 		rec.waitEvents(t, api.EventProcessExited, "crash", i+1)
 		d := exitData(t, rec.waitEvents(t, api.EventProcessRestarting, "crash", i+1)[i])
 		assert.InDelta(t, delay.Seconds(), d.RestartInSeconds, 1e-9, "backoff of restart %d", i+1)
-		clock.Advance(delay)
+		advance(t, clock, delay)
 		rec.waitEvents(t, api.EventProcessStarted, "crash", i+2)
 	}
 	rec.waitEvents(t, api.EventProcessFailed, "crash", 1)
@@ -232,8 +232,8 @@ func TestCrashLoopStopsRestarts(t *testing.T) {
 	require.NotNil(t, pi.ExitCode)
 	assert.Equal(t, 3, *pi.ExitCode)
 
-	clock.Advance(time.Hour)
-	clock.Advance(time.Second)
+	advance(t, clock, time.Hour)
+	advance(t, clock, time.Second)
 	assert.Len(t, rec.find(api.EventProcessStarted, "crash"), 4, "no start after the crash-loop limit")
 }
 
@@ -246,8 +246,8 @@ func TestIdleTimeoutStopsSilentProcess(t *testing.T) {
 
 	_, err := m.Start(context.Background(), Spec{Name: "quiet", Team: newTeam(t, m), Restart: api.RestartOnFailure, Command: []string{"sleep", "600"}})
 	require.NoError(t, err)
-	clock.Advance(4 * time.Minute)
-	clock.Advance(time.Minute)
+	advance(t, clock, 4*time.Minute)
+	advance(t, clock, time.Minute)
 	rec.waitEvents(t, api.EventProcessIdleTimeout, "quiet", 1)
 	d := exitData(t, rec.waitEvents(t, api.EventProcessExited, "quiet", 1)[0])
 	assert.Equal(t, "idle_timeout", d.Reason)
@@ -425,11 +425,11 @@ func TestStartRefusals(t *testing.T) {
 	}{
 		{"duplicate", ok, "already has this name"},
 		{"bad name", Spec{Name: "Bad Name", Team: team, Command: []string{"true"}}, "invalid name"},
-		{"no command", Spec{Name: "x", Team: team}, "invalid command"},
+		{"no program", Spec{Name: "x", Team: team}, "invalid program"},
 		{"key env", Spec{Name: "x", Team: team, Command: []string{"true"}, Env: map[string]string{"TALOS_API_KEY": "x"}}, "invalid env.TALOS_API_KEY"},
 		{"escape dir", Spec{Name: "x", Team: team, Command: []string{"true"}, WorkingDir: "../other"}, "invalid working_dir"},
 		{"too much cpu", Spec{Name: "x", Team: team, Command: []string{"true"}, Limits: Limits{CPUCores: 8}}, "limits.cpu_cores 8 > 2"},
-		{"unknown program", Spec{Name: "x", Team: team, Command: []string{"no-such-decoder"}}, `"no-such-decoder" not found in PATH`},
+		{"unknown program", Spec{Name: "x", Team: team, Command: []string{"no-such-decoder"}}, `"no-such-decoder" not found in proc.path`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -37,7 +37,7 @@ func TestTeamNotAllowedIsRefusedWithoutAUser(t *testing.T) {
 	assert.ErrorContains(t, err, "payload.team_id")
 	assert.ErrorContains(t, err, intruder)
 
-	payload, err := json.Marshal(api.ProcessStartPayload{Name: "spy2", TeamID: intruder, Command: []string{"true"}})
+	payload, err := json.Marshal(api.ProcessStartPayload{Name: "spy2", TeamID: intruder, Program: "true"})
 	require.NoError(t, err)
 	_, err = m.Handlers()[api.CommandProcessStart](context.Background(),
 		api.Command{ID: "c1", Type: api.CommandProcessStart, Payload: payload})

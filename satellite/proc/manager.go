@@ -18,6 +18,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/events"
+	"github.com/talos-gs/talos/satellite/internal/clock"
 )
 
 // tickInterval is how often Run looks at restarts, idle timeouts and output batches.
@@ -31,10 +32,13 @@ type Manager struct {
 	cfg   Config
 	log   *zap.Logger
 	emit  events.Emitter
-	clock Clock
+	clock clock.Clock
 	lim   limiter
 	teams *teams
 	root  bool
+	// programs is the compiled allow-list (proc.programs).
+	programs map[string]Program
+	iso      isolation
 
 	mu         sync.Mutex
 	procs      map[string]*process
@@ -44,48 +48,80 @@ type Manager struct {
 	starting   sync.WaitGroup // one per launch in progress outside Run's own goroutine
 }
 
-// New builds a Manager: it fills cfg's defaults, validates it, and picks cgroup v2, v1 or the
-// rlimit fallback. clock may be nil (the wall clock).
+// Options are what New needs besides the context.
+type Options struct {
+	// Config is the proc section of the runner's configuration; New fills its defaults.
+	Config Config
+	// Log may be nil (no logging).
+	Log *zap.Logger
+	// Emitter receives the process.* events; required.
+	Emitter events.Emitter
+	// Clock times backoff, crash-loop window, idle timeout and grace period; nil is the wall
+	// clock.
+	Clock clock.Clock
+
+	// v2Mount forces cgroup v2 at a mount point (tests on hybrid hosts).
+	v2Mount string
+}
+
+// New builds a Manager: it fills the config's defaults, validates it, and picks cgroup v2, v1
+// or the rlimit fallback, and finds out whether decoders can be isolated (see Isolation).
 //
 // With cgroups, New kills every process left below cgroup_parent by a previous runner that
 // crashed, and removes those groups: build exactly one Manager, in the runner's `run` command,
-// never in a CLI command that inspects a running station.
-func New(cfg Config, log *zap.Logger, emit events.Emitter, clock Clock) (*Manager, error) {
-	return newManager(cfg, log, emit, clock, "")
-}
-
-// newManager takes v2Mount to force cgroup v2 at a mount point (tests on hybrid hosts).
-func newManager(cfg Config, log *zap.Logger, emit events.Emitter, clock Clock, v2Mount string) (*Manager, error) {
-	cfg = cfg.WithDefaults()
+// never in a CLI command that inspects a running station. ctx bounds that clean-up.
+func New(ctx context.Context, o Options) (*Manager, error) {
+	cfg := o.Config.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if clock == nil {
-		clock = RealClock{}
+	if o.Emitter == nil {
+		return nil, errors.New("proc: an event emitter is required")
+	}
+	clk, log := o.Clock, o.Log
+	if clk == nil {
+		clk = clock.Real{}
 	}
 	if log == nil {
 		log = zap.NewNop()
 	}
+	programs, err := cfg.compilePrograms()
+	if err != nil {
+		return nil, err
+	}
 	root := os.Geteuid() == 0
 	m := &Manager{
-		cfg: cfg, log: log, emit: emit, clock: clock, root: root,
-		teams: newTeams(cfg, root),
+		cfg: cfg, log: log, emit: o.Emitter, clock: clk, root: root,
+		teams: newTeams(cfg, root), programs: programs,
 		procs: map[string]*process{},
 	}
-	m.lim = newLimiter(cfg, v2Mount, log)
+	m.lim = newLimiter(ctx, cfg, o.v2Mount, log)
+	m.iso = probeIsolation(ctx, cfg, root)
 	log.Info("process limits", zap.String("cgroup_limits", m.lim.Mode()), zap.Bool("team_users", root))
 	if v1, ok := m.lim.(*v1Limiter); ok && !v1.PidsLimited() {
 		log.Warn("cgroup v1 pids hierarchy not mounted: no pids limit")
 	}
-	if !root {
-		log.Warn("not running as root: every team's processes run as the runner's own user, without isolation")
+	switch {
+	case m.iso.ok:
+	case m.iso.allow:
+		log.Warn("decoders run UNISOLATED (proc.allow_unisolated: true): "+m.iso.reason, zap.Bool("team_users", root))
+	default:
+		log.Warn("no decoder will run: " + m.iso.reason + "; set proc.allow_unisolated: true to run them unisolated")
 	}
 	return m, nil
 }
 
 // CgroupLimits is "v1", "v2" or "off: <reason>", for the heartbeat: one line of at most
-// api.MaxCgroupLimitsLen characters (a reason may be a multi-line joined error).
-func (m *Manager) CgroupLimits() string { return api.FitLine(m.lim.Mode(), api.MaxCgroupLimitsLen) }
+// api.MaxCgroupLimitsLen characters (a reason may be a multi-line joined error). When decoders
+// run unisolated (proc.allow_unisolated), it starts with "UNISOLATED: " and the reason, so every
+// heartbeat and `talos-satellite status` say so where operators already look.
+func (m *Manager) CgroupLimits() string {
+	mode := m.lim.Mode()
+	if !m.iso.ok && m.iso.allow {
+		mode = "UNISOLATED: " + m.iso.reason + "; cgroup limits " + mode
+	}
+	return api.FitLine(mode, api.MaxCgroupLimitsLen)
+}
 
 // Processes lists the known processes with their latest CPU and memory sample, for the
 // heartbeat and process.list: the live ones by name, then those finished within the last hour,
@@ -129,17 +165,19 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (api.ProcessInfo, error)
 	if err := m.teams.check(spec.Team); err != nil {
 		return api.ProcessInfo{}, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
-	limits, err := resolveLimits(m.cfg, spec.Limits)
+	p, err := m.newProcess(spec)
 	if err != nil {
 		return api.ProcessInfo{}, err
 	}
-	p := &process{spec: spec, limits: limits, idle: idleTimeout(m.cfg, spec), state: api.ProcessStarting}
+	if err := m.iso.check(); err != nil {
+		return api.ProcessInfo{}, fmt.Errorf("start %s: %w", spec.Name, err)
+	}
 	if err := m.reserve(p); err != nil {
 		return api.ProcessInfo{}, err
 	}
 	defer m.starting.Done()
 	if p.id, err = m.teams.identity(ctx, spec.Team); err == nil {
-		err = m.launch(p)
+		err = m.launch(ctx, p)
 	}
 	if err != nil {
 		m.mu.Lock()
@@ -148,6 +186,42 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (api.ProcessInfo, error)
 		return api.ProcessInfo{}, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
 	return m.infoOf(p), nil
+}
+
+// Check tells whether spec would be allowed to start (its fields, its team, the allow-list,
+// its limits), without starting anything: an observation is checked when it is scheduled, not
+// at AOS with nobody watching.
+func (m *Manager) Check(spec Spec) error {
+	if err := spec.validate(); err != nil {
+		return err
+	}
+	if err := m.teams.check(spec.Team); err != nil {
+		return err
+	}
+	if _, err := m.newProcess(spec); err != nil {
+		return err
+	}
+	return m.iso.check()
+}
+
+// newProcess applies the allow-list (a Program spec) and the limits.
+func (m *Manager) newProcess(spec Spec) (*process, error) {
+	a := allowed{argv: spec.Command, max: m.cfg.Max, network: spec.Network}
+	if spec.Program != "" {
+		var err error
+		if a, err = allow(m.programs, m.cfg.Max, spec.Program, spec.Args, spec.Env); err != nil {
+			return nil, err
+		}
+	}
+	if a.network == "" {
+		a.network = NetworkNone
+	}
+	limits, err := resolveLimits(m.cfg.Defaults, a.max, spec.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return &process{spec: spec, argv: a.argv, setEnv: a.setEnv, network: a.network, limits: limits,
+		idle: idleTimeout(m.cfg, spec), state: api.ProcessStarting}, nil
 }
 
 // reserve claims the name and a slot, so concurrent starts cannot overshoot max_processes.
@@ -175,8 +249,8 @@ func (m *Manager) reserve(p *process) error {
 }
 
 // launch spawns one run of p and hands it to a waiter.
-func (m *Manager) launch(p *process) error {
-	r, err := m.spawn(p)
+func (m *Manager) launch(ctx context.Context, p *process) error {
+	r, err := m.spawn(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -190,7 +264,8 @@ func (m *Manager) launch(p *process) error {
 	data := m.eventData(p, r, nil)
 	m.wg.Add(1)
 	m.mu.Unlock()
-	go m.wait(p, r)
+	// The end of a run is cleaned up whatever happens to the launcher's context.
+	go m.wait(context.WithoutCancel(ctx), p, r)
 	m.event(p, api.EventProcessStarted, api.SeverityInfo, "process started", data)
 	return nil
 }
@@ -265,7 +340,7 @@ func (m *Manager) Restart(ctx context.Context, name string) (api.ProcessInfo, er
 	m.starting.Add(1)
 	m.mu.Unlock()
 	defer m.starting.Done()
-	if err := m.launch(p); err != nil {
+	if err := m.launch(ctx, p); err != nil {
 		m.fail(p, err)
 		return m.infoOf(p), fmt.Errorf("restart %s: %w", name, err)
 	}
@@ -344,17 +419,21 @@ func (m *Manager) fail(p *process, err error) {
 // Run supervises until ctx ends (restarts, idle timeouts, output batches, usage samples),
 // then stops every process within the grace period and returns once none is left.
 func (m *Manager) Run(ctx context.Context) error {
+	if !m.iso.ok {
+		m.event(nil, api.EventProcessUnisolated, api.SeverityWarning, "decoders are not isolated: "+m.iso.String(),
+			map[string]string{"isolation": m.iso.String()})
+	}
 	if mode := m.lim.Mode(); !m.limited() {
 		m.event(nil, api.EventProcessLimitsOff, api.SeverityWarning, "cgroup limits are "+mode, map[string]string{"cgroup_limits": mode})
 	}
-	t := m.clock.NewTicker(tickInterval)
-	defer t.Stop()
 	for {
+		t := m.clock.NewTimer(tickInterval)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return m.shutdown(ctx)
 		case now := <-t.C():
-			m.tick(now)
+			m.tick(ctx, now)
 		}
 	}
 }
@@ -400,7 +479,7 @@ func (m *Manager) shutdown(ctx context.Context) error {
 }
 
 // tick does the periodic work of Run.
-func (m *Manager) tick(now time.Time) {
+func (m *Manager) tick(ctx context.Context, now time.Time) {
 	var due, idle []*process
 	var idleData []processEvent
 	var outs []*output
@@ -431,13 +510,14 @@ func (m *Manager) tick(now time.Time) {
 		o.flushDue(now)
 	}
 	for _, p := range due {
-		if err := m.launch(p); err != nil {
+		if err := m.launch(ctx, p); err != nil {
 			m.fail(p, err)
 		}
 	}
 	for i, p := range idle {
 		m.event(p, api.EventProcessIdleTimeout, api.SeverityWarning, fmt.Sprintf("no output for %v, stopping", p.idle), idleData[i])
-		go func() { _, _ = m.stop(context.Background(), p.spec.Name, "idle_timeout") }()
+		// Not cancelled with Run: the grace period bounds the stop, and shutdown waits for it.
+		go func() { _, _ = m.stop(context.WithoutCancel(ctx), p.spec.Name, "idle_timeout") }()
 	}
 	if sample {
 		m.sample(now)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/internal/clock"
 )
 
 // outputLine is one line of a process's stdout or stderr, as sent in process.output events.
@@ -48,7 +49,7 @@ const lineOverhead = 96
 // lines above it are dropped and counted, never silently.
 type output struct {
 	cfg     OutputConfig
-	clock   Clock
+	clock   clock.Clock
 	send    func(outputBatch)
 	limiter *rate.Limiter
 
@@ -60,11 +61,11 @@ type output struct {
 	readers sync.WaitGroup
 }
 
-func newOutput(cfg OutputConfig, clock Clock, send func(outputBatch)) *output {
+func newOutput(cfg OutputConfig, clk clock.Clock, send func(outputBatch)) *output {
 	return &output{
-		cfg: cfg, clock: clock, send: send,
+		cfg: cfg, clock: clk, send: send,
 		limiter: rate.NewLimiter(rate.Limit(cfg.RateBytesPerSecond), cfg.BurstBytes),
-		last:    clock.Now(),
+		last:    clk.Now(),
 	}
 }
 

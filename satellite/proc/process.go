@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -22,10 +23,14 @@ const shimScript = `read -r talos_go <&3 || exit 125; exec 3<&-; %sexec "$@"`
 
 // process is one managed process over its restarts. Its fields are guarded by Manager.mu.
 type process struct {
-	spec   Spec
-	limits Limits
-	idle   time.Duration
-	id     identity
+	spec Spec
+	// argv, setEnv and network are what the allow-list (or the station's own code) decided.
+	argv    []string
+	setEnv  map[string]string
+	network string
+	limits  Limits
+	idle    time.Duration
+	id      identity
 
 	state        string
 	run          *run // the current or last execution
@@ -62,7 +67,7 @@ type exitInfo struct {
 	failed    bool
 }
 
-func (m *Manager) spawn(p *process) (*run, error) {
+func (m *Manager) spawn(ctx context.Context, p *process) (*run, error) {
 	spec, id := p.spec, p.id
 	dir, err := workDir(id, spec.WorkingDir, m.root)
 	if err != nil {
@@ -71,11 +76,7 @@ func (m *Manager) spawn(p *process) (*run, error) {
 	if _, err := workDir(id, teamTmp, m.root); err != nil {
 		return nil, fmt.Errorf("team tmp dir: %w", err)
 	}
-	pathList := m.cfg.Path
-	if v, ok := spec.Env["PATH"]; ok {
-		pathList = v
-	}
-	prog, err := resolveProgram(spec.Command[0], pathList)
+	prog, err := resolveProgram(p.argv[0], m.cfg.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -83,9 +84,9 @@ func (m *Manager) spawn(p *process) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := m.startIn(p, grp, prog, dir)
+	r, err := m.startIn(ctx, p, grp, prog, dir)
 	if err != nil {
-		if derr := grp.Delete(); derr != nil {
+		if derr := grp.Delete(context.WithoutCancel(ctx)); derr != nil {
 			m.log.Warn("remove group of failed start", zapName(spec.Name), zapErr(derr))
 		}
 		return nil, err
@@ -95,21 +96,25 @@ func (m *Manager) spawn(p *process) (*run, error) {
 
 // startIn starts the program in its group: directly (cgroup v2 places it at clone time) or
 // through the shim, released only once Attach has placed it.
-func (m *Manager) startIn(p *process, grp group, prog, dir string) (*run, error) {
-	spec := p.spec
+func (m *Manager) startIn(ctx context.Context, p *process, grp group, prog, dir string) (*run, error) {
 	cmd := &exec.Cmd{
 		Path: prog,
-		Args: append([]string{prog}, spec.Command[1:]...),
-		Env:  buildEnv(m.cfg, p.id, spec),
+		Args: append([]string{prog}, p.argv[1:]...),
+		Env:  buildEnv(m.cfg, p.id, p.spec, p.setEnv),
 		Dir:  dir,
 		// Stdin stays nil: the child reads /dev/null.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+	}
+	if m.iso.ok {
+		cmd.SysProcAttr = isolatedAttr(p.network == NetworkHost)
 	}
 	if p.id.dedicated {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: p.id.uid, Gid: p.id.gid, Groups: []uint32{}}
 	}
 	var gate *os.File
-	if prelude, ok := grp.Shim(); ok {
+	prelude, shim := grp.Shim()
+	// An isolated child waits in the shim until its private /tmp is bound, on cgroup v2 too.
+	if shim || m.iso.ok {
 		gateR, gateW, err := os.Pipe()
 		if err != nil {
 			return nil, fmt.Errorf("shim pipe: %w", err)
@@ -117,13 +122,20 @@ func (m *Manager) startIn(p *process, grp group, prog, dir string) (*run, error)
 		defer func() { _ = gateR.Close() }() // the child has its own copy
 		gate = gateW
 		cmd.Path = m.cfg.Shell
-		cmd.Args = append([]string{m.cfg.Shell, "-c", fmt.Sprintf(shimScript, prelude), "talos-shim", prog}, spec.Command[1:]...)
+		cmd.Args = append([]string{m.cfg.Shell, "-c", fmt.Sprintf(shimScript, prelude), "talos-shim", prog}, p.argv[1:]...)
 		cmd.ExtraFiles = []*os.File{gateR}
 	}
 	r, err := m.startCmd(cmd, grp)
 	if err != nil {
 		closeAll(gate)
 		return nil, err
+	}
+	if m.iso.ok {
+		if err := bindPrivateTmp(ctx, m.iso.nsenter, r.pid, filepath.Join(p.id.dir, teamTmp), privateTmpTargets); err != nil {
+			closeAll(gate)
+			m.abort(r)
+			return nil, fmt.Errorf("private /tmp: %w", err)
+		}
 	}
 	if gate != nil {
 		_, werr := gate.WriteString("go\n")
@@ -169,7 +181,8 @@ func (m *Manager) startCmd(cmd *exec.Cmd, grp group) (*run, error) {
 // abort kills and reaps a run that could not be set up; the shim, if any, never ran the program.
 func (m *Manager) abort(r *run) {
 	_ = signalGroup(r.pid, syscall.SIGKILL)
-	_ = r.grp.Kill(r.pid)
+	// Not cancellable: the run must end whatever the caller's context says; the loop is bounded.
+	_ = r.grp.Kill(context.Background(), r.pid)
 	_ = r.cmd.Wait()
 	closeAll(r.pipes...)
 }
@@ -201,12 +214,13 @@ const outputDrain = 2 * time.Second
 
 // wait follows a run to its end: leader exit, then the rest of the group killed, reaped,
 // output flushed, group removed; then the manager decides what comes next.
-func (m *Manager) wait(p *process, r *run) {
+func (m *Manager) wait(ctx context.Context, p *process, r *run) {
 	defer m.wg.Done()
 	if err := waitExit(r.pid); err != nil {
 		m.log.Warn("waitid", zapName(p.spec.Name), zapErr(err))
 	}
-	if err := r.grp.Kill(r.pid); err != nil {
+	// ctx is not cancelled with the runner (see launch); the kill and delete loops are bounded.
+	if err := r.grp.Kill(ctx, r.pid); err != nil {
 		m.log.Warn("kill rest of group", zapName(p.spec.Name), zapErr(err))
 	}
 	_ = r.cmd.Wait() // the exit status is read from ProcessState below
@@ -214,7 +228,7 @@ func (m *Manager) wait(p *process, r *run) {
 	closeAll(r.pipes...)
 	r.out.flush()
 	ex := exitOf(r.cmd.ProcessState, r.grp.OOMKilled())
-	if err := r.grp.Delete(); err != nil {
+	if err := r.grp.Delete(ctx); err != nil {
 		m.log.Warn("remove process group", zapName(p.spec.Name), zapErr(err))
 	}
 	m.exited(p, r, ex)
@@ -247,10 +261,12 @@ func (m *Manager) terminate(ctx context.Context, r *run) error {
 	if err := signalGroup(r.pid, syscall.SIGTERM); err != nil {
 		return err
 	}
+	grace := m.clock.NewTimer(m.cfg.GracePeriod)
+	defer grace.Stop()
 	select {
 	case <-r.done:
 		return nil
-	case <-m.clock.After(m.cfg.GracePeriod):
+	case <-grace.C():
 	case <-ctx.Done():
 	}
 	select {
@@ -258,7 +274,7 @@ func (m *Manager) terminate(ctx context.Context, r *run) error {
 		return nil
 	default:
 	}
-	err := errors.Join(signalGroup(r.pid, syscall.SIGKILL), r.grp.Kill(r.pid))
+	err := errors.Join(signalGroup(r.pid, syscall.SIGKILL), r.grp.Kill(context.WithoutCancel(ctx), r.pid))
 	<-r.done // a SIGKILLed group ends; the waiter closes done
 	return err
 }

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -39,12 +40,12 @@ type rlimitGroup struct {
 	log           *zap.Logger
 }
 
-func (g *rlimitGroup) Limited() bool             { return false }
-func (g *rlimitGroup) Path() string              { return "" }
-func (g *rlimitGroup) Prepare(_ *exec.Cmd) error { return nil }
-func (g *rlimitGroup) Release()                  {}
-func (g *rlimitGroup) OOMKilled() bool           { return false }
-func (g *rlimitGroup) Delete() error             { return nil }
+func (g *rlimitGroup) Limited() bool                { return false }
+func (g *rlimitGroup) Path() string                 { return "" }
+func (g *rlimitGroup) Prepare(_ *exec.Cmd) error    { return nil }
+func (g *rlimitGroup) Release()                     {}
+func (g *rlimitGroup) OOMKilled() bool              { return false }
+func (g *rlimitGroup) Delete(context.Context) error { return nil }
 
 // Shim lowers RLIMIT_AS in the shim itself ("ulimit -v", in KiB, which dash, bash and busybox
 // sh all know): a process may always lower its own limits, whereas prlimit(2) on a process of
@@ -72,8 +73,8 @@ func (g *rlimitGroup) Attach(pid int) error {
 }
 
 // Kill signals the process group; a member that left it (setsid) is out of reach.
-func (g *rlimitGroup) Kill(pgid int) error {
-	return killLoop(func() ([]int, error) { return groupMembers(pgid) })
+func (g *rlimitGroup) Kill(ctx context.Context, pgid int) error {
+	return killLoop(ctx, func() ([]int, error) { return groupMembers(pgid) })
 }
 
 // Usage sums CPU time and resident memory over the members of the process group.

@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,8 +30,19 @@ type Spec struct {
 	Name string
 	// Team selects the system user and the working directory (api.ValidateTeamID).
 	Team string
-	// Command is the argv: an absolute path or a program name looked up in the child's PATH.
+	// Program names an entry of the station's allow-list (proc.programs), which gives the
+	// executable, its fixed arguments, the patterns Args must match, the Env names allowed,
+	// the limits' cap and the network mode. Every spec built from a command names one.
+	Program string
+	// Args are the arguments after the program's fixed ones.
+	Args []string
+	// Command is a raw argv (an absolute path or a name looked up in proc.path), for the
+	// station's own code only: SpecFromPayload never fills it, and a spec must have Program or
+	// Command, not both. Such a process has no network unless Network is NetworkHost.
 	Command []string
+	// Network is the network mode of a Command spec ("" is none); a Program's comes from the
+	// allow-list.
+	Network string
 	// Env are the variables the process gets besides PATH, HOME, USER, LOGNAME, LANG and TMPDIR.
 	Env map[string]string
 	// WorkingDir is relative to the team directory.
@@ -55,7 +67,7 @@ func SpecFromPayload(p api.ProcessStartPayload) (Spec, error) {
 		return Spec{}, err
 	}
 	s := Spec{
-		Name: p.Name, Team: p.TeamID, Command: p.Command, Env: p.Env,
+		Name: p.Name, Team: p.TeamID, Program: p.Program, Args: p.Args, Env: p.Env,
 		WorkingDir: p.WorkingDir, Restart: p.Restart,
 	}
 	if p.Limits != nil {
@@ -68,12 +80,19 @@ func SpecFromPayload(p api.ProcessStartPayload) (Spec, error) {
 	return s, nil
 }
 
-// validate checks a Spec built in code the same way a payload is checked.
+// validate checks a Spec built in code the same way a payload is checked; a Command spec
+// (the station's own code) has its argv checked instead of a program name.
 func (s Spec) validate() error {
+	if err := s.validateArgv(); err != nil {
+		return err
+	}
 	p := api.ProcessStartPayload{
-		Name: s.Name, TeamID: s.Team, Command: s.Command, Env: s.Env, WorkingDir: s.WorkingDir,
+		Name: s.Name, TeamID: s.Team, Program: s.Program, Args: s.Args, Env: s.Env, WorkingDir: s.WorkingDir,
 		Restart: s.Restart,
 		Limits:  &api.ProcessLimits{CPUCores: s.Limits.CPUCores, MemoryMB: s.Limits.MemoryMB, Pids: s.Limits.Pids},
+	}
+	if s.Command != nil {
+		p.Program = "station-command" // checked above
 	}
 	if s.IdleTimeout != nil {
 		secs := int(s.IdleTimeout.Seconds())
@@ -85,17 +104,41 @@ func (s Spec) validate() error {
 	return p.Validate()
 }
 
-// resolveLimits fills the spec's zero limits from the defaults and refuses anything above the
-// configured maxima.
-func resolveLimits(cfg Config, o Limits) (Limits, error) {
-	l := o.withDefaults(cfg.Defaults)
+func (s Spec) validateArgv() error {
 	switch {
-	case l.CPUCores > cfg.Max.CPUCores:
-		return l, fmt.Errorf("%w: limits.cpu_cores %v > %v", ErrLimitTooHigh, l.CPUCores, cfg.Max.CPUCores)
-	case l.MemoryMB > cfg.Max.MemoryMB:
-		return l, fmt.Errorf("%w: limits.memory_mb %d > %d", ErrLimitTooHigh, l.MemoryMB, cfg.Max.MemoryMB)
-	case l.Pids > cfg.Max.Pids:
-		return l, fmt.Errorf("%w: limits.pids %d > %d", ErrLimitTooHigh, l.Pids, cfg.Max.Pids)
+	case s.Program != "" && s.Command != nil:
+		return errors.New("a process spec has either a program or a command, not both")
+	case s.Command == nil:
+		return nil
+	case s.Args != nil:
+		return errors.New("a command spec takes its arguments in command, not args")
+	case s.Network != "" && s.Network != NetworkNone && s.Network != NetworkHost:
+		return fmt.Errorf("network: %q must be none or host", s.Network)
+	}
+	if err := api.ValidateProcessArgs("command", s.Command, 1); err != nil {
+		return err
+	}
+	if prog := s.Command[0]; prog == "" || (strings.Contains(prog, "/") && !filepath.IsAbs(prog)) {
+		return fmt.Errorf("command[0]: %q must be an absolute path or a bare program name", prog)
+	}
+	return nil
+}
+
+// resolveLimits fills the spec's zero limits from the defaults (capped by max) and refuses
+// anything above max: the station's proc.max, or a program's own lower limits.
+func resolveLimits(defaults, max Limits, o Limits) (Limits, error) {
+	d := Limits{
+		CPUCores: math.Min(defaults.CPUCores, max.CPUCores), MemoryMB: min(defaults.MemoryMB, max.MemoryMB),
+		Pids: min(defaults.Pids, max.Pids),
+	}
+	l := o.withDefaults(d)
+	switch {
+	case l.CPUCores > max.CPUCores:
+		return l, fmt.Errorf("%w: limits.cpu_cores %v > %v", ErrLimitTooHigh, l.CPUCores, max.CPUCores)
+	case l.MemoryMB > max.MemoryMB:
+		return l, fmt.Errorf("%w: limits.memory_mb %d > %d", ErrLimitTooHigh, l.MemoryMB, max.MemoryMB)
+	case l.Pids > max.Pids:
+		return l, fmt.Errorf("%w: limits.pids %d > %d", ErrLimitTooHigh, l.Pids, max.Pids)
 	}
 	return l, nil
 }
@@ -115,14 +158,18 @@ func idleTimeout(cfg Config, s Spec) time.Duration {
 // every user of the station.
 const teamTmp = ".tmp"
 
-// buildEnv is the child's whole environment: a minimal base plus what the spec allows. The
-// runner's own environment (its API key, its config path) is never read here.
-func buildEnv(cfg Config, id identity, s Spec) []string {
+// buildEnv is the child's whole environment: a minimal base plus what the spec allows, plus
+// the station-held variables of its program. The runner's own environment (its API key, its
+// config path) is never read here.
+func buildEnv(cfg Config, id identity, s Spec, setEnv map[string]string) []string {
 	env := map[string]string{
 		"PATH": cfg.Path, "HOME": id.dir, "USER": id.user, "LOGNAME": id.user, "LANG": cfg.Lang,
 		"TMPDIR": filepath.Join(id.dir, teamTmp),
 	}
 	for k, v := range s.Env {
+		env[k] = v
+	}
+	for k, v := range setEnv {
 		env[k] = v
 	}
 	out := make([]string, 0, len(env))
@@ -133,7 +180,8 @@ func buildEnv(cfg Config, id identity, s Spec) []string {
 	return out
 }
 
-// resolveProgram finds a bare program name in the child's PATH (not the runner's).
+// resolveProgram finds a bare program name (a Command spec of the station's own code) in
+// proc.path, the PATH every child gets (not the runner's).
 func resolveProgram(prog, pathList string) (string, error) {
 	if filepath.IsAbs(prog) {
 		return prog, nil
@@ -147,5 +195,5 @@ func resolveProgram(prog, pathList string) (string, error) {
 			return cand, nil
 		}
 	}
-	return "", fmt.Errorf("command[0]: %q not found in PATH %s", prog, pathList)
+	return "", fmt.Errorf("command[0]: %q not found in proc.path %s", prog, pathList)
 }

@@ -60,6 +60,10 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"backoff", func(c *Config) { c.Backoff = []time.Duration{-time.Second} }, "proc.backoff[0]"},
 		{"work dir", func(c *Config) { c.WorkDir = "relative" }, "proc.work_dir"},
 		{"users", func(c *Config) { c.Users = map[string]string{"t": "Root User"} }, "proc.users.t"},
+		{"users root", func(c *Config) { c.Users = map[string]string{"t": "root"} }, "proc.users.t"},
+		{"users uid 0", func(c *Config) { c.Users = map[string]string{"t": "0:1000"} }, "proc.users.t"},
+		{"users gid 0", func(c *Config) { c.Users = map[string]string{"t": "1000:0"} }, "proc.users.t"},
+		{"users gid 00", func(c *Config) { c.Users = map[string]string{"t": "1000:00"} }, "proc.users.t"},
 		{"output", func(c *Config) { c.Output.BurstBytes = 1 }, "proc.output.burst_bytes"},
 	}
 	for _, tc := range tests {
@@ -277,21 +281,22 @@ func TestParseKeyed(t *testing.T) {
 func TestBuildEnvIsMinimal(t *testing.T) {
 	t.Parallel()
 	cfg := Config{}.WithDefaults()
-	env := buildEnv(cfg, identity{user: "talos-a", dir: "/w/a"}, Spec{Env: map[string]string{"PATH": "/opt/sdr/bin", "GAIN": "40"}})
-	assert.Equal(t, []string{"GAIN=40", "HOME=/w/a", "LANG=C.UTF-8", "LOGNAME=talos-a", "PATH=/opt/sdr/bin", "TMPDIR=/w/a/.tmp", "USER=talos-a"}, env)
+	env := buildEnv(cfg, identity{user: "talos-a", dir: "/w/a"}, Spec{Env: map[string]string{"GAIN": "40"}}, map[string]string{"TOKEN": "held"})
+	assert.Equal(t, []string{"GAIN=40", "HOME=/w/a", "LANG=C.UTF-8", "LOGNAME=talos-a", "PATH=/usr/local/bin:/usr/bin:/bin", "TMPDIR=/w/a/.tmp", "TOKEN=held", "USER=talos-a"}, env)
 }
 
 func TestHandlers(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.Cgroups = "off"
+	cfg.Programs = map[string]Program{"echo-sleep": {Path: "/bin/sh", Args: []string{"-c", "echo hello; sleep 600"}}}
 	m, rec := newTestManager(t, cfg, nil)
 	runManager(t, m)
 	h := m.Handlers()
 	require.Len(t, h, 4)
 
 	team := newTeam(t, m)
-	payload, err := json.Marshal(api.ProcessStartPayload{Name: "echo", TeamID: team, Command: []string{"sh", "-c", "echo hello; sleep 600"}})
+	payload, err := json.Marshal(api.ProcessStartPayload{Name: "echo", TeamID: team, Program: "echo-sleep"})
 	require.NoError(t, err)
 	res, err := h[api.CommandProcessStart](context.Background(), api.Command{ID: "c1", Type: api.CommandProcessStart, Payload: payload, CorrelationID: "obs-1"})
 	require.NoError(t, err)
@@ -325,9 +330,10 @@ func TestHandlers(t *testing.T) {
 	assert.Equal(t, "SIGTERM", stopped.Signal)
 
 	bad := []struct{ typ, payload, want string }{
-		{api.CommandProcessStart, `{"name":"x","team_id":"t","command":["true"],"evil":1}`, `unknown field "evil"`},
+		{api.CommandProcessStart, `{"name":"x","team_id":"t","program":"echo-sleep","evil":1}`, `unknown field "evil"`},
 		{api.CommandProcessStart, ``, "payload is missing"},
-		{api.CommandProcessStart, `{"name":"x","team_id":"t","command":["true"],"limits":{"memory_mb":1}}`, "invalid limits.memory_mb"},
+		{api.CommandProcessStart, `{"name":"x","team_id":"t","program":"echo-sleep","limits":{"memory_mb":1}}`, "invalid limits.memory_mb"},
+		{api.CommandProcessStart, `{"name":"x","team_id":"t","command":["/bin/sh","-c","id"]}`, "invalid command: a raw argv is not accepted"},
 		{api.CommandProcessStop, `{"name":"../x"}`, "invalid name"},
 		{api.CommandProcessStop, `{"name":"nope"}`, "no such process"},
 	}

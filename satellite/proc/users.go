@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/talos-gs/talos/satellite/internal/clock"
 )
 
 // teamRe is the shape of a team id (api.ValidateTeamID); it is also a safe path component.
@@ -148,8 +150,8 @@ func (t *teams) mappedUser(team, mapped string) (identity, error) {
 		if err := errors.Join(err1, err2); err != nil {
 			return identity{}, fmt.Errorf("proc.users.%s: %w", team, err)
 		}
-		if uid == 0 {
-			return identity{}, fmt.Errorf("proc.users.%s: refusing to run team processes as root", team)
+		if uid == 0 || gid == 0 {
+			return identity{}, fmt.Errorf("proc.users.%s: %q: refusing to run team processes as uid 0 or gid 0 (root)", team, mapped)
 		}
 		return identity{user: mapped, uid: uint32(uid), gid: uint32(gid), dedicated: true}, nil
 	}
@@ -166,8 +168,8 @@ func parseIdentity(u *user.User, dedicated bool) (identity, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return identity{}, fmt.Errorf("user %s: %w", u.Username, err)
 	}
-	if dedicated && uid == 0 {
-		return identity{}, fmt.Errorf("user %s is root; refusing to run team processes as root", u.Username)
+	if dedicated && (uid == 0 || gid == 0) {
+		return identity{}, fmt.Errorf("user %s has uid %d, gid %d; refusing to run team processes as uid 0 or gid 0 (root)", u.Username, uid, gid)
 	}
 	return identity{user: u.Username, uid: uint32(uid), gid: uint32(gid), dedicated: dedicated}, nil
 }
@@ -186,7 +188,10 @@ func (t *teams) createUser(ctx context.Context, team, name string) (*user.User, 
 			return u, nil
 		}
 		lastErr = fmt.Errorf("useradd %s: %w: %s", name, err, strings.TrimSpace(string(out)))
-		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+		// Real time: another program holds the lock, not something a test clock moves.
+		if err := clock.Wait(ctx, clock.Real{}, time.Duration(attempt+1)*50*time.Millisecond); err != nil {
+			return nil, errors.Join(lastErr, err)
+		}
 	}
 	return nil, lastErr
 }

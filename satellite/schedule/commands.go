@@ -49,6 +49,11 @@ func (s *Scheduler) Schedule(rec Record) (api.ObservationScheduleResult, error) 
 	if p.Process != nil && s.procs == nil {
 		return api.ObservationScheduleResult{}, &api.ObservationFieldError{Field: "process", Message: "this station runs no decoder processes"}
 	}
+	if p.Process != nil {
+		if err := s.procs.Check(*p.Process); err != nil {
+			return api.ObservationScheduleResult{}, &api.ObservationFieldError{Field: "process", Message: err.Error()}
+		}
+	}
 	if !s.clk.Now().Before(p.LOS) {
 		return api.ObservationScheduleResult{}, &api.ObservationFieldError{Field: "los",
 			Message: fmt.Sprintf("%s has passed (station time %s)", p.LOS.Format(time.RFC3339), s.clk.Now().UTC().Format(time.RFC3339))}

@@ -25,6 +25,10 @@ import (
 // Processes runs an observation's decoder. satellite/proc's Manager fits it through a small
 // adapter (proc.SpecFromPayload, the ids on the Spec, then Manager.Start).
 type Processes interface {
+	// Check tells, when the observation is scheduled, whether its decoder would be allowed to
+	// start (its program on the station's allow-list, its arguments, variables, team and
+	// limits), so a refused decoder is refused then, not at AOS with nobody watching.
+	Check(p api.ProcessStartPayload) error
 	// Start starts the decoder d describes; its process.* events carry d's ids.
 	Start(ctx context.Context, d Decoder) error
 	// Stop stops the decoder called name.

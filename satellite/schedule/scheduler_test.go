@@ -139,7 +139,10 @@ type fakeProcs struct {
 	decoders []Decoder
 	stopped  []string
 	startErr error
+	checkErr error
 }
+
+func (f *fakeProcs) Check(api.ProcessStartPayload) error { return f.checkErr }
 
 func (f *fakeProcs) Start(_ context.Context, d Decoder) error {
 	f.mu.Lock()
@@ -208,7 +211,7 @@ func TestObservationRunsAtItsTimeAndReports(t *testing.T) {
 	t.Parallel()
 	p := payloadFor(t, "obs-a")
 	fx := newFixture(t, t.TempDir(), p.AOS.Add(-10*time.Minute))
-	p.Process = &api.ProcessStartPayload{Name: "decoder", TeamID: "team", Command: []string{"/bin/true"}}
+	p.Process = &api.ProcessStartPayload{Name: "decoder", TeamID: "team", Program: "true"}
 	_, err := fx.s.Schedule(Record{Payload: p, CommandID: "cmd-1", CorrelationID: "corr-1"})
 	require.NoError(t, err)
 	fx.runUntil(t, fx.has(api.EventObservationCompleted))
@@ -456,7 +459,7 @@ func TestDecoderFailureStillTracks(t *testing.T) {
 	p := payloadFor(t, "obs-a")
 	fx := newFixture(t, t.TempDir(), p.LOS.Add(-30*time.Second))
 	fx.procs.startErr = errors.New("no such program")
-	p.Process = &api.ProcessStartPayload{Name: "decoder", TeamID: "team", Command: []string{"/nope"}}
+	p.Process = &api.ProcessStartPayload{Name: "decoder", TeamID: "team", Program: "nope"}
 	_, err := fx.s.Schedule(Record{Payload: p})
 	require.NoError(t, err)
 	fx.runUntil(t, fx.has(api.EventObservationCompleted))
@@ -464,4 +467,20 @@ func TestDecoderFailureStillTracks(t *testing.T) {
 	assert.Contains(t, string(done.Data), `"process_error":"no such program"`)
 	assert.Equal(t, api.SeverityWarning, done.Severity, "a pass without its decoder is a partial fault")
 	assert.Equal(t, "observation completed with decoder did not start: no such program", done.Message)
+}
+
+// TestDecoderRefusedAtScheduling: a decoder the station's allow-list refuses makes the
+// observation.schedule fail then, naming the process field, rather than at AOS.
+func TestDecoderRefusedAtScheduling(t *testing.T) {
+	t.Parallel()
+	p := payloadFor(t, "obs-a")
+	fx := newFixture(t, t.TempDir(), p.AOS.Add(-10*time.Minute))
+	fx.procs.checkErr = errors.New(`program: "bash" is not allowed by this station's allow-list of programs (proc.programs)`)
+	p.Process = &api.ProcessStartPayload{Name: "decoder", TeamID: "team", Program: "bash"}
+	_, err := fx.s.Schedule(Record{Payload: p})
+	var fe *api.ObservationFieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "process", fe.Field)
+	assert.Contains(t, err.Error(), `program: "bash" is not allowed`)
+	assert.Empty(t, fx.procs.decoders)
 }
