@@ -103,7 +103,7 @@ func fromStateDir(dir string, id state.Identity) (statusapi.Status, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Outbox.Depth, st.Outbox.Bytes, st.Outbox.Dropped = fig.Depth, fig.Bytes, fig.Dropped
+	st.Outbox.Depth, st.Outbox.Bytes, st.Outbox.Dropped, st.Outbox.Quarantined = fig.Depth, fig.Bytes, fig.Dropped, fig.Quarantined
 	if n, err := state.CountCommands(dir); err == nil {
 		st.Commands.Recorded = n
 	}
@@ -127,7 +127,7 @@ func printStatus(w io.Writer, st statusapi.Status, live bool, listen string, now
 	line("last poll", "%s", ago(field(st.Poller, "last_poll"), now))
 	line("heartbeat", "%s", ago(field(st.Heartbeat, "last_success"), now))
 	o := st.Outbox
-	line("outbox", "%d events queued (%d bytes), %d dropped, %d sent", o.Depth, o.Bytes, o.Dropped, o.Sent)
+	line("outbox", "%d events queued (%d bytes), %d dropped, %d sent, %d quarantined", o.Depth, o.Bytes, o.Dropped, o.Sent, o.Quarantined)
 	c := st.Commands
 	line("commands", "%d queued, %d running, %d succeeded, %d failed, %d recorded", c.Queued, c.Running, c.Succeeded, c.Failed, c.Recorded)
 	line("observation", "%s", observation(st))
