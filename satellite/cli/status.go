@@ -41,7 +41,9 @@ func newStatusCmd(s stdio) *cobra.Command {
 				return enc.Encode(out)
 			}
 			if rep.mismatch != "" {
-				fmt.Fprintf(s.out, "warning: %s\n", rep.mismatch)
+				if _, err := fmt.Fprintf(s.out, "warning: %s\n", rep.mismatch); err != nil {
+					return err
+				}
 			}
 			return printStatus(s.out, rep.st, rep.live, cfg.Status.Listen, time.Now())
 		},
