@@ -95,7 +95,9 @@ func (p *Poller) failed(wait, held time.Duration, err error) time.Duration {
 	p.noteDown()
 	var delay time.Duration
 	switch {
-	case client.Unreachable(err):
+	case client.Unreachable(err), client.NoAnswer(err) && held < MinHeldForCut:
+		// Nobody to talk to, or a gateway (the shipped Caddy, a load balancer) saying at once
+		// that the backend behind it is down: a restart, not a path cutting long requests.
 		delay = p.backoff.NextWithin(p.outageLimit())
 	default:
 		if wait > 0 && client.NoAnswer(err) {

@@ -18,7 +18,8 @@
 //
 // Backend restarts are not cuts. An answer carrying api.HeaderDraining (a backend shutting
 // down) and a connection that cannot be made at all (refused, no route: the backend is down)
-// say nothing about the path; the poller retries with full jitter from 1 s, and while the
+// say nothing about the path, nor does a reset or gateway error within MinHeldForCut (2 s: a
+// reverse proxy whose backend is down); the poller retries with full jitter from 1 s, and while the
 // backend stays unreachable each retry waits at most half the outage so far (at least
 // OutageRetryFloor), so a backend back after an outage of T is found within max(1 s, T/2).
 //
@@ -54,6 +55,12 @@ const (
 // OutageRetryFloor is the least bound on a retry while the backend cannot be reached (see the
 // package comment): a restart of a few seconds is noticed within about a second.
 const OutageRetryFloor = time.Second
+
+// MinHeldForCut is how long a request must have been held before its failure counts as a cut:
+// no proxy's idle timeout is that short (it would cut ordinary requests too), so a reset or a
+// gateway error (502/504 without the backend's body) within it is the backend being down
+// behind a load balancer or reverse proxy, and is treated like a refused connection.
+const MinHeldForCut = 2 * time.Second
 
 // Source fetches commands (client.Satellite).
 type Source interface {

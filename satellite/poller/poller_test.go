@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,7 +275,11 @@ func TestAgainstFakeBackendProxyCut(t *testing.T) {
 	c, err := client.New(client.Options{BaseURL: fb.URL(), APIKey: reg.APIKey})
 	require.NoError(t, err)
 	clk := clock.NewFake(t0)
-	p := New(Options{Source: client.Satellite{Client: c, ID: reg.SatelliteID}, Sink: &sink{}, Clock: clk,
+	// The fake backend cuts after 20 ms of real time; a real proxy cuts after seconds (under
+	// MinHeldForCut a failure is not a cut). Each reading of held time is 5 s after the last.
+	var reads atomic.Int64
+	held := func() time.Time { return t0.Add(time.Duration(reads.Add(1)) * 5 * time.Second) }
+	p := New(Options{Source: client.Satellite{Client: c, ID: reg.SatelliteID}, Sink: &sink{}, Clock: clk, Now: held,
 		LongPoll: 10 * time.Second, Backoff: backoff.New(func() float64 { return 0 })})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -214,3 +214,23 @@ func TestAgainstFakeBackendDrainAnswers(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// Behind the shipped Caddy (or any reverse proxy), a backend that is down shows as an immediate
+// 502 without the backend's body, or a connection reset at once: not a proxy cutting a held
+// long-poll, so no fallback however long it lasts.
+func TestQuickGatewayErrorsAreNotCuts(t *testing.T) {
+	t.Parallel()
+	gateway := step{err: &client.APIError{Status: http.StatusBadGateway}}
+	reset := step{err: &client.TransportError{Err: errors.New("read: connection reset by peer"), Connected: true}}
+	steps := []step{held(60)}
+	for range 4 {
+		steps = append(steps, gateway, reset)
+	}
+	steps = append(steps, held(60))
+	calls, p, err := play(t, 30*time.Second, steps)
+	require.NoError(t, err)
+	for i, c := range calls {
+		assert.Equal(t, 30*time.Second, c.wait, "call %d is a long-poll", i)
+	}
+	assert.True(t, p.Stats().LongPolling)
+}
