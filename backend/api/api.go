@@ -382,7 +382,8 @@ type RejectedEvent struct {
 }
 
 // EventBatchResponse answers an event batch. Accepted + Duplicates + len(Rejected) equals the
-// batch size. A rejected event will never be accepted: the satellite drops it rather than retry.
+// batch size. A rejected event will never be accepted: the satellite does not resend it (it
+// keeps it in a local quarantine).
 type EventBatchResponse struct {
 	Accepted   int             `json:"accepted"`
 	Duplicates int             `json:"duplicates"`

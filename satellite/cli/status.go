@@ -27,16 +27,25 @@ func newStatusCmd(s stdio) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, live, err := collectStatus(cmd.Context(), cfg.Status.Listen, cfg.StateDir)
+			rep, err := collectStatus(cmd.Context(), cfg.Status.Listen, cfg.StateDir)
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				enc := json.NewEncoder(s.out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"runner_running": live, "status": st})
+				out := map[string]any{"runner_running": rep.live, "status": rep.st}
+				if rep.mismatch != "" {
+					out["status_endpoint_mismatch"] = rep.mismatch
+				}
+				return enc.Encode(out)
 			}
-			return printStatus(s.out, st, live, cfg.Status.Listen, time.Now())
+			if rep.mismatch != "" {
+				if _, err := fmt.Fprintf(s.out, "warning: %s\n", rep.mismatch); err != nil {
+					return err
+				}
+			}
+			return printStatus(s.out, rep.st, rep.live, cfg.Status.Listen, time.Now())
 		},
 	}
 	common.add(cmd)
@@ -44,21 +53,49 @@ func newStatusCmd(s stdio) *cobra.Command {
 	return cmd
 }
 
-// collectStatus asks the running runner; when none answers it reads the state directory.
-func collectStatus(ctx context.Context, listen, dir string) (statusapi.Status, bool, error) {
+// statusReport is what `status` prints: the status, whether it came from a running runner,
+// and why the runner answering on the status address was not used, when it was another
+// station's.
+type statusReport struct {
+	st       statusapi.Status
+	live     bool
+	mismatch string
+}
+
+// collectStatus asks the running runner; when none answers, or the one answering is another
+// station (several runners on one machine, each with its own state directory and port), it
+// reads the state directory.
+func collectStatus(ctx context.Context, listen, dir string) (statusReport, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if st, err := statusapi.Fetch(ctx, listen); err == nil {
-		return st, true, nil
+	id, idErr := state.ReadIdentity(dir)
+	live, err := statusapi.Fetch(ctx, listen)
+	if err == nil {
+		// The runner's state directory may be unreadable to this user: then its answer is
+		// the best there is.
+		if idErr != nil || live.SatelliteID == id.SatelliteID {
+			return statusReport{st: live, live: true}, nil
+		}
 	}
-	id, err := state.ReadIdentity(dir)
-	if err != nil {
-		return statusapi.Status{}, false, err
+	if idErr != nil {
+		return statusReport{}, idErr
 	}
+	st, err2 := fromStateDir(dir, id)
+	rep := statusReport{st: st}
+	if err == nil {
+		rep.mismatch = fmt.Sprintf("the runner answering on %s is station %q (satellite %s), not the station of state directory %s "+
+			"(%q, satellite %s); showing that directory's last snapshot. Point --status-listen (status.listen) at this station's runner.",
+			listen, live.Name, live.SatelliteID, dir, id.Name, id.SatelliteID)
+	}
+	return rep, err2
+}
+
+// fromStateDir builds the status from the state directory's files (no runner needed).
+func fromStateDir(dir string, id state.Identity) (statusapi.Status, error) {
 	st, _, err := statusapi.LoadSnapshot(dir)
 	if err != nil {
-		return statusapi.Status{}, false, err
+		return statusapi.Status{}, err
 	}
 	st.SatelliteID, st.TeamID, st.Name = id.SatelliteID, id.TeamID, id.Name
 	if st.Backend.URL == "" {
@@ -66,13 +103,13 @@ func collectStatus(ctx context.Context, listen, dir string) (statusapi.Status, b
 	}
 	fig, err := outbox.Inspect(dir)
 	if err != nil {
-		return st, false, err
+		return st, err
 	}
-	st.Outbox.Depth, st.Outbox.Bytes, st.Outbox.Dropped = fig.Depth, fig.Bytes, fig.Dropped
+	st.Outbox.Depth, st.Outbox.Bytes, st.Outbox.Dropped, st.Outbox.Quarantined = fig.Depth, fig.Bytes, fig.Dropped, fig.Quarantined
 	if n, err := state.CountCommands(dir); err == nil {
 		st.Commands.Recorded = n
 	}
-	return st, false, nil
+	return st, nil
 }
 
 func printStatus(w io.Writer, st statusapi.Status, live bool, listen string, now time.Time) error {
@@ -92,7 +129,7 @@ func printStatus(w io.Writer, st statusapi.Status, live bool, listen string, now
 	line("last poll", "%s", ago(field(st.Poller, "last_poll"), now))
 	line("heartbeat", "%s", ago(field(st.Heartbeat, "last_success"), now))
 	o := st.Outbox
-	line("outbox", "%d events queued (%d bytes), %d dropped, %d sent", o.Depth, o.Bytes, o.Dropped, o.Sent)
+	line("outbox", "%d events queued (%d bytes), %d dropped, %d sent, %d quarantined", o.Depth, o.Bytes, o.Dropped, o.Sent, o.Quarantined)
 	c := st.Commands
 	line("commands", "%d queued, %d running, %d succeeded, %d failed, %d recorded", c.Queued, c.Running, c.Succeeded, c.Failed, c.Recorded)
 	line("observation", "%s", observation(st))

@@ -37,3 +37,11 @@ func TestPrintStatusProcesses(t *testing.T) {
 		})
 	}
 }
+
+func TestPrintStatusShowsQuarantine(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	st := statusapi.Status{Outbox: statusapi.OutboxStatus{Depth: 2, Bytes: 300, Dropped: 1, Sent: 9, Quarantined: 4}}
+	require.NoError(t, printStatus(&b, st, true, "127.0.0.1:7373", time.Now()))
+	assert.Contains(t, b.String(), "outbox         2 events queued (300 bytes), 1 dropped, 9 sent, 4 quarantined\n")
+}

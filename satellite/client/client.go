@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/talos-gs/talos/backend/api"
@@ -70,7 +72,7 @@ func New(opts Options) (*Client, error) {
 		}
 	}
 	c := &Client{
-		base: base, http: &http.Client{Transport: rt}, apiKey: opts.APIKey,
+		base: base, http: &http.Client{Transport: rt, CheckRedirect: refuseRedirect}, apiKey: opts.APIKey,
 		userAgent: "talos-satellite/" + api.Version, timeout: opts.Timeout,
 		observer: opts.Observer, now: opts.Now,
 	}
@@ -144,14 +146,22 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (http.Header, int, erro
 	if err != nil {
 		return nil, 0, err
 	}
+	var connected atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+	}))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, 0, &TransportError{Err: err}
+		return nil, 0, &TransportError{Err: err, Connected: connected.Load() && !dialFailed(err)}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return nil, resp.StatusCode, &TransportError{Err: fmt.Errorf("read response: %w", err)}
+		return nil, resp.StatusCode, &TransportError{Err: fmt.Errorf("read response: %w", err), Connected: true}
+	}
+	if isRedirect(resp.StatusCode) {
+		return nil, resp.StatusCode, &RedirectError{Status: resp.StatusCode, From: req.URL.Redacted(),
+			Location: resp.Header.Get("Location")}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, resp.StatusCode, newAPIError(resp.StatusCode, resp.Header, body)
@@ -200,3 +210,19 @@ func (c *Client) newRequest(ctx context.Context, cl call) (*http.Request, error)
 
 // errEmptyBearer guards calls that need a key.
 var errEmptyBearer = errors.New("no API key: register first (talos-satellite register)")
+
+// refuseRedirect keeps the HTTP client from following any redirect. Every call carries a
+// credential (the API key, or the registration token), and Go forwards Authorization to
+// another port of the same host, or from https to plain http; so the 3xx answer itself comes
+// back and roundTrip turns it into a RedirectError naming the target.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// isRedirect matches the statuses net/http would follow.
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}

@@ -131,7 +131,8 @@ func TestRetryable(t *testing.T) {
 
 func TestNoAnswerRecognisesProxyCuts(t *testing.T) {
 	t.Parallel()
-	assert.True(t, NoAnswer(&TransportError{Err: errors.New("EOF")}))
+	assert.True(t, NoAnswer(&TransportError{Err: errors.New("EOF"), Connected: true}))
+	assert.False(t, NoAnswer(&TransportError{Err: errors.New("connection refused")}), "never connected: not a cut")
 	assert.True(t, NoAnswer(&APIError{Status: 504}))
 	assert.True(t, NoAnswer(&APIError{Status: 502}))
 	assert.False(t, NoAnswer(&APIError{Status: 503, Code: "unavailable"}))

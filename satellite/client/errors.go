@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -54,7 +55,14 @@ func newAPIError(status int, h http.Header, body []byte) *APIError {
 
 // TransportError is a failure before an HTTP answer arrived (DNS, TCP, TLS, timeout, a proxy
 // cutting the connection).
-type TransportError struct{ Err error }
+type TransportError struct {
+	Err error
+	// Connected is true when a connection to the backend (or to the proxy on the way) was
+	// open when the call failed: the request was cut in flight. It is false when no
+	// connection could be made at all (connection refused, no route, DNS): the backend is
+	// down or restarting, which says nothing about the path cutting long requests.
+	Connected bool
+}
 
 func (e *TransportError) Error() string { return "no answer from backend: " + e.Err.Error() }
 func (e *TransportError) Unwrap() error { return e.Err }
@@ -90,16 +98,51 @@ func Retryable(err error) bool {
 	return true
 }
 
-// NoAnswer reports whether err happened before the backend answered: the signature of a proxy
-// or load balancer cutting a long request.
+// NoAnswer reports whether a request that reached the path got no answer from the backend: the
+// signature of a proxy or load balancer cutting a long request. A connection that could not be
+// made at all is not one (see Unreachable).
 func NoAnswer(err error) bool {
 	var te *TransportError
 	var pe *ProtocolError
 	var apiErr *APIError
-	if errors.As(err, &te) || errors.As(err, &pe) {
+	if errors.As(err, &te) {
+		return te.Connected
+	}
+	if errors.As(err, &pe) {
 		return true
 	}
 	// A gateway error from a proxy (502/504) without the backend's JSON body is not the backend.
 	return errors.As(err, &apiErr) && apiErr.Code == "" &&
 		(apiErr.Status == http.StatusBadGateway || apiErr.Status == http.StatusGatewayTimeout)
+}
+
+// Unreachable reports whether err is a call that found nobody to talk to: no connection could
+// be made (connection refused, no route, DNS failure, dial timeout). That is what a restarting
+// backend looks like; the caller retries soon rather than slowing down.
+func Unreachable(err error) bool {
+	var te *TransportError
+	return errors.As(err, &te) && !te.Connected
+}
+
+// dialFailed reports whether err comes from making the connection (not from using one): Go's
+// transport may get a pooled connection, find it closed and dial again, so "a connection was
+// seen" alone does not prove the request was in flight.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// RedirectError is a 3xx answer. The client never follows one: every call carries a credential
+// that must go to the configured backend and nowhere else.
+type RedirectError struct {
+	Status int
+	// From is the URL asked (without credentials), Location where the answer pointed.
+	From, Location string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("backend answered %d %s redirecting %s to %q; the runner does not follow redirects "+
+		"(its API key or registration token would go along): set the backend URL to the address that answers directly",
+		e.Status, http.StatusText(e.Status), e.From, e.Location)
 }

@@ -16,6 +16,8 @@ type Figures struct {
 	Depth   int   `json:"depth"`
 	Bytes   int64 `json:"bytes"`
 	Dropped int64 `json:"dropped"`
+	// Quarantined is the number of events the backend refused, kept in the file.
+	Quarantined int64 `json:"quarantined"`
 }
 
 // Inspect reads the queue's totals from a state directory without a running runner (read-only;
@@ -37,7 +39,7 @@ func Inspect(dir string) (Figures, error) {
 				return nil
 			}
 			c := readCounters(tx)
-			f = Figures{Depth: int(c.Count), Bytes: c.Bytes, Dropped: c.Dropped}
+			f = Figures{Depth: int(c.Count), Bytes: c.Bytes, Dropped: c.Dropped, Quarantined: c.Quarantined}
 			return nil
 		})
 	})

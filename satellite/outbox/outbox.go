@@ -47,6 +47,8 @@ type Limits struct {
 	FlushInterval time.Duration
 	// FlushTimeout bounds the final flush at shutdown.
 	FlushTimeout time.Duration
+	// MaxQuarantine bounds the events kept in quarantine (DefaultMaxQuarantine).
+	MaxQuarantine int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -64,6 +66,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.FlushTimeout <= 0 {
 		l.FlushTimeout = DefaultFlushTimeout
+	}
+	if l.MaxQuarantine <= 0 {
+		l.MaxQuarantine = DefaultMaxQuarantine
 	}
 	return l
 }
@@ -89,6 +94,8 @@ type Outbox struct {
 	sent     atomic.Int64
 	failed   atomic.Int64 // events that could not be stored (disk error, too large); counted as dropped
 	cut      atomic.Int64 // events whose message or data was truncated at Emit
+	// quarantinedTotal counts the events put in quarantine since start (the metric).
+	quarantinedTotal atomic.Int64
 
 	// batchBytes is the byte budget of a batch body: api.MaxEventBatchBytes less headroom,
 	// halved on each 413 from a backend configured with a lower limit.
@@ -145,6 +152,9 @@ func (o *Outbox) load() error {
 			o.seq = tx.Bucket(bucketEvents).Sequence()
 			if n := int64(tx.Bucket(bucketEvents).Stats().KeyN); n != o.totals.Count {
 				return fmt.Errorf("counters say %d events, file holds %d", o.totals.Count, n)
+			}
+			if n := int64(tx.Bucket(bucketQuarantine).Stats().KeyN); n != o.totals.Quarantined {
+				return fmt.Errorf("counters say %d quarantined events, file holds %d", o.totals.Quarantined, n)
 			}
 			return nil
 		})
@@ -296,7 +306,8 @@ func (o *Outbox) Dropped() int64 {
 // Truncated returns how many events had their message or data cut at Emit since start.
 func (o *Outbox) Truncated() int64 { return o.cut.Load() }
 
-// Rejected returns how many events the backend refused for good since start.
+// Rejected returns how many events the backend refused for good since start (each is kept in
+// quarantine, see Quarantined).
 func (o *Outbox) Rejected() int64 { return o.rejected.Load() }
 
 // Sent returns how many events the backend took (accepted or duplicate) since start.

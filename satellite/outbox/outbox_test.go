@@ -142,19 +142,25 @@ func TestByteLimit(t *testing.T) {
 	assert.Equal(t, before+1, o.Dropped())
 }
 
-func TestRejectedEventsAreDroppedAndCounted(t *testing.T) {
+func TestRejectedEventsAreQuarantinedAndCounted(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	o := f.open(t, Limits{})
-	t.Cleanup(func() { _ = o.Close() })
 	o.Emit(ev(0, api.SeverityInfo))
 	bad := ev(1, api.SeverityInfo)
-	bad.Type = "" // the backend refuses an event without a type
+	bad.Type = "" // the backend refuses an event without a type (in rejected[])
 	o.Emit(bad)
 	require.NoError(t, o.Flush(context.Background()))
 	assert.Zero(t, o.Depth())
 	assert.EqualValues(t, 1, o.Rejected())
+	assert.EqualValues(t, 1, o.Quarantined())
+	assert.EqualValues(t, 1, o.QuarantinedTotal())
 	assert.Len(t, f.fb.Events(f.sat.ID), 1)
+	require.NoError(t, o.Close())
+	fig, err := Inspect(f.dir)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, fig.Quarantined, "kept on disk")
+	assert.Equal(t, []string{bad.ID}, quarantinedIDs(t, f.dir))
 }
 
 func TestBackendDownKeepsEventsThenDeliversOnce(t *testing.T) {

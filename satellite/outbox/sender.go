@@ -100,7 +100,7 @@ func (o *Outbox) Flush(ctx context.Context) error {
 		if err != nil || len(b.keys) == 0 {
 			return err
 		}
-		err = o.sendOne(ctx, b)
+		err = o.sendOrBisect(ctx, b)
 		if !tooLarge(err) {
 			if err != nil {
 				return err
@@ -147,8 +147,16 @@ func (o *Outbox) sendOne(ctx context.Context, b batch) error {
 		return fmt.Errorf("%w: sent %d, accepted %d, duplicates %d, rejected %d", errMismatch,
 			len(batch), resp.Accepted, resp.Duplicates, len(resp.Rejected))
 	}
-	o.logRejected(batch, resp.Rejected)
-	if err := o.remove(keys); err != nil {
+	idx, why, err := rejectedPositions(batch, resp.Rejected)
+	if err != nil {
+		return err
+	}
+	if len(idx) > 0 {
+		if err := o.quarantine(idx, b, why); err != nil {
+			return err
+		}
+	}
+	if err := o.remove(keys); err != nil { // the quarantined ones are gone from the queue already
 		return err
 	}
 	o.sent.Add(int64(resp.Accepted + resp.Duplicates))
@@ -156,15 +164,32 @@ func (o *Outbox) sendOne(ctx context.Context, b batch) error {
 	return nil
 }
 
-func (o *Outbox) logRejected(batch []api.Event, rejected []api.RejectedEvent) {
+// rejectedPositions finds each rejected event in the batch: by its index, checked against its
+// id when the backend gives one, else by id. An entry that matches no event of the batch means
+// the answer is not about this batch: an error, and the batch is resent.
+func rejectedPositions(batch []api.Event, rejected []api.RejectedEvent) ([]int, []refusal, error) {
+	var idx []int
+	var why []refusal
+	seen := map[int]bool{}
 	for _, r := range rejected {
-		typ := ""
-		if r.Index >= 0 && r.Index < len(batch) {
-			typ = batch[r.Index].Type
+		at := -1
+		if r.Index >= 0 && r.Index < len(batch) && (r.ID == "" || batch[r.Index].ID == r.ID) {
+			at = r.Index
+		} else {
+			for i := range batch {
+				if batch[i].ID == r.ID && r.ID != "" {
+					at = i
+				}
+			}
 		}
-		o.log.Warn("backend rejected an event; dropping it (it would never be accepted)",
-			zap.String("event_id", r.ID), zap.String("event_type", typ), zap.String("code", r.Code), zap.String("reason", r.Message))
+		if at < 0 || seen[at] {
+			return nil, nil, fmt.Errorf("%w: rejected entry (index %d, id %q) matches no event of the batch", errMismatch, r.Index, r.ID)
+		}
+		seen[at] = true
+		idx = append(idx, at)
+		why = append(why, refusal{code: r.Code, reason: r.Message})
 	}
+	return idx, why, nil
 }
 
 // batch is the oldest queued events, ready to send.

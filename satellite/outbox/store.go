@@ -1,7 +1,8 @@
 // Package outbox is the station's durable event queue. Every part emits events through one
 // Emitter; each event is committed to a bbolt file (fsync'd) before Emit returns, and removed
-// only once the backend has answered for it (accepted, duplicate, or rejected for good). Events
-// are sent in their emission order, in batches, every few seconds or as soon as a batch is full.
+// only once the backend has answered for it (accepted or duplicate), or moved to the quarantine
+// bucket of the same file when the backend refuses it for good. Events are sent in their
+// emission order, in batches, every few seconds or as soon as a batch is full.
 //
 // The queue is bounded by a count and a byte size. When it is full the oldest event of the
 // lowest severity class goes first (debug/info, then warning, then error/critical); a new event
@@ -51,16 +52,20 @@ type counters struct {
 	Count   int64
 	Bytes   int64
 	Dropped int64
+	// Quarantined is the number of events in the quarantine bucket.
+	Quarantined int64
 }
 
 func readCounters(tx *bolt.Tx) counters {
 	m := tx.Bucket(bucketMeta)
-	return counters{Count: getInt(m, keyCount), Bytes: getInt(m, keyBytes), Dropped: getInt(m, keyDropped)}
+	return counters{Count: getInt(m, keyCount), Bytes: getInt(m, keyBytes), Dropped: getInt(m, keyDropped),
+		Quarantined: getInt(m, keyQuarantined)}
 }
 
 func (c counters) write(tx *bolt.Tx) error {
 	m := tx.Bucket(bucketMeta)
-	for k, v := range map[string]int64{string(keyCount): c.Count, string(keyBytes): c.Bytes, string(keyDropped): c.Dropped} {
+	for k, v := range map[string]int64{string(keyCount): c.Count, string(keyBytes): c.Bytes, string(keyDropped): c.Dropped,
+		string(keyQuarantined): c.Quarantined} {
 		if err := putInt(m, []byte(k), v); err != nil {
 			return err
 		}
@@ -109,7 +114,7 @@ func decodeRecord(v []byte) (api.Event, error) {
 }
 
 func initBuckets(tx *bolt.Tx) error {
-	names := append([][]byte{bucketEvents, bucketMeta}, bucketClass[:]...)
+	names := append([][]byte{bucketEvents, bucketMeta, bucketQuarantine}, bucketClass[:]...)
 	for _, name := range names {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err

@@ -16,8 +16,16 @@ import (
 )
 
 // Run polls until ctx is done (returns nil) or the backend rejects the key (returns an error
-// wrapping client.ErrUnauthorized).
+// wrapping client.ErrUnauthorized). Delivered commands go to the sink from a second goroutine,
+// so a busy executor never holds up polling.
 func (p *Poller) Run(ctx context.Context) error {
+	handCtx, stopHanding := context.WithCancel(ctx)
+	handed := make(chan struct{})
+	go func() {
+		defer close(handed)
+		p.handOff(handCtx)
+	}()
+	defer func() { stopHanding(); <-handed }()
 	for {
 		delay, err := p.pollOnce(ctx)
 		if err != nil {
@@ -26,6 +34,20 @@ func (p *Poller) Run(ctx context.Context) error {
 		p.setNext(delay)
 		if clock.Wait(ctx, p.clk, delay) != nil {
 			return nil
+		}
+	}
+}
+
+// handOff submits delivered batches to the sink, one at a time, until ctx is done.
+func (p *Poller) handOff(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case cmds := <-p.batches:
+			if err := p.sink.Submit(ctx, cmds); err != nil {
+				return // only fails when ctx is done; the backend delivers them again
+			}
 		}
 	}
 }
@@ -50,7 +72,7 @@ func (p *Poller) pollOnce(ctx context.Context) (time.Duration, error) {
 	case err != nil:
 		return p.failed(wait, held, err), nil
 	}
-	return p.answered(ctx, wait, held, resp, header)
+	return p.answered(wait, held, resp, header), nil
 }
 
 // waitFor decides between a long-poll and a short poll.
@@ -66,14 +88,26 @@ func (p *Poller) waitFor() time.Duration {
 	return lp
 }
 
+// failed decides the delay after a poll without an answer. A backend that cannot be reached
+// at all (refused: it is restarting) is retried soon, never counted as a cut; a request cut in
+// flight is a cut; every failure backs off with full jitter.
 func (p *Poller) failed(wait, held time.Duration, err error) time.Duration {
-	if wait > 0 && client.NoAnswer(err) {
-		p.noteCut(wait, held, "no answer")
-	}
-	delay := p.backoff.Next()
-	var apiErr *client.APIError
-	if errors.As(err, &apiErr) && apiErr.RetryAfter > delay {
-		delay = min(apiErr.RetryAfter, MaxInterval)
+	p.noteDown()
+	var delay time.Duration
+	switch {
+	case client.Unreachable(err), client.NoAnswer(err) && held < MinHeldForCut:
+		// Nobody to talk to, or a gateway (the shipped Caddy, a load balancer) saying at once
+		// that the backend behind it is down: a restart, not a path cutting long requests.
+		delay = p.backoff.NextWithin(p.outageLimit())
+	default:
+		if wait > 0 && client.NoAnswer(err) {
+			p.noteCut(wait, held, "no answer")
+		}
+		delay = p.backoff.Next()
+		var apiErr *client.APIError
+		if errors.As(err, &apiErr) && apiErr.RetryAfter > delay {
+			delay = min(apiErr.RetryAfter, MaxInterval)
+		}
 	}
 	p.mu.Lock()
 	p.stats.Failures++
@@ -84,26 +118,82 @@ func (p *Poller) failed(wait, held time.Duration, err error) time.Duration {
 	return delay
 }
 
-func (p *Poller) answered(ctx context.Context, wait, held time.Duration, resp api.CommandsResponse, h http.Header) (time.Duration, error) {
+// noteDown records the start of an outage (the first failure after an answer).
+func (p *Poller) noteDown() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.downSince.IsZero() {
+		p.downSince = p.clk.Now()
+	}
+}
+
+// outageLimit bounds the next retry while the backend cannot be reached: half the outage so
+// far, at least OutageRetryFloor. A backend back after an outage of T is thus found within
+// max(1 s, T/2), while the number of retries still grows only logarithmically with T.
+func (p *Poller) outageLimit() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(OutageRetryFloor, p.clk.Now().Sub(p.downSince)/2)
+}
+
+func (p *Poller) answered(wait, held time.Duration, resp api.CommandsResponse, h http.Header) time.Duration {
 	p.backoff.Reset()
 	interval := intervalOf(resp, h)
+	draining := h.Get(api.HeaderDraining) == "1"
+	cmds := p.take(resp.Commands)
 	p.mu.Lock()
 	p.stats.Failures = 0
 	p.stats.LastSuccess = p.clk.Now()
 	p.stats.PollingMode = resp.PollingMode
-	p.stats.Delivered += int64(len(resp.Commands))
+	p.stats.Delivered += int64(len(cmds))
 	p.interval = interval
+	p.downSince = time.Time{}
+	if draining {
+		p.downSince = p.clk.Now()
+	}
 	if !resp.ServerTime.IsZero() {
 		p.lastServer = resp.ServerTime
 	}
 	p.mu.Unlock()
-	if len(resp.Commands) > 0 {
-		p.log.Debug("commands delivered", zap.Int("count", len(resp.Commands)))
-		if err := p.sink.Submit(ctx, resp.Commands); err != nil {
-			return 0, nil // only fails when ctx is done
-		}
+	if draining && len(cmds) == 0 {
+		// The backend is shutting down: it will be back, probably at once. Not a cut, and
+		// not a reason to wait out the idle interval.
+		delay := p.backoff.Next()
+		p.log.Info("the backend is restarting; polling again soon", zap.Duration("retry_in", delay))
+		return delay
 	}
-	return p.nextDelay(wait, held, len(resp.Commands) > 0, resp.PollingMode, interval), nil
+	return p.nextDelay(wait, held, len(cmds) > 0, resp.PollingMode, interval)
+}
+
+// take limits a delivery to api.MaxCommandsPerPoll and queues it for the sink without blocking.
+// What is not taken (past the limit, or while the previous delivery still waits for the
+// executor) the backend delivers again when its lease runs out.
+func (p *Poller) take(cmds []api.Command) []api.Command {
+	if len(cmds) == 0 {
+		return nil
+	}
+	ignored := 0
+	if len(cmds) > api.MaxCommandsPerPoll {
+		ignored = len(cmds) - api.MaxCommandsPerPoll
+		p.log.Warn("the backend delivered more commands than the protocol allows in one poll; taking the first ones",
+			zap.Int("delivered", len(cmds)), zap.Int("taken", api.MaxCommandsPerPoll))
+		cmds = cmds[:api.MaxCommandsPerPoll]
+	}
+	select {
+	case p.batches <- cmds:
+		p.log.Debug("commands delivered", zap.Int("count", len(cmds)))
+	default:
+		p.log.Warn("the executor is still taking the previous delivery; leaving these commands to be delivered again",
+			zap.Int("count", len(cmds)))
+		ignored += len(cmds)
+		cmds = nil
+	}
+	if ignored > 0 {
+		p.mu.Lock()
+		p.stats.Ignored += int64(ignored)
+		p.mu.Unlock()
+	}
+	return cmds
 }
 
 // nextDelay applies the pacing rules of the package comment.
@@ -115,22 +205,28 @@ func (p *Poller) nextDelay(wait, held time.Duration, gotCommands bool, mode api.
 		p.resetCuts()
 		return 0
 	}
-	p.noteCut(wait, held, "early empty answer")
-	return interval
+	if p.noteCut(wait, held, "early empty answer") {
+		return interval
+	}
+	// One early answer may be a restart by a backend that does not mark its drain: retry soon.
+	return p.backoff.Next()
 }
 
-func (p *Poller) noteCut(wait, held time.Duration, why string) {
+// noteCut counts a cut long-poll and reports whether that made the poller fall back to short
+// polling.
+func (p *Poller) noteCut(wait, held time.Duration, why string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cuts++
 	if p.cuts < FallbackAfter {
-		return
+		return false
 	}
 	p.cuts = 0
 	p.shortUntil = p.clk.Now().Add(RetryLongPollAfter)
 	p.log.Warn("long-polls keep ending early (a proxy cutting long requests?); short-polling for a while",
 		zap.String("reason", why), zap.Duration("wait", wait), zap.Duration("held", held),
 		zap.Time("retry_long_poll_at", p.shortUntil))
+	return true
 }
 
 func (p *Poller) resetCuts() {

@@ -8,10 +8,25 @@
 // arrives within a fraction of a second. The backend's interval still governs when it is in
 // maintenance (300 s) and after an answer that came back early and empty.
 //
-// Fallback rule: a long-poll is "cut" when it ends without the backend's answer (connection
-// reset, timeout, a proxy's 502/504 page) or when an empty answer comes back in less than half
-// the wait. After FallbackAfter (3) cuts in a row the poller short-polls for RetryLongPollAfter
-// (1 h), then tries long-polling again. Any held answer resets the count.
+// Fallback rule: a long-poll is "cut" when a request that reached the path ends without the
+// backend's answer (connection reset, timeout, a proxy's 502/504 page) or when an empty answer
+// without the drain header comes back in less than half the wait. After FallbackAfter (3) cuts
+// in a row the poller short-polls for RetryLongPollAfter (1 h), then tries long-polling again.
+// Any held answer resets the count. An early empty cut is retried after a short jittered
+// backoff (from 1 s), not the idle interval: it may be a restart by a backend that does not
+// mark its drain.
+//
+// Backend restarts are not cuts. An answer carrying api.HeaderDraining (a backend shutting
+// down) and a connection that cannot be made at all (refused, no route: the backend is down)
+// say nothing about the path, nor does a reset or gateway error within MinHeldForCut (2 s: a
+// reverse proxy whose backend is down); the poller retries with full jitter from 1 s, and while the
+// backend stays unreachable each retry waits at most half the outage so far (at least
+// OutageRetryFloor), so a backend back after an outage of T is found within max(1 s, T/2).
+//
+// A delivery is limited to api.MaxCommandsPerPoll commands and handed to the sink from a
+// second goroutine: a busy executor never stops the polling. Commands the poller does not take
+// (past the limit, or while the previous delivery is still being handed over) are counted in
+// Stats.Ignored; the backend delivers them again when their lease runs out.
 package poller
 
 import (
@@ -36,6 +51,16 @@ const (
 	FallbackAfter      = 3
 	RetryLongPollAfter = time.Hour
 )
+
+// OutageRetryFloor is the least bound on a retry while the backend cannot be reached (see the
+// package comment): a restart of a few seconds is noticed within about a second.
+const OutageRetryFloor = time.Second
+
+// MinHeldForCut is how long a request must have been held before its failure counts as a cut:
+// no proxy's idle timeout is that short (it would cut ordinary requests too), so a reset or a
+// gateway error (502/504 without the backend's body) within it is the backend being down
+// behind a load balancer or reverse proxy, and is treated like a refused connection.
+const MinHeldForCut = 2 * time.Second
 
 // Source fetches commands (client.Satellite).
 type Source interface {
@@ -71,9 +96,14 @@ type Poller struct {
 
 	longPoll atomic.Int64 // ns; 0: short polling only
 
+	// batches carries deliveries to handOff; one may wait while the sink takes the previous.
+	batches chan []api.Command
+
 	mu    sync.Mutex
 	stats Stats
 	cuts  int
+	// downSince is when the current run of failures began (zero after an answer).
+	downSince time.Time
 	// shortUntil: while the clock is before it, long-polling is suspended (fallback).
 	shortUntil time.Time
 	lastServer time.Time
@@ -91,12 +121,14 @@ type Stats struct {
 	Interval     float64         `json:"interval_seconds"`
 	Failures     int             `json:"consecutive_failures"`
 	Delivered    int64           `json:"commands_delivered"`
+	// Ignored counts delivered commands not taken (see the package comment).
+	Ignored int64 `json:"commands_ignored"`
 }
 
 // New builds a poller.
 func New(opts Options) *Poller {
 	p := &Poller{src: opts.Source, sink: opts.Sink, log: opts.Logger, clk: opts.Clock, now: opts.Now,
-		backoff: opts.Backoff, interval: DefaultInterval}
+		backoff: opts.Backoff, interval: DefaultInterval, batches: make(chan []api.Command, 1)}
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +24,12 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 // step is one scripted answer: the response or error, and how long the "backend" holds the
 // request (the fake clock advances by it during the call).
 type step struct {
-	resp api.CommandsResponse
-	err  error
-	hold time.Duration
+	resp   api.CommandsResponse
+	header http.Header
+	err    error
+	hold   time.Duration
+	// after, when set, holds the answer until it is closed.
+	after <-chan struct{}
 }
 
 type call struct {
@@ -54,8 +58,15 @@ func (s *script) Poll(ctx context.Context, wait time.Duration, last time.Time) (
 		return api.CommandsResponse{}, nil, ctx.Err()
 	}
 	st := s.steps[n]
+	if st.after != nil {
+		<-st.after
+	}
 	s.clk.Advance(st.hold)
-	return st.resp, http.Header{}, st.err
+	h := st.header
+	if h == nil {
+		h = http.Header{}
+	}
+	return st.resp, h, st.err
 }
 
 type sink struct {
@@ -193,7 +204,7 @@ func TestLongPollRepollsAtOnceAfterHeldAnswer(t *testing.T) {
 
 func TestFallsBackToShortPollingWhenLongPollsAreCut(t *testing.T) {
 	t.Parallel()
-	cut := step{err: &client.TransportError{Err: errors.New("unexpected EOF")}, hold: 10 * time.Second}
+	cut := step{err: &client.TransportError{Err: errors.New("unexpected EOF"), Connected: true}, hold: 10 * time.Second}
 	steps := []step{cut, cut, cut}
 	for range 130 { // 130 short polls at 30 s: past the one-hour fallback
 		steps = append(steps, ok(30, api.PollingNormal))
@@ -222,7 +233,9 @@ func TestEarlyEmptyAnswersAlsoTriggerFallback(t *testing.T) {
 	early := ok(10, api.PollingHigh) // held 0 s of a 20 s wait, nothing delivered
 	calls, _, err := play(t, 20*time.Second, []step{early, early, early, ok(10, api.PollingHigh)})
 	require.NoError(t, err)
-	assert.Equal(t, []time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second, 10 * time.Second}, gaps(calls))
+	// The first two early answers are retried after the jittered backoff from 1 s (rand 1 here),
+	// not the 10 s interval; the third makes it fall back to short polls at the interval.
+	assert.Equal(t, []time.Duration{time.Second, time.Second, 10 * time.Second, 10 * time.Second}, gaps(calls))
 	assert.Zero(t, calls[3].wait)
 }
 
@@ -262,7 +275,11 @@ func TestAgainstFakeBackendProxyCut(t *testing.T) {
 	c, err := client.New(client.Options{BaseURL: fb.URL(), APIKey: reg.APIKey})
 	require.NoError(t, err)
 	clk := clock.NewFake(t0)
-	p := New(Options{Source: client.Satellite{Client: c, ID: reg.SatelliteID}, Sink: &sink{}, Clock: clk,
+	// The fake backend cuts after 20 ms of real time; a real proxy cuts after seconds (under
+	// MinHeldForCut a failure is not a cut). Each reading of held time is 5 s after the last.
+	var reads atomic.Int64
+	held := func() time.Time { return t0.Add(time.Duration(reads.Add(1)) * 5 * time.Second) }
+	p := New(Options{Source: client.Satellite{Client: c, ID: reg.SatelliteID}, Sink: &sink{}, Clock: clk, Now: held,
 		LongPoll: 10 * time.Second, Backoff: backoff.New(func() float64 { return 0 })})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

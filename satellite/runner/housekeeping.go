@@ -55,7 +55,7 @@ func (r *Runner) Snapshot() statusapi.Status {
 		Version: api.Version, Status: r.Status(), StartedAt: r.started, UpdatedAt: r.clk.Now().UTC(),
 		Backend: r.health.Snapshot(), Poller: r.poller.Stats(), Heartbeat: r.heartbeat.Stats(),
 		Outbox: statusapi.OutboxStatus{Depth: r.outbox.Depth(), Bytes: r.outbox.Bytes(), Dropped: r.outbox.Dropped(),
-			Rejected: r.outbox.Rejected(), Sent: r.outbox.Sent()},
+			Rejected: r.outbox.Rejected(), Sent: r.outbox.Sent(), Quarantined: r.outbox.Quarantined()},
 		Commands: statusapi.CommandsStatus{Queued: r.executor.Queued(), Running: r.executor.Running(),
 			Succeeded: r.executor.Finished(api.CommandSucceeded), Failed: r.executor.Finished(api.CommandFailed),
 			Recorded: recorded},

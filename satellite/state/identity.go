@@ -36,6 +36,9 @@ const (
 // ErrNotRegistered means the state directory holds no identity yet.
 var ErrNotRegistered = errors.New("this station is not registered: run `talos-satellite register --backend URL --token TOKEN --name NAME`")
 
+// ErrKeyFileExposed means the api_key file is readable or writable by group or others.
+var ErrKeyFileExposed = errors.New("API key file is open to other users")
+
 // Identity is who this station is to its backend.
 type Identity struct {
 	SatelliteID  string        `json:"satellite_id"`
@@ -157,10 +160,21 @@ func ParseIdentity(raw []byte) (Identity, error) {
 }
 
 func readAPIKey(path string) (string, error) {
-	raw, err := os.ReadFile(path)
+	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("state file %s is missing: run `talos-satellite register` again to get a new key", path)
 	}
+	if err != nil {
+		return "", fmt.Errorf("read state file %s: %w (check the file's owner and mode: the runner's user must read it)", path, err)
+	}
+	// Whoever reads the key can act as the station; refuse to run with it exposed, as the
+	// backend refuses its own secret key file.
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return "", fmt.Errorf("%w: state file %s has mode %04o, which lets other users read the station's API key; "+
+			"run `chmod 600 %s` (and consider the key exposed: register again to rotate it if others could log in)",
+			ErrKeyFileExposed, path, perm, path)
+	}
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("read state file %s: %w (check the file's owner and mode: the runner's user must read it)", path, err)
 	}

@@ -46,6 +46,8 @@ type OutboxStatus struct {
 	Dropped  int64 `json:"dropped"`
 	Rejected int64 `json:"rejected"`
 	Sent     int64 `json:"sent"`
+	// Quarantined is the number of events the backend refused for good, kept in outbox.db.
+	Quarantined int64 `json:"quarantined"`
 }
 
 // CommandsStatus describes the executor.

@@ -45,6 +45,21 @@ func (b *Backoff) Next() time.Duration {
 	return time.Duration(r() * float64(ceiling))
 }
 
+// NextWithin is Next with the step's cap lowered to limit when limit is smaller: still a
+// uniform draw (full jitter), still counted as an attempt, so the growth resumes where the
+// limit no longer binds. The poller bounds retries by the length of the outage with it.
+func (b *Backoff) NextWithin(limit time.Duration) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ceiling := min(b.ceilingLocked(), max(limit, 0))
+	b.attempts++
+	r := b.Rand
+	if r == nil {
+		r = rand.Float64
+	}
+	return time.Duration(r() * float64(ceiling))
+}
+
 // Ceiling returns the cap of the current step without consuming it.
 func (b *Backoff) Ceiling() time.Duration {
 	b.mu.Lock()

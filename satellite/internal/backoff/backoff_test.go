@@ -43,3 +43,13 @@ func TestDefaultRandStaysInRange(t *testing.T) {
 		assert.Less(t, d, 4*time.Second+1)
 	}
 }
+
+func TestNextWithinLowersTheCapButKeepsCounting(t *testing.T) {
+	t.Parallel()
+	b := New(func() float64 { return 0.5 })
+	assert.Equal(t, 500*time.Millisecond, b.NextWithin(time.Hour), "the step's own cap when the limit is higher")
+	assert.Equal(t, 750*time.Millisecond, b.NextWithin(1500*time.Millisecond), "half of the limit when it binds")
+	assert.Equal(t, 2, b.Attempts())
+	assert.Equal(t, 2*time.Second, b.NextWithin(time.Hour), "growth resumes at the third step (4 s cap)")
+	assert.Zero(t, b.NextWithin(-time.Second), "a negative limit waits nothing")
+}
