@@ -29,7 +29,8 @@ func TestVerificationBusyIs503(t *testing.T) {
 	require.NoError(t, err)
 	u, err := accounts.CreateUser(t.Context(), st, s.hasher, accounts.NewUser{Email: "busy@example.org", Password: "a long enough password"})
 	require.NoError(t, err)
-	key, _, err := accounts.IssueToken(t.Context(), st, s.hasher, u.ID, "busy", 0)
+	key, _, err := accounts.IssueToken(t.Context(), st, s.hasher,
+		accounts.NewToken{UserID: u.ID, Name: "busy", Scopes: accounts.Scopes{accounts.ScopeRead}})
 	require.NoError(t, err)
 
 	hold, held := make(chan struct{}), make(chan struct{})
