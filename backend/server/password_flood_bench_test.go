@@ -31,8 +31,16 @@ const (
 // BenchmarkPasswordChangeFlood replays the flood on POST /api/me/password in-process against a
 // user whose password is hashed with the production argon2id parameters (19 MiB per check), and
 // reports the peak heap in use and how the 300 requests were answered (per status code). With
-// every check unbounded, the heap grows by 19 MiB per request in flight.
+// every check unbounded, the heap grows by 19 MiB per request in flight. The flood comes from
+// one client address, or from one address per client (so the per-address limit does not
+// apply and only the guard bounds the work).
 func BenchmarkPasswordChangeFlood(b *testing.B) {
+	for _, addresses := range []int{1, floodClients} {
+		b.Run("addresses="+strconv.Itoa(addresses), func(b *testing.B) { passwordChangeFlood(b, addresses) })
+	}
+}
+
+func passwordChangeFlood(b *testing.B, addresses int) {
 	st := storetest.Open(b, store.SQLite)
 	hasher := auth.Hasher{Params: auth.DefaultParams}
 	h := servertest.New(b, st, func(o *server.Options) {
@@ -57,7 +65,7 @@ func BenchmarkPasswordChangeFlood(b *testing.B) {
 		go samplePeakHeap(stop, sampled)
 		start := make(chan struct{})
 		var wg sync.WaitGroup
-		for range floodClients {
+		for i := range floodClients {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -65,6 +73,7 @@ func BenchmarkPasswordChangeFlood(b *testing.B) {
 				for range floodGuesses {
 					req := httptest.NewRequest(http.MethodPost, "/api/me/password",
 						strings.NewReader(`{"current_password":"a wrong guess","new_password":"a brand new password"}`))
+					req.RemoteAddr = "192.0.2." + strconv.Itoa(1+i%addresses) + ":1234"
 					req.Header.Set("Content-Type", "application/json")
 					req.Header.Set("Authorization", "Bearer "+bearer)
 					rec := httptest.NewRecorder()
