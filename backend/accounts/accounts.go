@@ -85,14 +85,34 @@ func CreateUser(ctx context.Context, st *store.Store, h auth.Hasher, n NewUser) 
 	return u, nil
 }
 
-// MaxTokenTTL is the longest lifetime a personal token may be given.
-const MaxTokenTTL = 5 * 365 * 24 * time.Hour
+// DefaultMaxTokenTTL is the longest lifetime of a personal token unless the operator sets
+// another (TALOS_TOKEN_MAX_TTL): every token expires, by default within a year.
+const DefaultMaxTokenTTL = 365 * 24 * time.Hour
 
-// IssueToken mints a personal API token for userID; ttl 0 means it never expires. The returned
-// key is the only time the secret exists outside the caller.
-func IssueToken(ctx context.Context, st *store.Store, h auth.Hasher, userID, name string, ttl time.Duration) (auth.Key, *store.APIToken, error) {
-	if ttl < 0 || ttl > MaxTokenTTL {
-		return auth.Key{}, nil, &FieldError{"ttl", "must be between 0 (no expiry) and 5 years"}
+// NewToken describes a personal API token to mint.
+type NewToken struct {
+	UserID string
+	Name   string
+	Scopes Scopes
+	// TTL is the token's lifetime; 0 means MaxTTL (or until NotAfter, when that is sooner).
+	TTL time.Duration
+	// MaxTTL is the longest TTL allowed (0: DefaultMaxTokenTTL).
+	MaxTTL time.Duration
+	// NotAfter, when set, is the expiry of the token minting this one: the new token may not
+	// outlive it, so a token about to expire cannot extend itself.
+	NotAfter *time.Time
+}
+
+// IssueToken validates n and mints the token. The returned key is the only time the secret
+// exists outside the caller.
+func IssueToken(ctx context.Context, st *store.Store, h auth.Hasher, n NewToken) (auth.Key, *store.APIToken, error) {
+	if len(n.Scopes) == 0 {
+		return auth.Key{}, nil, &FieldError{"scopes", "must name at least one of read, operate, admin"}
+	}
+	now := st.Now()
+	exp, err := tokenExpiry(now, n)
+	if err != nil {
+		return auth.Key{}, nil, err
 	}
 	key, err := auth.NewKey(auth.PrefixPersonal)
 	if err != nil {
@@ -102,15 +122,45 @@ func IssueToken(ctx context.Context, st *store.Store, h auth.Hasher, userID, nam
 	if err != nil {
 		return auth.Key{}, nil, fmt.Errorf("issue token: %w", err)
 	}
-	t := &store.APIToken{ID: key.ID, UserID: userID, Name: name, SecretHash: hash}
-	if ttl > 0 {
-		exp := st.Now().Add(ttl)
-		t.ExpiresAt = &exp
-	}
+	t := &store.APIToken{ID: key.ID, UserID: n.UserID, Name: n.Name, SecretHash: hash,
+		Scopes: n.Scopes.String(), CreatedAt: now, ExpiresAt: &exp}
 	if err := st.CreateAPIToken(ctx, t); err != nil {
 		return auth.Key{}, nil, fmt.Errorf("issue token: %w", err)
 	}
 	return key, t, nil
+}
+
+// tokenExpiry is when a token minted at now with n's lifetime rules expires.
+func tokenExpiry(now time.Time, n NewToken) (time.Time, error) {
+	maxTTL := n.MaxTTL
+	if maxTTL <= 0 {
+		maxTTL = DefaultMaxTokenTTL
+	}
+	if n.TTL < 0 || n.TTL > maxTTL {
+		return time.Time{}, &FieldError{"ttl", fmt.Sprintf("must be a positive duration up to %s", formatHours(maxTTL))}
+	}
+	if n.TTL == 0 {
+		exp := now.Add(maxTTL)
+		if n.NotAfter != nil && n.NotAfter.Before(exp) {
+			exp = *n.NotAfter
+		}
+		return exp, nil
+	}
+	exp := now.Add(n.TTL)
+	if n.NotAfter != nil && exp.After(*n.NotAfter) {
+		return time.Time{}, &FieldError{"ttl", fmt.Sprintf("must not outlast the token creating it, which expires at %s",
+			n.NotAfter.UTC().Format(time.RFC3339))}
+	}
+	return exp, nil
+}
+
+// formatHours writes a duration as Go parses it, in whole hours where it is whole hours
+// ("8760h" rather than "8760h0m0s").
+func formatHours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
 }
 
 // Bootstrap is the outcome of EnsureAdmin.

@@ -50,10 +50,66 @@ func TestEnsureAdminWithGivenPassword(t *testing.T) {
 func TestIssueTokenRejectsBadTTL(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
-	_, _, err := accounts.IssueToken(context.Background(), st, hasher, "u", "n", -time.Second)
+	read := accounts.Scopes{accounts.ScopeRead}
+	for _, n := range []accounts.NewToken{
+		{UserID: "u", Name: "n", Scopes: read, TTL: -time.Second},
+		{UserID: "u", Name: "n", Scopes: read, TTL: accounts.DefaultMaxTokenTTL + time.Hour},
+		{UserID: "u", Name: "n", Scopes: read, TTL: 2 * time.Hour, MaxTTL: time.Hour},
+	} {
+		_, _, err := accounts.IssueToken(context.Background(), st, hasher, n)
+		var fe *accounts.FieldError
+		require.ErrorAs(t, err, &fe, n.TTL)
+		assert.Equal(t, "ttl", fe.Field)
+	}
+}
+
+// TestIssueTokenAlwaysExpires: a token made without a ttl expires after the longest allowed
+// lifetime (a year by default), and never after the token that minted it: one with a second
+// left can only make tokens with at most that second (issue 11 item 7).
+func TestIssueTokenAlwaysExpires(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, store.SQLite)
+	u, err := accounts.CreateUser(t.Context(), st, hasher, accounts.NewUser{Email: "a@b.org", Password: "long enough password"})
+	require.NoError(t, err)
+	read := accounts.Scopes{accounts.ScopeRead}
+	_, tok, err := accounts.IssueToken(t.Context(), st, hasher, accounts.NewToken{UserID: u.ID, Name: "n", Scopes: read})
+	require.NoError(t, err)
+	require.NotNil(t, tok.ExpiresAt)
+	assert.Equal(t, tok.CreatedAt.Add(accounts.DefaultMaxTokenTTL), *tok.ExpiresAt)
+
+	parentExpiry := st.Now().Add(time.Second)
+	_, child, err := accounts.IssueToken(t.Context(), st, hasher,
+		accounts.NewToken{UserID: u.ID, Name: "child", Scopes: read, NotAfter: &parentExpiry})
+	require.NoError(t, err)
+	assert.Equal(t, parentExpiry, *child.ExpiresAt, "no ttl: as long as the parent, no longer")
+	_, _, err = accounts.IssueToken(t.Context(), st, hasher,
+		accounts.NewToken{UserID: u.ID, Name: "child", Scopes: read, TTL: time.Hour, NotAfter: &parentExpiry})
 	var fe *accounts.FieldError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "ttl", fe.Field)
+	_, _, err = accounts.IssueToken(t.Context(), st, hasher, accounts.NewToken{UserID: u.ID, Name: "none"})
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "scopes", fe.Field)
+}
+
+// TestScopes: scopes are ranked, parsed strictly from input and leniently from the store.
+func TestScopes(t *testing.T) {
+	t.Parallel()
+	sc, err := accounts.ParseScopes("scopes", []string{"operate", "read", "operate"})
+	require.NoError(t, err)
+	assert.Equal(t, "read operate", sc.String())
+	assert.True(t, sc.Allows(accounts.ScopeRead))
+	assert.True(t, sc.Allows(accounts.ScopeOperate))
+	assert.False(t, sc.Allows(accounts.ScopeAdmin))
+	assert.True(t, accounts.Scopes{accounts.ScopeAdmin}.Covers(sc))
+	assert.False(t, sc.Covers(accounts.Scopes{accounts.ScopeAdmin}))
+	for _, bad := range [][]string{nil, {}, {"write"}, {"read", "Admin"}} {
+		_, err := accounts.ParseScopes("scopes", bad)
+		var fe *accounts.FieldError
+		require.ErrorAs(t, err, &fe, bad)
+		assert.Equal(t, "scopes", fe.Field)
+	}
+	assert.Equal(t, "read admin", accounts.ScopesFromStore("admin  bogus read").String())
 }
 
 func TestSessionSweeper(t *testing.T) {

@@ -142,20 +142,41 @@ func (g *Guard) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{g.refused, g.verified, g.running}
 }
 
+// Attempt names what one verification's failures count against.
+type Attempt struct {
+	// Kind is the kind of credential (KindPassword, ...), the label of the guard's metrics.
+	Kind string
+	// Subject is the credential checked (a key id, a login's email). Past MaxFailures failures
+	// within Window it is limited.
+	Subject string
+	// Client, when set, is where the attempt comes from (a client address). A limited Subject
+	// then refuses only clients that failed on it within the window; other clients are still
+	// checked, so whoever floods a password with wrong guesses locks out their own addresses,
+	// not the account's owner. Each client's failures count towards Subject's too. A success
+	// clears only this client's failures, so the owner logging in does not hand the flood a
+	// fresh allowance. Without Client a limited Subject refuses everyone and a success clears it.
+	Client string
+}
+
 // Verify runs check (an argon2id verification of the credential subject, of the given kind)
-// under the guard. It returns *LimitedError without running check when subject failed too
-// often recently, ErrBusy when no slot frees up in time, ctx's error when ctx ends first, and
-// otherwise check's result; ErrMismatch from check counts as a failure of subject, success
-// clears its failures.
+// under the guard; it is Check with no client.
 func (g *Guard) Verify(ctx context.Context, kind, subject string, check func() error) error {
-	if wait, limited := g.limited(subject); limited {
-		g.refused.WithLabelValues(kind, "limited").Inc()
+	return g.Check(ctx, Attempt{Kind: kind, Subject: subject}, check)
+}
+
+// Check runs check (an argon2id verification described by a) under the guard. It returns
+// *LimitedError without running check when a is limited (see Attempt), ErrBusy when no slot
+// frees up in time, ctx's error when ctx ends first, and otherwise check's result; ErrMismatch
+// from check counts as a failure, success clears failures (see Attempt).
+func (g *Guard) Check(ctx context.Context, a Attempt, check func() error) error {
+	if wait, limited := g.limited(a); limited {
+		g.refused.WithLabelValues(a.Kind, "limited").Inc()
 		return &LimitedError{RetryAfter: wait}
 	}
 	release, err := g.acquire(ctx)
 	if err != nil {
 		if errors.Is(err, ErrBusy) {
-			g.refused.WithLabelValues(kind, "busy").Inc()
+			g.refused.WithLabelValues(a.Kind, "busy").Inc()
 		}
 		return err
 	}
@@ -163,15 +184,30 @@ func (g *Guard) Verify(ctx context.Context, kind, subject string, check func() e
 	release()
 	switch {
 	case err == nil:
-		g.verified.WithLabelValues(kind, "ok").Inc()
-		g.clear(subject)
+		g.verified.WithLabelValues(a.Kind, "ok").Inc()
+		g.succeeded(a)
 	case errors.Is(err, ErrMismatch):
-		g.verified.WithLabelValues(kind, "mismatch").Inc()
-		g.fail(subject)
+		g.verified.WithLabelValues(a.Kind, "mismatch").Inc()
+		g.fail(a)
 	default:
-		g.verified.WithLabelValues(kind, "error").Inc()
+		g.verified.WithLabelValues(a.Kind, "error").Inc()
 	}
 	return err
+}
+
+// Run runs work (an argon2id hash of a new secret: a new password, a new key) in one of the
+// guard's slots, so hashing too is bounded in memory; no failures are counted. It returns
+// ErrBusy or ctx's error, without running work, when no slot frees up.
+func (g *Guard) Run(ctx context.Context, kind string, work func() error) error {
+	release, err := g.acquire(ctx)
+	if err != nil {
+		if errors.Is(err, ErrBusy) {
+			g.refused.WithLabelValues(kind, "busy").Inc()
+		}
+		return err
+	}
+	defer release()
+	return work()
 }
 
 // acquire takes a verification slot, waiting at most MaxWait and only when the queue has room.
@@ -206,37 +242,66 @@ func (g *Guard) acquire(ctx context.Context) (func(), error) {
 	}
 }
 
-// limited reports whether subject has used up its failures in the current window, and how long
-// until the window ends.
-func (g *Guard) limited(subject string) (time.Duration, bool) {
+// limited reports whether a must be refused, and for how long.
+func (g *Guard) limited(a Attempt) (time.Duration, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	f, ok := g.failed.Peek(subject)
-	if !ok || f.n < g.limits.MaxFailures {
+	left, over := g.remaining(a.Subject, g.limits.MaxFailures)
+	if !over || a.Client == "" {
+		return left, over
+	}
+	clientLeft, failed := g.remaining(clientKey(a), 1)
+	if !failed {
+		return 0, false
+	}
+	return min(left, clientLeft), true
+}
+
+// remaining reports whether key has at least n failures in its current window and how long
+// that window has left; an ended window is forgotten. The caller holds g.mu.
+func (g *Guard) remaining(key string, n int) (time.Duration, bool) {
+	f, ok := g.failed.Peek(key)
+	if !ok || f.n < n {
 		return 0, false
 	}
 	left := f.first.Add(g.limits.Window).Sub(g.now())
 	if left <= 0 {
-		g.failed.Remove(subject)
+		g.failed.Remove(key)
 		return 0, false
 	}
 	return left, true
 }
 
-func (g *Guard) fail(subject string) {
+// clientKey is the failure-table key of a's client on a's subject.
+func clientKey(a Attempt) string { return a.Subject + "\x00" + a.Client }
+
+func (g *Guard) fail(a Attempt) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.count(a.Subject)
+	if a.Client != "" {
+		g.count(clientKey(a))
+	}
+}
+
+// count adds a failure to key's window, opening a new window when the last one ended. The
+// caller holds g.mu.
+func (g *Guard) count(key string) {
 	now := g.now()
-	f, ok := g.failed.Get(subject)
+	f, ok := g.failed.Get(key)
 	if !ok || now.Sub(f.first) >= g.limits.Window {
 		f = &failures{first: now}
-		g.failed.Add(subject, f)
+		g.failed.Add(key, f)
 	}
 	f.n++
 }
 
-func (g *Guard) clear(subject string) {
+func (g *Guard) succeeded(a Attempt) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.failed.Remove(subject)
+	if a.Client != "" {
+		g.failed.Remove(clientKey(a))
+		return
+	}
+	g.failed.Remove(a.Subject)
 }

@@ -189,3 +189,55 @@ func TestKeyVerifierRefusesFloods(t *testing.T) {
 	}
 	require.NoError(t, v.Verify(ctx, KindSatelliteKey, "id1", hash, "the secret"))
 }
+
+// TestGuardClientLimitRefusesOnlyFailedClients: once a subject is over its failure limit, an
+// attempt from a client that failed on it is refused without hashing, but a client that has not
+// failed is still checked, so the owner's right password works; the owner's success does not
+// reset the subject's count, and a client's refusal ends with the window.
+func TestGuardClientLimitRefusesOnlyFailedClients(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	g := NewGuard(VerifyLimits{MaxFailures: 3, Window: time.Minute}, clock.Now)
+	attempt := func(client string, right bool) error {
+		return g.Check(t.Context(), Attempt{Kind: KindPassword, Subject: "password:ada", Client: client}, func() error {
+			if right {
+				return nil
+			}
+			return ErrMismatch
+		})
+	}
+	for _, client := range []string{"a", "b", "c"} {
+		require.ErrorIs(t, attempt(client, false), ErrMismatch, client)
+	}
+	var limited *LimitedError
+	require.ErrorAs(t, attempt("a", true), &limited, "a failed client is refused even with the right password")
+	assert.Equal(t, time.Minute, limited.RetryAfter)
+	require.NoError(t, attempt("owner", true), "a client that never failed is checked")
+	require.ErrorIs(t, attempt("d", false), ErrMismatch, "a new client still gets its guess checked...")
+	require.ErrorAs(t, attempt("d", false), &limited, "...and only one while the subject is limited")
+	clock.Advance(time.Minute)
+	require.NoError(t, attempt("a", true), "the window ended")
+	assert.InDelta(t, 2, value(t, g.refused.WithLabelValues(KindPassword, "limited")), 0)
+}
+
+// TestGuardRunIsBounded: hashing a new secret takes a slot like a verification, so it is
+// refused with ErrBusy when every slot and the queue are taken, and counts no failure.
+func TestGuardRunIsBounded(t *testing.T) {
+	t.Parallel()
+	g := NewGuard(VerifyLimits{Concurrent: 1, Queue: -1}, nil)
+	hold, held := make(chan struct{}), make(chan struct{})
+	var done sync.WaitGroup
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		assert.NoError(t, g.Run(t.Context(), KindPassword, func() error { close(held); <-hold; return nil }))
+	}()
+	<-held
+	ran := false
+	require.ErrorIs(t, g.Run(t.Context(), KindPassword, func() error { ran = true; return nil }), ErrBusy)
+	assert.False(t, ran)
+	close(hold)
+	done.Wait()
+	require.NoError(t, g.Run(t.Context(), KindPassword, func() error { ran = true; return nil }))
+	assert.True(t, ran)
+}

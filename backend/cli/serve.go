@@ -67,8 +67,8 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	satOpts, satParts := satelliteParts(cfg, st, log)
 	srv, err := server.New(server.Options{
 		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
-		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.TLS(), TrustedProxies: cfg.TrustedProxies,
-		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency},
+		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.SecureCookies(), TrustedProxies: cfg.TrustedProxies,
+		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency}, TokenMaxTTL: cfg.TokenMaxTTL,
 	})
 	if err != nil {
 		return err

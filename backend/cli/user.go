@@ -79,7 +79,10 @@ func newUserPasswordCmd(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return st.SetPassword(e.ctx, u.ID, hash)
+				// The reset ends every session and revokes every token of the user: whoever
+				// knew the old password must not keep access through them.
+				_, err = st.SetPassword(e.ctx, u.ID, hash, "")
+				return err
 			})
 		},
 	}
@@ -93,18 +96,25 @@ func newUserTokenCmd(e *env) *cobra.Command {
 	var (
 		email, name string
 		ttl         time.Duration
+		scopes      []string
 	)
 	cmd := &cobra.Command{
-		Use:   "token --email E [--ttl D] [--name N]",
+		Use:   "token --email E [--ttl D] [--scopes read,operate,admin] [--name N]",
 		Short: "Mint a personal API token for a user and print it (alone) on standard output",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return withStore(e, func(_ *config.Config, st *store.Store) error {
+			sc, err := accounts.ParseScopes("--scopes", scopes)
+			if err != nil {
+				return err
+			}
+			return withStore(e, func(cfg *config.Config, st *store.Store) error {
 				u, err := st.UserByEmail(e.ctx, email)
 				if err != nil {
 					return err
 				}
-				key, _, err := accounts.IssueToken(e.ctx, st, auth.Hasher{Params: auth.DefaultParams}, u.ID, name, ttl)
+				key, _, err := accounts.IssueToken(e.ctx, st, auth.Hasher{Params: auth.DefaultParams}, accounts.NewToken{
+					UserID: u.ID, Name: name, Scopes: sc, TTL: ttl, MaxTTL: cfg.TokenMaxTTL,
+				})
 				if err != nil {
 					return err
 				}
@@ -115,7 +125,8 @@ func newUserTokenCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&email, "email", "", "the user's email (required)")
 	cmd.Flags().StringVar(&name, "name", "cli", "a name to recognise the token by")
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 720h (default: no expiry)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 720h (default and longest: TALOS_TOKEN_MAX_TTL, a year unless set)")
+	cmd.Flags().StringSliceVar(&scopes, "scopes", []string{string(accounts.ScopeRead)}, "what the token may do: read, operate (also station commands), admin (everything the user may)")
 	_ = cmd.MarkFlagRequired("email") // only fails for an unknown flag name
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,6 +45,18 @@ type Config struct {
 	HeartbeatDownsampleBucket time.Duration
 	// VerifyConcurrency bounds argon2id verifications at once (0: GOMAXPROCS; auth.VerifyLimits).
 	VerifyConcurrency int
+	// PublicURL is the address browsers use (TALOS_PUBLIC_URL), empty when not set; https
+	// there marks the session cookie Secure even when TLS ends at a proxy.
+	PublicURL string
+	// TokenMaxTTL is the longest lifetime of a personal API token, and the lifetime of one
+	// created without a ttl.
+	TokenMaxTTL time.Duration
+}
+
+// SecureCookies reports whether browsers reach Talos over HTTPS whatever the request says: TLS
+// here, or a public URL with https.
+func (c *Config) SecureCookies() bool {
+	return c.TLS() || strings.HasPrefix(c.PublicURL, "https://")
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -101,6 +114,10 @@ var options = []option{
 		func(c *Config, v string) (err error) { c.CommandLease, err = positiveDuration(v); return err }},
 	{"verify-concurrency", "TALOS_VERIFY_CONCURRENCY", "0", "argon2id credential checks run at once, 19 MiB each (0: one per CPU); more wait briefly, then get 503",
 		func(c *Config, v string) (err error) { c.VerifyConcurrency, err = nonNegativeInt(v); return err }},
+	{"public-url", "TALOS_PUBLIC_URL", "", "the URL browsers use, e.g. https://talos.example.org (https marks the session cookie Secure)",
+		func(c *Config, v string) (err error) { c.PublicURL, err = publicURL(v); return err }},
+	{"token-max-ttl", "TALOS_TOKEN_MAX_TTL", "8760h", "longest lifetime of a personal API token, and that of one created without a ttl",
+		func(c *Config, v string) (err error) { c.TokenMaxTTL, err = positiveDuration(v); return err }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_EMAIL", "admin@talos.local", "email of the admin created on first start",
 		func(c *Config, v string) error { c.BootstrapEmail = v; return validEmail(v) }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_PASSWORD", "", "password of the admin created on first start (default: random, printed once)",
@@ -244,6 +261,19 @@ func downsampleBucket(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a whole number of seconds from 1m to 24h", v)
 	}
 	return d, nil
+}
+
+// publicURL accepts an absolute http or https URL with a host and nothing after the path.
+func publicURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q is not an http(s) URL like https://talos.example.org", v)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
 func cidrList(v string) ([]string, error) {

@@ -58,6 +58,10 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"TALOS_LOG_LEVEL": "loud"}, nil, "TALOS_LOG_LEVEL"},
 		{map[string]string{"TALOS_DEV": "perhaps"}, nil, "TALOS_DEV"},
 		{map[string]string{"TALOS_TRUSTED_PROXIES": "10.0.0.0/8, bogus"}, nil, "TALOS_TRUSTED_PROXIES"},
+		{map[string]string{"TALOS_PUBLIC_URL": "talos.example.org"}, nil, "TALOS_PUBLIC_URL"},
+		{map[string]string{"TALOS_PUBLIC_URL": "ftp://talos.example.org"}, nil, "TALOS_PUBLIC_URL"},
+		{map[string]string{"TALOS_PUBLIC_URL": "https://talos.example.org/?x=1"}, nil, "TALOS_PUBLIC_URL"},
+		{map[string]string{"TALOS_TOKEN_MAX_TTL": "0s"}, nil, "TALOS_TOKEN_MAX_TTL"},
 		{map[string]string{"TALOS_TLS_CERT": "/c.pem"}, nil, "TALOS_TLS_KEY"},
 		{map[string]string{"TALOS_BOOTSTRAP_ADMIN_EMAIL": "admin"}, nil, "TALOS_BOOTSTRAP_ADMIN_EMAIL"},
 		{map[string]string{"TALOS_BOOTSTRAP_ADMIN_PASSWORD": "short"}, nil, "TALOS_BOOTSTRAP_ADMIN_PASSWORD"},
@@ -94,4 +98,18 @@ func TestSecretKeyFile(t *testing.T) {
 	k3, err := c.SecretKey()
 	require.NoError(t, err)
 	assert.Equal(t, []byte(c.SecretKeyEnv), k3)
+}
+
+// TestSecureCookiesFromPublicURL: an https public URL means browsers use HTTPS even when TLS
+// ends at a proxy; an http one or none (without TLS here) does not.
+func TestSecureCookiesFromPublicURL(t *testing.T) {
+	t.Parallel()
+	for url, want := range map[string]bool{"": false, "http://talos.lan:8080": false, "https://talos.example.org/": true} {
+		c, err := load(t, map[string]string{"TALOS_PUBLIC_URL": url})
+		require.NoError(t, err, url)
+		assert.Equal(t, want, c.SecureCookies(), url)
+	}
+	c, err := load(t, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 365*24*time.Hour, c.TokenMaxTTL)
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // TestVerificationBusyIs503: with every argon2id slot taken and no queue, a login or a personal
-// token that would need hashing is answered 503 with Retry-After at once, instead of waiting
+// token that would need hashing, or a password change, is answered 503 with Retry-After at once, instead of waiting
 // (and holding memory) without bound. The slot is held through the server's own guard.
 func TestVerificationBusyIs503(t *testing.T) {
 	t.Parallel()
@@ -29,8 +29,20 @@ func TestVerificationBusyIs503(t *testing.T) {
 	require.NoError(t, err)
 	u, err := accounts.CreateUser(t.Context(), st, s.hasher, accounts.NewUser{Email: "busy@example.org", Password: "a long enough password"})
 	require.NoError(t, err)
-	key, _, err := accounts.IssueToken(t.Context(), st, s.hasher, u.ID, "busy", 0)
+	key, _, err := accounts.IssueToken(t.Context(), st, s.hasher,
+		accounts.NewToken{UserID: u.ID, Name: "busy", Scopes: accounts.Scopes{accounts.ScopeRead}})
 	require.NoError(t, err)
+
+	// A second token, verified now and so served from the cache while the slot is held, reaches
+	// the password change: its check of current_password needs a slot too.
+	admin, _, err := accounts.IssueToken(t.Context(), st, s.hasher,
+		accounts.NewToken{UserID: u.ID, Name: "admin", Scopes: accounts.Scopes{accounts.ScopeAdmin}})
+	require.NoError(t, err)
+	warm := httptest.NewRequest(http.MethodGet, "/api/me", nil)
+	warm.Header.Set("Authorization", "Bearer "+admin.String())
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, warm)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 
 	hold, held := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
@@ -48,7 +60,11 @@ func TestVerificationBusyIs503(t *testing.T) {
 		"login": httptest.NewRequest(http.MethodPost, "/api/auth/login",
 			strings.NewReader(`{"email":"busy@example.org","password":"a long enough password"}`)),
 		"token": httptest.NewRequest(http.MethodGet, "/api/me", nil),
+		"password change": httptest.NewRequest(http.MethodPost, "/api/me/password",
+			strings.NewReader(`{"current_password":"a long enough password","new_password":"another long password"}`)),
 	}
+	requests["password change"].Header.Set("Content-Type", "application/json")
+	requests["password change"].Header.Set("Authorization", "Bearer "+admin.String())
 	requests["login"].Header.Set("Content-Type", "application/json")
 	requests["token"].Header.Set("Authorization", "Bearer "+key.String())
 	for name, req := range requests {
@@ -58,9 +74,9 @@ func TestVerificationBusyIs503(t *testing.T) {
 		assert.Equal(t, "1", rec.Header().Get("Retry-After"), name)
 		assert.Contains(t, rec.Body.String(), `"code":"unavailable"`, name)
 	}
-	rec := httptest.NewRecorder()
+	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	assert.Contains(t, rec.Body.String(), `talos_auth_verifications_refused_total{kind="password",reason="busy"} 1`)
+	assert.Contains(t, rec.Body.String(), `talos_auth_verifications_refused_total{kind="password",reason="busy"} 2`)
 	assert.Contains(t, rec.Body.String(), `talos_auth_verifications_refused_total{kind="personal_token",reason="busy"} 1`)
 
 	close(hold)

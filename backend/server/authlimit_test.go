@@ -108,9 +108,10 @@ func TestPersonalTokenFloodIsRefusedBeforeHashing(t *testing.T) {
 	})
 }
 
-// TestLoginFailuresLimitedPerAccount: failed logins for one email are limited whatever address
-// they come from (the per-address limiter is out of the way here), for unknown emails alike, so
-// the answer does not reveal which accounts exist.
+// TestLoginFailuresLimitedPerAccount: failed logins for one email are limited (the per-address
+// limiter is out of the way here), for unknown emails alike, so the answer does not reveal which
+// accounts exist; the address that failed is refused even the right password (addresses that
+// did not fail are not: TestLockoutSparesTheOwner).
 func TestLoginFailuresLimitedPerAccount(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/talos-gs/talos/backend/accounts"
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/auth"
 	"github.com/talos-gs/talos/backend/ratelimit"
@@ -38,6 +39,9 @@ type Principal struct {
 	// SessionID or TokenID names the credential used.
 	SessionID string
 	TokenID   string
+	// Scopes and TokenExpiresAt are the personal token's, for token principals.
+	Scopes         accounts.Scopes
+	TokenExpiresAt *time.Time
 	// SubjectID names a non-user actor (e.g. a satellite); TeamID its team, when it has one.
 	SubjectID string
 	TeamID    string
@@ -141,7 +145,8 @@ func (s *Server) personalToken(c *gin.Context, key auth.Key) (*Principal, error)
 			s.log.Warn("record token use", zap.String("token_id", t.ID), zap.Error(err))
 		}
 	}
-	return &Principal{Kind: ActorToken, User: u, TokenID: t.ID}, nil
+	return &Principal{Kind: ActorToken, User: u, TokenID: t.ID, Scopes: accounts.ScopesFromStore(t.Scopes),
+		TokenExpiresAt: t.ExpiresAt}, nil
 }
 
 // verifyError is the answer to a credential check that failed: 429 with Retry-After when the
@@ -150,16 +155,33 @@ func (s *Server) personalToken(c *gin.Context, key auth.Key) (*Principal, error)
 // Neither refusal is a 401: a satellite takes 401 as its key revoked and stops, and whoever
 // floods a station's key id must not be able to stop the station that way.
 func verifyError(c *gin.Context, err error, wrong *Error) error {
+	if refused, ok := refusal(c, err); ok {
+		return refused
+	}
+	return wrong
+}
+
+// guardError is the answer to argon2id work the guard refused (see verifyError); any other
+// error is returned unchanged.
+func guardError(c *gin.Context, err error) error {
+	if refused, ok := refusal(c, err); ok {
+		return refused
+	}
+	return err
+}
+
+// refusal translates the guard's refusals into their answers, setting Retry-After.
+func refusal(c *gin.Context, err error) (*Error, bool) {
 	var limited *auth.LimitedError
 	switch {
 	case errors.As(err, &limited):
 		c.Header("Retry-After", itoa(ratelimit.RetryAfterSeconds(limited.RetryAfter)))
-		return &Error{http.StatusTooManyRequests, api.ErrRateLimited, "too many failed attempts with this credential; retry later", ""}
+		return &Error{http.StatusTooManyRequests, api.ErrRateLimited, "too many failed attempts with this credential; retry later", ""}, true
 	case errors.Is(err, auth.ErrBusy):
 		c.Header("Retry-After", "1")
-		return &Error{http.StatusServiceUnavailable, codeUnavailable, "too many credential checks in progress; retry shortly", ""}
+		return &Error{http.StatusServiceUnavailable, codeUnavailable, "too many credential checks in progress; retry shortly", ""}, true
 	}
-	return wrong
+	return nil, false
 }
 
 // session authenticates the session cookie, checking the CSRF header on unsafe methods when

@@ -64,35 +64,45 @@ func (s *Server) me(c *gin.Context) {
 	writeJSON(c, http.StatusOK, out)
 }
 
-// changePassword sets a new password after checking the current one, and ends the user's other
-// sessions (whoever might have known the old password is logged out).
+// changePassword sets a new password after checking the current one. The check is a password
+// guess like a login's and is bounded the same way: the per-address limit, the account's
+// failure limit (shared with logins) and the guard's slots; so is hashing the new one. Whoever
+// might have known the old password loses access: the user's other sessions end and every
+// personal token is revoked, the one making this request included (docs/decisions/0064).
 func (s *Server) changePassword(c *gin.Context) {
+	if !s.allowAddress(c, "too many password attempts from this address; retry later") {
+		return
+	}
 	var req passwordRequest
 	if !s.bind(c, &req) {
 		return
 	}
 	p := principalOf(c)
-	if err := s.hasher.Verify(p.User.PasswordHash, req.CurrentPassword); err != nil {
-		if errors.Is(err, auth.ErrMismatch) {
-			err = errInvalid("current_password", "current_password is wrong")
-		}
-		s.fail(c, err)
+	ctx := c.Request.Context()
+	err := s.guard.Check(ctx, s.passwordAttempt(c, p.User.Email), func() error {
+		return s.hasher.Verify(p.User.PasswordHash, req.CurrentPassword)
+	})
+	if errors.Is(err, auth.ErrMismatch) {
+		err = errInvalid("current_password", "current_password is wrong")
+	}
+	if err != nil {
+		s.fail(c, guardError(c, err))
 		return
 	}
-	hash, err := s.hasher.Hash(req.NewPassword)
+	var hash string
+	if err := s.guard.Run(ctx, auth.KindPassword, func() (err error) {
+		hash, err = s.hasher.Hash(req.NewPassword)
+		return err
+	}); err != nil {
+		s.fail(c, guardError(c, err))
+		return
+	}
+	revoked, err := s.store.SetPassword(ctx, p.User.ID, hash, p.SessionID)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	if err := s.store.SetPassword(ctx, p.User.ID, hash); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := s.store.DeleteOtherSessions(ctx, p.User.ID, p.SessionID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	setAudit(c, auditInfo{Action: "user.password_change", ObjectType: "user", ObjectID: p.User.ID})
+	setAudit(c, auditInfo{Action: "user.password_change", ObjectType: "user", ObjectID: p.User.ID,
+		Detail: "tokens_revoked=" + itoa(int(revoked))})
 	c.Status(http.StatusNoContent)
 }

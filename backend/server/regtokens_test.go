@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/auth"
 	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/server/servertest"
@@ -176,13 +177,14 @@ func TestRegistrationErrors(t *testing.T) {
 }
 
 // TestConcurrentSingleUseRegistration fires 20 registrations at one single-use token at once:
-// exactly one may win.
+// exactly one may win. Each registration hashes its new key in a guard slot; the queue is made
+// long enough here that every racer reaches the token (a burst beyond it would get 503).
 func TestConcurrentSingleUseRegistration(t *testing.T) {
 	t.Parallel()
+	const n = 20
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
-		p := newProtocol(t, st)
+		p := newProtocol(t, st, func(o *server.Options) { o.Verify = auth.VerifyLimits{Queue: n, MaxWait: time.Minute} })
 		tok := p.teamToken(t, nil)
-		const n = 20
 		var (
 			wg      sync.WaitGroup
 			start   = make(chan struct{})

@@ -44,9 +44,9 @@ func (s *Server) satelliteRoutes() {
 	byID.GET("", s.getSatellite)
 	byID.PATCH("", s.requireAdmin, s.assignSatellite)
 	for _, g := range []*gin.RouterGroup{byID, inTeam} {
-		g.POST("/commands", s.createCommand)
+		s.operate(g, http.MethodPost, "/commands", s.createCommand)
 		g.GET("/commands/history", s.commandHistory)
-		g.POST("/commands/:commandID/cancel", s.cancelCommand)
+		s.operate(g, http.MethodPost, "/commands/:commandID/cancel", s.cancelCommand)
 	}
 	inTeam.GET("/heartbeats", s.listHeartbeats)
 	inTeam.GET("/events", s.listEvents)
@@ -258,9 +258,13 @@ func (s *Server) registrationFor(c *gin.Context, bearer string, req api.Register
 	if err != nil {
 		return reg, err
 	}
-	hash, err := s.hasher.Hash(key.Secret)
+	var hash string
+	err = s.guard.Run(c.Request.Context(), auth.KindSatelliteKey, func() (err error) {
+		hash, err = s.hasher.Hash(key.Secret)
+		return err
+	})
 	if err != nil {
-		return reg, err
+		return reg, guardError(c, err)
 	}
 	reg.APIKeyID, reg.APIKeyHash = key.ID, hash
 	c.Set(ctxNewKey, key.String())

@@ -9,7 +9,9 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -33,11 +35,16 @@ type Options struct {
 	MaxBodyBytes int64
 	// SessionTTL is the lifetime of a login session (default 24 h).
 	SessionTTL time.Duration
-	// SecureCookies marks the session cookie Secure; set it whenever clients reach Talos over
-	// HTTPS (TLS here or at a proxy).
+	// SecureCookies marks the session cookie Secure on every answer; set it whenever clients
+	// reach Talos over HTTPS (TLS here, or an https TALOS_PUBLIC_URL). Without it the cookie is
+	// Secure on TLS connections and when a trusted proxy sends X-Forwarded-Proto: https.
 	SecureCookies bool
-	// TrustedProxies are the addresses whose X-Forwarded-For header is believed; none by default.
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto
+	// headers are believed; none by default.
 	TrustedProxies []string
+	// TokenMaxTTL is the longest lifetime of a personal token, and that of one created without
+	// a ttl (default accounts.DefaultMaxTokenTTL).
+	TokenMaxTTL time.Duration
 	// LoginLimiter limits login attempts per client address (default: burst 10, then 1 per 6 s).
 	LoginLimiter *ratelimit.Limiter
 	// Verify bounds the argon2id work of checking keys, tokens and passwords (auth.VerifyLimits;
@@ -65,6 +72,11 @@ type Server struct {
 	engine  *gin.Engine
 	// bearers maps an API-key prefix to the function that authenticates such keys.
 	bearers map[string]bearerAuth
+	// trustedProxies are Options.TrustedProxies, parsed.
+	trustedProxies []netip.Prefix
+	// operateRoutes are the unsafe user routes tokens with the operate scope may call, by
+	// routeKey (access.go).
+	operateRoutes map[string]bool
 	// dummyHash is verified against when a login names an unknown user, so the answer takes as
 	// long as for a wrong password and does not reveal which emails exist.
 	dummyHash string
@@ -90,11 +102,14 @@ func New(o Options) (*Server, error) {
 		opts: o, store: o.Store, log: o.Logger, hasher: o.Hasher, guard: guard,
 		keys:    auth.NewKeyVerifier(o.Hasher, guard, 10_000, 10*time.Minute),
 		csrf:    auth.NewCSRF(o.SecretKey),
-		metrics: newMetrics(o.Store),
+		metrics: newMetrics(o.Store), operateRoutes: map[string]bool{},
 	}
 	s.metrics.registry.MustRegister(guard.Collectors()...)
 	s.bearers = map[string]bearerAuth{auth.PrefixPersonal: s.personalToken}
 	var err error
+	if s.trustedProxies, err = parseProxies(o.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	if s.dummyHash, err = o.Hasher.Hash("talos timing equaliser"); err != nil {
 		return nil, err
 	}
@@ -158,7 +173,7 @@ func (s *Server) routes() {
 	s.engine.POST("/api/auth/login", s.audited, s.login)
 
 	s.api = s.engine.Group("/api", s.authenticate, s.audited)
-	s.userAPI = s.api.Group("", s.requireUser)
+	s.userAPI = s.api.Group("", s.requireUser, s.requirePasswordChanged, s.requireScope)
 	s.teamAPI = s.userAPI.Group("/teams/:teamID", s.teamScope)
 
 	s.sessionRoutes()

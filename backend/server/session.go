@@ -45,9 +45,7 @@ func (s *Server) sessionRoutes() {
 // login checks email and password and starts a session: the cookie carries the session token,
 // the body the CSRF token the client must echo in X-CSRF-Token on unsafe requests.
 func (s *Server) login(c *gin.Context) {
-	if ok, wait := s.opts.LoginLimiter.Allow(c.ClientIP()); !ok {
-		c.Header("Retry-After", itoa(ratelimit.RetryAfterSeconds(wait)))
-		s.fail(c, &Error{http.StatusTooManyRequests, api.ErrRateLimited, "too many login attempts; retry later", ""})
+	if !s.allowAddress(c, "too many login attempts; retry later") {
 		return
 	}
 	var req loginRequest
@@ -76,13 +74,33 @@ func (s *Server) login(c *gin.Context) {
 	writeJSON(c, http.StatusOK, loginResponse{CSRFToken: s.csrf.Token(sess.ID), User: toUserJSON(u)})
 }
 
+// allowAddress applies the per-address limit of password attempts (logins and password
+// changes share it), answering 429 with Retry-After and returning false when it is used up.
+func (s *Server) allowAddress(c *gin.Context, message string) bool {
+	if ok, wait := s.opts.LoginLimiter.Allow(c.ClientIP()); !ok {
+		c.Header("Retry-After", itoa(ratelimit.RetryAfterSeconds(wait)))
+		s.fail(c, &Error{http.StatusTooManyRequests, api.ErrRateLimited, message, ""})
+		return false
+	}
+	return true
+}
+
+// passwordAttempt is how the guard counts a guess of email's password from this request: per
+// account, and per client address on that account. Past the account's failure limit only the
+// addresses that failed on it are refused, so a flood of wrong passwords locks out the
+// flooder's addresses rather than the account's owner (docs/decisions/0063).
+func (s *Server) passwordAttempt(c *gin.Context, email string) auth.Attempt {
+	return auth.Attempt{Kind: auth.KindPassword, Subject: auth.KindPassword + ":" + store.NormalizeEmail(email),
+		Client: c.ClientIP()}
+}
+
 var errWrongPassword = &Error{http.StatusUnauthorized, codeInvalidCredentials, "wrong email or password", ""}
 
 // checkPassword returns the user whose password matches, or 401. Unknown emails cost the same
 // argon2id work as wrong passwords, and are limited the same way: after repeated failures for
-// one email (known or not, so the answer reveals nothing) further attempts are refused without
-// hashing for a while, whatever address they come from; the per-address LoginLimiter alone
-// would let many addresses guess one account's password.
+// one email (known or not, so the answer reveals nothing) further attempts from the addresses
+// that failed are refused without hashing for a while (passwordAttempt); the per-address
+// LoginLimiter alone would let many addresses guess one account's password.
 func (s *Server) checkPassword(c *gin.Context, email, password string) (*store.User, error) {
 	ctx := c.Request.Context()
 	u, err := s.store.UserByEmail(ctx, email)
@@ -93,8 +111,7 @@ func (s *Server) checkPassword(c *gin.Context, email, password string) (*store.U
 	if u != nil {
 		hash = u.PasswordHash
 	}
-	subject := auth.KindPassword + ":" + store.NormalizeEmail(email)
-	err = s.guard.Verify(ctx, auth.KindPassword, subject, func() error { return s.hasher.Verify(hash, password) })
+	err = s.guard.Check(ctx, s.passwordAttempt(c, email), func() error { return s.hasher.Verify(hash, password) })
 	if err != nil {
 		return nil, verifyError(c, err, errWrongPassword)
 	}
@@ -107,9 +124,14 @@ func (s *Server) checkPassword(c *gin.Context, email, password string) (*store.U
 	return u, nil
 }
 
-// upgradeHash re-hashes a password made with older parameters; failure only delays the upgrade.
+// upgradeHash re-hashes a password made with older parameters, in a guard slot; failure
+// (busy slots included) only delays the upgrade.
 func (s *Server) upgradeHash(c *gin.Context, u *store.User, password string) {
-	hash, err := s.hasher.Hash(password)
+	var hash string
+	err := s.guard.Run(c.Request.Context(), auth.KindPassword, func() (err error) {
+		hash, err = s.hasher.Hash(password)
+		return err
+	})
 	if err == nil {
 		err = s.store.UpgradePasswordHash(c.Request.Context(), u.ID, hash)
 	}
@@ -134,11 +156,12 @@ func (s *Server) logout(c *gin.Context) {
 }
 
 // setSessionCookie writes (or, with maxAge < 0, clears) the session cookie: HttpOnly so scripts
-// cannot read it, SameSite=Lax so other sites cannot send it with their forms, Secure under TLS.
+// cannot read it, SameSite=Lax so other sites cannot send it with their forms, Secure whenever
+// the browser came over HTTPS, here or through a trusted proxy (overHTTPS).
 func (s *Server) setSessionCookie(c *gin.Context, value string, maxAge int) {
 	//nolint:gosec // Secure is set whenever clients use HTTPS; plain HTTP serves local development
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: SessionCookie, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: s.opts.SecureCookies, SameSite: http.SameSiteLaxMode,
+		HttpOnly: true, Secure: s.overHTTPS(c), SameSite: http.SameSiteLaxMode,
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/talos-gs/talos/backend/accounts"
+	"github.com/talos-gs/talos/backend/auth"
 	"github.com/talos-gs/talos/backend/store"
 )
 
@@ -14,6 +15,7 @@ import (
 type tokenJSON struct {
 	ID         string     `json:"id"`
 	Name       string     `json:"name"`
+	Scopes     []string   `json:"scopes"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
@@ -21,7 +23,12 @@ type tokenJSON struct {
 }
 
 func toTokenJSON(t *store.APIToken) tokenJSON {
-	return tokenJSON{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
+	sc := accounts.ScopesFromStore(t.Scopes)
+	names := make([]string, len(sc))
+	for i := range sc {
+		names[i] = string(sc[i])
+	}
+	return tokenJSON{ID: t.ID, Name: t.Name, Scopes: names, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
 		LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
 }
 
@@ -33,24 +40,34 @@ type createdTokenJSON struct {
 
 type createTokenRequest struct {
 	Name string `json:"name"`
-	// TTL is a Go duration ("720h"); empty means the token never expires.
+	// TTL is a Go duration ("720h"); empty means the longest allowed (Options.TokenMaxTTL).
 	TTL string `json:"ttl"`
+	// Scopes default to read only.
+	Scopes []string `json:"scopes"`
 
-	ttl time.Duration
+	ttl    time.Duration
+	scopes accounts.Scopes
 }
 
 func (r *createTokenRequest) validate() error {
 	if err := validText("name", r.Name, 1, 100); err != nil {
 		return err
 	}
+	if r.Scopes == nil {
+		r.scopes = accounts.Scopes{accounts.ScopeRead}
+	} else if sc, err := accounts.ParseScopes("scopes", r.Scopes); err != nil {
+		return err
+	} else {
+		r.scopes = sc
+	}
 	if r.TTL == "" {
 		return nil
 	}
 	d, err := time.ParseDuration(r.TTL)
-	if err != nil || d <= 0 || d > accounts.MaxTokenTTL {
-		return errInvalid("ttl", "ttl must be a positive duration up to 43800h, e.g. \"720h\"")
+	if err != nil || d <= 0 {
+		return errInvalid("ttl", "ttl must be a positive duration, e.g. \"720h\"")
 	}
-	r.ttl = d
+	r.ttl = d // the longest allowed is checked when issuing
 	return nil
 }
 
@@ -73,18 +90,36 @@ func (s *Server) listTokens(c *gin.Context) {
 	writeJSON(c, http.StatusOK, gin.H{"tokens": out})
 }
 
+// createToken mints a personal token. A token minting one passes on no more than it has: the
+// new token's scopes must be among its own, and it expires no later than it does.
 func (s *Server) createToken(c *gin.Context) {
 	var req createTokenRequest
 	if !s.bind(c, &req) {
 		return
 	}
 	p := principalOf(c)
-	key, t, err := accounts.IssueToken(c.Request.Context(), s.store, s.hasher, p.User.ID, req.Name, req.ttl)
+	n := accounts.NewToken{UserID: p.User.ID, Name: req.Name, Scopes: req.scopes, TTL: req.ttl, MaxTTL: s.opts.TokenMaxTTL}
+	if p.Kind == ActorToken {
+		if !p.Scopes.Covers(req.scopes) {
+			s.fail(c, &Error{http.StatusForbidden, codeInsufficientScope,
+				"a token can only create tokens with scopes it has (" + p.Scopes.String() + ")", "scopes"})
+			return
+		}
+		n.NotAfter = p.TokenExpiresAt
+	}
+	var (
+		key auth.Key
+		t   *store.APIToken
+	)
+	err := s.guard.Run(c.Request.Context(), auth.KindPersonalToken, func() (err error) {
+		key, t, err = accounts.IssueToken(c.Request.Context(), s.store, s.hasher, n)
+		return err
+	})
 	if err != nil {
-		s.fail(c, err)
+		s.fail(c, guardError(c, err))
 		return
 	}
-	setAudit(c, auditInfo{Action: "token.create", ObjectType: "api_token", ObjectID: t.ID, Detail: t.Name})
+	setAudit(c, auditInfo{Action: "token.create", ObjectType: "api_token", ObjectID: t.ID, Detail: t.Name + " " + t.Scopes})
 	writeJSON(c, http.StatusCreated, createdTokenJSON{tokenJSON: toTokenJSON(t), Token: key.String()})
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/talos-gs/talos/backend/accounts"
+	"github.com/talos-gs/talos/backend/auth"
 	"github.com/talos-gs/talos/backend/store"
 )
 
@@ -71,12 +72,16 @@ func (s *Server) createUser(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	u, err := accounts.CreateUser(c.Request.Context(), s.store, s.hasher, accounts.NewUser{
-		Email: req.Email, DisplayName: req.DisplayName, Password: req.Password, Admin: req.IsAdmin,
-		MustChangePassword: true,
+	var u *store.User
+	err := s.guard.Run(c.Request.Context(), auth.KindPassword, func() (err error) {
+		u, err = accounts.CreateUser(c.Request.Context(), s.store, s.hasher, accounts.NewUser{
+			Email: req.Email, DisplayName: req.DisplayName, Password: req.Password, Admin: req.IsAdmin,
+			MustChangePassword: true,
+		})
+		return err
 	})
 	if err != nil {
-		s.fail(c, err)
+		s.fail(c, guardError(c, err))
 		return
 	}
 	setAudit(c, auditInfo{Action: "user.create", ObjectType: "user", ObjectID: u.ID, Detail: u.Email})

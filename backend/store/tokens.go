@@ -14,6 +14,8 @@ type APIToken struct {
 	UserID     string
 	Name       string
 	SecretHash string
+	// Scopes are the token's scope names separated by spaces (backend/accounts reads them).
+	Scopes     string
 	CreatedAt  time.Time
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
@@ -25,9 +27,12 @@ func (t *APIToken) Usable(now time.Time) bool {
 	return t.RevokedAt == nil && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
 }
 
-// CreateAPIToken stores t; the caller has chosen t.ID (the public key id) and hashed the secret.
+// CreateAPIToken stores t; the caller has chosen t.ID (the public key id) and hashed the secret,
+// and may have set CreatedAt (the time its expiry was counted from; default now).
 func (s *Store) CreateAPIToken(ctx context.Context, t *APIToken) error {
-	t.CreatedAt = s.Now()
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = s.Now()
+	}
 	if err := translate(s.db.WithContext(ctx).Create(t).Error); err != nil {
 		return fmt.Errorf("create api token for %s: %w", t.UserID, err)
 	}
@@ -73,4 +78,15 @@ func (s *Store) TouchAPIToken(ctx context.Context, id string) error {
 		return fmt.Errorf("touch api token %s: %w", id, err)
 	}
 	return nil
+}
+
+// RevokeAPITokensOfUser revokes every live token of userID (after a password change) and
+// reports how many.
+func (s *Store) RevokeAPITokensOfUser(ctx context.Context, userID string) (int64, error) {
+	res := s.db.WithContext(ctx).Model(&APIToken{}).
+		Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", s.Now())
+	if res.Error != nil {
+		return 0, fmt.Errorf("revoke api tokens of %s: %w", userID, res.Error)
+	}
+	return res.RowsAffected, nil
 }

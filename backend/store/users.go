@@ -69,18 +69,31 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// SetPassword replaces a user's password hash and clears MustChangePassword.
-func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
-	res := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", userID).Updates(map[string]any{
-		"password_hash": hash, "must_change_password": false, "updated_at": s.Now(),
+// SetPassword replaces a user's password hash and clears MustChangePassword. Whoever might
+// have known the old password loses access with it, in the same transaction: every session but
+// keepSessionID ends (keepSessionID "": all of them) and every personal token is revoked
+// (docs/decisions/0064). It reports how many tokens were revoked.
+func (s *Store) SetPassword(ctx context.Context, userID, hash, keepSessionID string) (revoked int64, err error) {
+	err = s.Tx(ctx, func(tx *Store) error {
+		res := tx.db.WithContext(ctx).Model(&User{}).Where("id = ?", userID).Updates(map[string]any{
+			"password_hash": hash, "must_change_password": false, "updated_at": tx.Now(),
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		if err := tx.DeleteOtherSessions(ctx, userID, keepSessionID); err != nil {
+			return err
+		}
+		revoked, err = tx.RevokeAPITokensOfUser(ctx, userID)
+		return err
 	})
-	if res.Error != nil {
-		return fmt.Errorf("set password of %s: %w", userID, res.Error)
+	if err != nil {
+		return 0, fmt.Errorf("set password of %s: %w", userID, err)
 	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("set password of %s: %w", userID, ErrNotFound)
-	}
-	return nil
+	return revoked, nil
 }
 
 // UpgradePasswordHash replaces a hash with a stronger one of the same password.

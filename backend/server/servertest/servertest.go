@@ -134,10 +134,18 @@ func (h *Harness) Login(t testing.TB, u *User) *Client {
 	return c
 }
 
-// TokenClient mints a personal API token for u and returns a client using it.
+// TokenClient mints a personal API token with the admin scope (everything u may do) for u and
+// returns a client using it.
 func (h *Harness) TokenClient(t testing.TB, u *User) *Client {
 	t.Helper()
-	key, _, err := accounts.IssueToken(context.Background(), h.Store, Hasher, u.ID, "servertest", 0)
+	return h.ScopedTokenClient(t, u, accounts.ScopeAdmin)
+}
+
+// ScopedTokenClient mints a personal API token with scopes for u and returns a client using it.
+func (h *Harness) ScopedTokenClient(t testing.TB, u *User, scopes ...accounts.Scope) *Client {
+	t.Helper()
+	key, _, err := accounts.IssueToken(context.Background(), h.Store, Hasher,
+		accounts.NewToken{UserID: u.ID, Name: "servertest", Scopes: scopes})
 	if err != nil {
 		t.Fatalf("servertest: issue token: %v", err)
 	}
