@@ -187,13 +187,13 @@ type Command struct {
 // PollingMode names the reason for the poll interval the backend chose.
 type PollingMode string
 
-// Polling modes and the intervals the backend pairs with them.
+// Polling modes; PollingMode.Seconds gives the interval the backend pairs with each (pacing.go).
 const (
-	PollingImmediate   PollingMode = "immediate"   // 2 s: an immediate command is pending
-	PollingHigh        PollingMode = "high"        // 10 s: a high-priority command is pending
-	PollingNormal      PollingMode = "normal"      // 30 s: normal or low commands are pending
-	PollingIdle        PollingMode = "idle"        // 60 s: nothing is pending
-	PollingMaintenance PollingMode = "maintenance" // 300 s: the satellite is in maintenance mode
+	PollingImmediate   PollingMode = "immediate"   // an immediate command is pending
+	PollingHigh        PollingMode = "high"        // a high-priority command is pending
+	PollingNormal      PollingMode = "normal"      // normal or low commands are pending
+	PollingIdle        PollingMode = "idle"        // nothing is pending
+	PollingMaintenance PollingMode = "maintenance" // the satellite is in maintenance mode
 )
 
 // CommandsResponse answers GET /api/satellites/{id}/commands.

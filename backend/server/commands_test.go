@@ -239,7 +239,7 @@ func TestLeaseRedeliveryAndExpiry(t *testing.T) {
 		assert.Equal(t, int64(1), sw.Sweep(t.Context()).Expired)
 		c, err := st.CommandOf(t.Context(), s.SatelliteID, exp)
 		require.NoError(t, err)
-		assert.Equal(t, "expired", c.Status)
+		assert.Equal(t, api.CommandExpired, c.Status)
 		// A late ack of an acknowledged command's next step still works; the expired one is 409.
 		assert.Equal(t, http.StatusOK, s.c.Do(t, http.MethodPost, s.path("/commands/"+id+"/status"), map[string]any{"status": "running"}).Status)
 		assert.Equal(t, http.StatusConflict, s.c.Do(t, http.MethodPost, s.path("/commands/"+exp+"/status"), map[string]any{"status": "running"}).Status)

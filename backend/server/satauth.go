@@ -10,6 +10,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/notify"
 	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/regtoken"
@@ -43,9 +44,8 @@ type SatelliteOptions struct {
 
 // satellite protocol state, built by satelliteRoutes.
 type satelliteState struct {
-	notifier notify.Notifier
-	tokens   *regtoken.Tokens
-	metrics  *satMetrics
+	tokens  *regtoken.Tokens
+	metrics *satMetrics
 	// draining is closed when the server shuts down: held long-polls answer at once, so a
 	// graceful shutdown does not wait up to 30 s for them.
 	draining  chan struct{}
@@ -53,7 +53,7 @@ type satelliteState struct {
 }
 
 // DrainLongPolls waits for ctx to end, then answers every held long-poll (and every later one)
-// at once with what is pending. Run it beside the HTTP server with the context whose end starts
+// at once with what is pending; an empty answer carries api.HeaderDraining. Run it beside the HTTP server with the context whose end starts
 // the shutdown.
 func (s *Server) DrainLongPolls(ctx context.Context) error {
 	<-ctx.Done()
@@ -84,8 +84,10 @@ func (s *Server) satelliteDefaults() {
 	if o.RegisterLimiter == nil {
 		o.RegisterLimiter = ratelimit.New(6*time.Second, 10, 10_000, s.opts.Now)
 	}
-	s.sat = satelliteState{notifier: o.Notifier, tokens: regtoken.New(s.opts.SecretKey, s.opts.Now),
+	s.sat = satelliteState{tokens: regtoken.New(s.opts.SecretKey, s.opts.Now),
 		metrics: newSatMetrics(s.metrics.registry), draining: make(chan struct{}), drainOnce: &sync.Once{}}
+	s.cmds = commands.New(commands.Options{Store: s.store, Notifier: o.Notifier, Logger: s.log, Lease: o.Lease})
+	s.metrics.registry.MustRegister(s.cmds.Collectors()...)
 }
 
 const ctxSatellite = "talos.satellite"

@@ -317,7 +317,7 @@ func registrationError(err error) error {
 
 func (s *Server) intervals() api.Intervals {
 	o := s.opts.Satellites
-	return api.Intervals{PollSeconds: pollIdle, HeartbeatSeconds: o.HeartbeatSeconds,
+	return api.Intervals{PollSeconds: api.PollingIdle.Seconds(), HeartbeatSeconds: o.HeartbeatSeconds,
 		EventsSeconds: o.EventsSeconds, LongPollSeconds: o.LongPollSeconds}
 }
 
@@ -374,7 +374,7 @@ func (s *Server) updateSatellite(c *gin.Context) {
 		Detail: fmt.Sprintf("name=%q maintenance=%t", sat.Name, sat.Maintenance)})
 	if req.Maintenance != nil {
 		// A long-poll in progress answers with the new interval at once.
-		s.wake(c, sat.ID)
+		s.cmds.Wake(c.Request.Context(), sat.ID)
 	}
 	writeJSON(c, http.StatusOK, toSatelliteJSON(sat))
 }
