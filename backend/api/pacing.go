@@ -3,24 +3,40 @@ package api
 // The pacing table: how long a satellite waits between command polls, per polling mode, in
 // seconds (ARCHITECTURE.md, "Polling guidance"). This is the only place the numbers live; the
 // backend, the satellite's poller and the test fake backend all read them from here.
-var pollSeconds = map[PollingMode]int{
-	PollingImmediate:   2,
-	PollingHigh:        10,
-	PollingNormal:      30,
-	PollingIdle:        60,
-	PollingMaintenance: 300,
-}
+const (
+	// PollSecondsImmediate goes with PollingImmediate: an immediate command is pending.
+	PollSecondsImmediate = 2
+	// PollSecondsHigh goes with PollingHigh: a high-priority command is pending.
+	PollSecondsHigh = 10
+	// PollSecondsNormal goes with PollingNormal: normal or low commands are pending.
+	PollSecondsNormal = 30
+	// PollSecondsIdle goes with PollingIdle: nothing is pending.
+	PollSecondsIdle = 60
+	// PollSecondsMaintenance goes with PollingMaintenance: the satellite is in maintenance.
+	PollSecondsMaintenance = 300
+
+	// MinPollSeconds and MaxPollSeconds bound any poll interval, in seconds: a satellite clamps
+	// a suggested interval to them.
+	MinPollSeconds = PollSecondsImmediate
+	MaxPollSeconds = PollSecondsMaintenance
+)
 
 // Seconds is the poll interval the backend pairs with m, in seconds; 0 for an unknown mode.
-func (m PollingMode) Seconds() int { return pollSeconds[m] }
-
-// Bounds of any poll interval, in seconds: a satellite clamps a suggested interval to them.
-var (
-	// MinPollSeconds is the shortest interval, the one of PollingImmediate.
-	MinPollSeconds = PollingImmediate.Seconds()
-	// MaxPollSeconds is the longest interval, the one of PollingMaintenance.
-	MaxPollSeconds = PollingMaintenance.Seconds()
-)
+func (m PollingMode) Seconds() int {
+	switch m {
+	case PollingImmediate:
+		return PollSecondsImmediate
+	case PollingHigh:
+		return PollSecondsHigh
+	case PollingNormal:
+		return PollSecondsNormal
+	case PollingIdle:
+		return PollSecondsIdle
+	case PollingMaintenance:
+		return PollSecondsMaintenance
+	}
+	return 0
+}
 
 // PollingFor picks the polling mode from the satellite's maintenance mode, which overrides
 // everything, and the most urgent command just delivered or still waiting: its priority's

@@ -192,7 +192,7 @@ func (b *Backend) deliverLocked(s *satellite) api.CommandsResponse {
 		c.LeaseExpiresAt = &lease
 		resp.Commands = append(resp.Commands, c.Command)
 	}
-	resp.PollingMode, resp.NextPollSeconds = b.pollInterval(s)
+	resp.PollingMode, resp.NextPollSeconds = b.pollInterval(s, resp.Commands)
 	return resp
 }
 
