@@ -43,13 +43,16 @@ func (s *Server) satelliteRoutes() {
 	inTeam.DELETE("", s.deleteSatellite)
 	byID.GET("", s.getSatellite)
 	byID.PATCH("", s.requireAdmin, s.assignSatellite)
+	// One rule for both paths: whatever users do with a satellite's commands, heartbeats and
+	// events, they do on /api/satellites/{id}/... (team resolved from the satellite) and on
+	// /api/teams/{team}/satellites/{id}/... alike (TestSatelliteRoutesHaveBothPaths holds it).
 	for _, g := range []*gin.RouterGroup{byID, inTeam} {
 		s.operate(g, http.MethodPost, "/commands", s.createCommand)
 		g.GET("/commands/history", s.commandHistory)
 		s.operate(g, http.MethodPost, "/commands/:commandID/cancel", s.cancelCommand)
+		g.GET("/heartbeats", s.listHeartbeats)
+		g.GET("/events", s.listEvents)
 	}
-	inTeam.GET("/heartbeats", s.listHeartbeats)
-	inTeam.GET("/events", s.listEvents)
 }
 
 // satelliteAccess resolves /api/satellites/:satelliteID for a user: the satellite's team decides,
