@@ -118,7 +118,7 @@ func (s *Server) poll(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	sat := satelliteOf(c)
+	sat := authSatellite(c)
 	var woken <-chan struct{}
 	if wait > 0 {
 		ch, cancel := s.cmds.Notifier().Subscribe(sat.ID)
@@ -225,7 +225,7 @@ func (s *Server) commandStatus(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	cmd, err := s.cmds.Report(c.Request.Context(), satelliteOf(c).ID, id, commands.Report(req))
+	cmd, err := s.cmds.Report(c.Request.Context(), authSatellite(c).ID, id, commands.Report(req))
 	if err != nil {
 		s.fail(c, err)
 		return

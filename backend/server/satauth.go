@@ -90,8 +90,23 @@ func (s *Server) satelliteDefaults() {
 	s.metrics.registry.MustRegister(s.cmds.Collectors()...)
 }
 
-const ctxSatellite = "talos.satellite"
+// Two different satellites travel in a request's context, under two keys: the satellite whose
+// API key authenticated the request (the satellite protocol's routes), and the satellite a
+// user's route is about (satelliteAccess, teamSatelliteAccess).
+const (
+	ctxAuthSatellite = "talos.authenticated_satellite"
+	ctxSatellite     = "talos.satellite"
+)
 
+// authSatellite is the satellite whose API key authenticated the request, nil for any other
+// credential.
+func authSatellite(c *gin.Context) *store.Satellite {
+	v, _ := c.Get(ctxAuthSatellite)
+	sat, _ := v.(*store.Satellite)
+	return sat
+}
+
+// satelliteOf is the satellite a user's route is about.
 func satelliteOf(c *gin.Context) *store.Satellite {
 	v, _ := c.Get(ctxSatellite)
 	sat, _ := v.(*store.Satellite)
@@ -112,7 +127,7 @@ func (s *Server) satelliteKey(c *gin.Context, key auth.Key) (*Principal, error) 
 	if err := s.keys.Verify(c.Request.Context(), auth.KindSatelliteKey, key.ID, sat.APIKeyHash, key.Secret); err != nil {
 		return nil, verifyError(c, err, errUnauthorized)
 	}
-	c.Set(ctxSatellite, sat)
+	c.Set(ctxAuthSatellite, sat)
 	p := &Principal{Kind: ActorSatellite, SubjectID: sat.ID, TokenID: key.ID}
 	if sat.TeamID != nil {
 		p.TeamID = *sat.TeamID
@@ -130,7 +145,7 @@ func (s *Server) requireSatellite(c *gin.Context) {
 		s.fail(c, errUnauthorized)
 		return
 	}
-	if p.Kind != ActorSatellite || satelliteOf(c) == nil {
+	if p.Kind != ActorSatellite || authSatellite(c) == nil {
 		s.fail(c, errNotFound)
 		return
 	}

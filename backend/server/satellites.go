@@ -209,12 +209,12 @@ func (s *Server) register(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	reg, err := s.registrationFor(c, bearer, api.RegisterRequest(req))
+	reg, apiKey, err := s.registrationFor(c, bearer, api.RegisterRequest(req))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.completeRegistration(c, reg)
+	s.completeRegistration(c, reg, apiKey)
 }
 
 // countRegistration counts a finished registration by its HTTP status.
@@ -229,37 +229,38 @@ func bearerValue(c *gin.Context) (string, bool) {
 	return value, ok && strings.EqualFold(scheme, "Bearer") && value != ""
 }
 
-// registrationFor checks the credential and builds the store's registration with a new key.
-func (s *Server) registrationFor(c *gin.Context, bearer string, req api.RegisterRequest) (store.Registration, error) {
+// registrationFor checks the credential and builds the store's registration with a new key; it
+// returns the new key in plaintext too, for the answer (the one time it is shown).
+func (s *Server) registrationFor(c *gin.Context, bearer string, req api.RegisterRequest) (store.Registration, string, error) {
 	reg := store.Registration{SatelliteID: req.SatelliteID, Name: strings.TrimSpace(req.Name),
 		Lat: req.Location.Lat, Lon: req.Location.Lon, AltM: req.Location.AltM, Version: req.Version,
 		Capabilities: req.Capabilities, HeartbeatSeconds: s.opts.Satellites.HeartbeatSeconds}
 	if strings.HasPrefix(bearer, PrefixSatellite+"_") {
 		key, err := auth.ParseKey(bearer)
 		if err != nil {
-			return reg, errUnauthorized
+			return reg, "", errUnauthorized
 		}
 		p, err := s.satelliteKey(c, key)
 		if err != nil {
-			return reg, err
+			return reg, "", err
 		}
 		if req.SatelliteID != p.SubjectID {
-			return reg, errTokenScope
+			return reg, "", errTokenScope
 		}
 		reg.KeyHolder = p.SubjectID
 	} else {
 		claims, err := s.sat.tokens.Parse(bearer)
 		switch {
 		case errors.Is(err, regtoken.ErrExpired):
-			return reg, errTokenExpired
+			return reg, "", errTokenExpired
 		case err != nil:
-			return reg, errTokenInvalid
+			return reg, "", errTokenInvalid
 		}
 		reg.TokenID = claims.ID
 	}
 	key, err := auth.NewKey(PrefixSatellite)
 	if err != nil {
-		return reg, err
+		return reg, "", err
 	}
 	var hash string
 	err = s.guard.Run(c.Request.Context(), auth.KindSatelliteKey, func() (err error) {
@@ -267,18 +268,15 @@ func (s *Server) registrationFor(c *gin.Context, bearer string, req api.Register
 		return err
 	})
 	if err != nil {
-		return reg, guardError(c, err)
+		return reg, "", guardError(c, err)
 	}
 	reg.APIKeyID, reg.APIKeyHash = key.ID, hash
-	c.Set(ctxNewKey, key.String())
-	return reg, nil
+	return reg, key.String(), nil
 }
 
-const ctxNewKey = "talos.new_satellite_key"
-
-func (s *Server) completeRegistration(c *gin.Context, reg store.Registration) {
+func (s *Server) completeRegistration(c *gin.Context, reg store.Registration, apiKey string) {
 	var oldKeyID string
-	if old := satelliteOf(c); old != nil {
+	if old := authSatellite(c); old != nil {
 		oldKeyID = old.APIKeyID
 	}
 	sat, err := s.store.RegisterSatellite(c.Request.Context(), reg)
@@ -294,7 +292,7 @@ func (s *Server) completeRegistration(c *gin.Context, reg store.Registration) {
 	if reg.SatelliteID != "" {
 		a.Action = "satellite.reregister"
 	}
-	resp := api.RegisterResponse{SatelliteID: sat.ID, APIKey: c.GetString(ctxNewKey), Intervals: s.intervals()}
+	resp := api.RegisterResponse{SatelliteID: sat.ID, APIKey: apiKey, Intervals: s.intervals()}
 	if sat.TeamID != nil {
 		a.TeamID, resp.TeamID = *sat.TeamID, *sat.TeamID
 	}
