@@ -1,7 +1,6 @@
 package fakebackend
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -55,12 +54,10 @@ func (b *Backend) auth(next satHandler) http.HandlerFunc {
 	}
 }
 
+// decode reads a request body the way the real backend does (api.DecodeStrict), so a runner
+// sending a field the backend would refuse fails here too.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-	if err == nil {
-		err = json.Unmarshal(body, v)
-	}
-	if err != nil {
+	if err := api.DecodeStrict(io.LimitReader(r.Body, 16<<20), v); err != nil {
 		writeError(w, http.StatusBadRequest, api.ErrInvalidRequest, err.Error())
 		return false
 	}
