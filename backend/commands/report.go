@@ -17,20 +17,6 @@ const (
 	MaxErrorBytes  = 4096
 )
 
-// reportOrder ranks the forward path a satellite may report along; a report may skip states
-// (a fast command goes from delivered straight to succeeded) but never go back. Cancelled and
-// expired are not here: they are not the satellite's to report, nor to leave.
-var reportOrder = map[api.CommandStatus]int{
-	api.CommandPending: 0, api.CommandDelivered: 1, api.CommandAcknowledged: 2, api.CommandRunning: 3,
-	api.CommandSucceeded: 4, api.CommandFailed: 4,
-}
-
-// Known reports whether st is a command state.
-func Known(st api.CommandStatus) bool {
-	_, ok := reportOrder[st]
-	return ok || st.Terminal()
-}
-
 // Report is a satellite's report on one of its commands (api.CommandStatusUpdate).
 type Report struct {
 	// Status is acknowledged, running, succeeded or failed.
@@ -99,9 +85,7 @@ func (s *Service) move(ctx context.Context, satelliteID, id string, r Report) (*
 		if c.Status == r.Status {
 			return c, nil
 		}
-		from, okFrom := reportOrder[c.Status]
-		to := reportOrder[r.Status]
-		if !okFrom || to <= from {
+		if !api.ReportAllowed(c.Status, r.Status) {
 			return nil, conflict("command is %s; it cannot become %s", c.Status, r.Status)
 		}
 		c, moved, err := s.store.MoveCommand(ctx, satelliteID, id, []api.CommandStatus{c.Status}, u)
@@ -179,7 +163,7 @@ type HistoryQuery struct {
 
 // History lists a satellite's commands as q asks.
 func (s *Service) History(ctx context.Context, q HistoryQuery) ([]store.Command, error) {
-	if q.Status != "" && !Known(q.Status) {
+	if q.Status != "" && !q.Status.Known() {
 		return nil, invalid("status", "status must be a command state")
 	}
 	if q.Limit < 1 || q.Limit > MaxHistoryLimit {

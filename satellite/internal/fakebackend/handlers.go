@@ -221,23 +221,13 @@ func findCommand(s *satellite, id string) *command {
 	return nil
 }
 
-// order ranks the forward lifecycle; repeats are accepted, going back or leaving a terminal
-// state is a conflict.
-var order = map[api.CommandStatus]int{
-	api.CommandPending: 0, api.CommandDelivered: 1, api.CommandAcknowledged: 2, api.CommandRunning: 3,
-	api.CommandSucceeded: 4, api.CommandFailed: 4, api.CommandCancelled: 4, api.CommandExpired: 4,
-}
-
+// applyTransition applies a report as the real backend does: a repeat is accepted, anything
+// api.ReportAllowed refuses is a conflict.
 func applyTransition(c *command, upd api.CommandStatusUpdate) bool {
 	if upd.Status == c.status {
 		return true
 	}
-	to, ok := order[upd.Status]
-	if !ok || upd.Status == api.CommandPending || upd.Status == api.CommandDelivered ||
-		upd.Status == api.CommandCancelled || upd.Status == api.CommandExpired {
-		return false
-	}
-	if c.status.Terminal() || to <= order[c.status] {
+	if !api.ReportAllowed(c.status, upd.Status) {
 		return false
 	}
 	c.status = upd.Status
