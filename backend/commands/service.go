@@ -61,9 +61,6 @@ func New(o Options) *Service {
 // Notifier is the notifier the Service wakes long-polls with; a long-poll subscribes to it.
 func (s *Service) Notifier() notify.Notifier { return s.notifier }
 
-// Lease is how long a delivery lasts unacknowledged.
-func (s *Service) Lease() time.Duration { return s.lease }
-
 // wakeTimeout bounds the NOTIFY sent after a change is committed.
 const wakeTimeout = 5 * time.Second
 
