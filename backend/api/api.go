@@ -150,6 +150,34 @@ func (s CommandStatus) Terminal() bool {
 	return false
 }
 
+// Known reports whether s is one of the command states above.
+func (s CommandStatus) Known() bool {
+	_, forward := reportOrder[s]
+	return forward || s.Terminal()
+}
+
+// reportOrder ranks the forward path a satellite reports along. Cancelled and expired are not
+// on it: they are not the satellite's to report, nor to leave.
+var reportOrder = map[CommandStatus]int{
+	CommandPending: 0, CommandDelivered: 1, CommandAcknowledged: 2, CommandRunning: 3,
+	CommandSucceeded: 4, CommandFailed: 4,
+}
+
+// ReportAllowed reports whether a satellite may report to on a command that is from: only
+// acknowledged, running, succeeded or failed, only forward (a report may skip states: a fast
+// command goes from delivered straight to succeeded), never out of a terminal state. A report
+// on a pending command is allowed: its lease lapsed, but the satellite did get it. Repeating
+// the current state is not a transition; the backend accepts it as a no-op (idempotent retry).
+func ReportAllowed(from, to CommandStatus) bool {
+	switch to {
+	case CommandAcknowledged, CommandRunning, CommandSucceeded, CommandFailed:
+	default:
+		return false
+	}
+	f, ok := reportOrder[from]
+	return ok && reportOrder[to] > f
+}
+
 // Command types understood by talos-satellite.
 const (
 	CommandPing                = "ping"
@@ -187,13 +215,13 @@ type Command struct {
 // PollingMode names the reason for the poll interval the backend chose.
 type PollingMode string
 
-// Polling modes and the intervals the backend pairs with them.
+// Polling modes; PollingMode.Seconds gives the interval the backend pairs with each (pacing.go).
 const (
-	PollingImmediate   PollingMode = "immediate"   // 2 s: an immediate command is pending
-	PollingHigh        PollingMode = "high"        // 10 s: a high-priority command is pending
-	PollingNormal      PollingMode = "normal"      // 30 s: normal or low commands are pending
-	PollingIdle        PollingMode = "idle"        // 60 s: nothing is pending
-	PollingMaintenance PollingMode = "maintenance" // 300 s: the satellite is in maintenance mode
+	PollingImmediate   PollingMode = "immediate"   // an immediate command is pending
+	PollingHigh        PollingMode = "high"        // a high-priority command is pending
+	PollingNormal      PollingMode = "normal"      // normal or low commands are pending
+	PollingIdle        PollingMode = "idle"        // nothing is pending
+	PollingMaintenance PollingMode = "maintenance" // the satellite is in maintenance mode
 )
 
 // CommandsResponse answers GET /api/satellites/{id}/commands.

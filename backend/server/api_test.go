@@ -269,3 +269,88 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	r = c.Do(t, http.MethodGet, "/api/health", nil, server.HeaderRequestID, "bad id with spaces")
 	assert.NotEqual(t, "bad id", r.Header.Get(server.HeaderRequestID))
 }
+
+// teamOnlySatelliteRoutes are the team-path satellite routes (method and path after the
+// satellite id) without a short twin, and why.
+var teamOnlySatelliteRoutes = map[string]string{
+	"DELETE ": "deleting a station is a team administrator's act, taken on the team's path",
+}
+
+// TestSatelliteRoutesHaveBothPaths: every user route on a satellite under
+// /api/teams/:teamID/satellites/:satelliteID has its twin under /api/satellites/:satelliteID
+// and back, so no read works on one path and answers 404 or 405 on the other (issue 12). The
+// routes come from the router, so a route added later is held to the rule without touching
+// this test.
+func TestSatelliteRoutesHaveBothPaths(t *testing.T) {
+	t.Parallel()
+	h := servertest.New(t, storetest.Open(t, store.SQLite))
+	const teamPrefix, shortPrefix = "/api/teams/:teamID/satellites/:satelliteID", "/api/satellites/:satelliteID"
+	forSatellites := map[string]bool{}
+	for _, r := range satelliteFacing(h) {
+		forSatellites[r.Method+" "+r.Path] = true
+	}
+	team, short := map[string]bool{}, map[string]bool{}
+	for _, r := range h.Server.Routes() {
+		key := r.Method + " " + r.Path
+		switch {
+		case forSatellites[key]:
+		case strings.HasPrefix(r.Path, teamPrefix):
+			team[r.Method+" "+strings.TrimPrefix(r.Path, teamPrefix)] = true
+		case strings.HasPrefix(r.Path, shortPrefix):
+			short[r.Method+" "+strings.TrimPrefix(r.Path, shortPrefix)] = true
+		}
+	}
+	require.NotEmpty(t, team)
+	for rt := range team {
+		if _, ok := teamOnlySatelliteRoutes[rt]; ok {
+			continue
+		}
+		assert.True(t, short[rt], "%s (under %s) has no twin under %s", rt, teamPrefix, shortPrefix)
+	}
+	for rt := range short {
+		assert.True(t, team[rt], "%s (under %s) has no twin under %s", rt, shortPrefix, teamPrefix)
+	}
+	for _, rt := range []string{"GET /events", "GET /heartbeats", "GET /commands/history"} {
+		assert.True(t, short[rt] && team[rt], "the reads of issue 12 are on both paths: %s", rt)
+	}
+}
+
+// TestShortSatelliteRoutesHideOtherTeams: on /api/satellites/:satelliteID the satellite's team
+// decides, as teamScope does on the team path: an outsider gets 404 on every user route, for
+// another team's satellite and for one that does not exist.
+func TestShortSatelliteRoutesHideOtherTeams(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		p := newProtocol(t, st)
+		s := p.newStation(t, "roof")
+		outsider := p.CreateUser(t, "eve@example.org", false)
+		p.CreateTeam(t, "Eve's", outsider)
+		clients := map[string]*servertest.Client{"session": p.Login(t, outsider), "token": p.TokenClient(t, outsider)}
+		forSatellites := map[string]bool{}
+		for _, r := range satelliteFacing(p.Harness) {
+			forSatellites[r.Method+" "+r.Path] = true
+		}
+		n := 0
+		for _, r := range p.Server.Routes() {
+			if !strings.HasPrefix(r.Path, "/api/satellites/:satelliteID") || forSatellites[r.Method+" "+r.Path] {
+				continue
+			}
+			n++
+			for _, id := range []string{s.SatelliteID, uuid.NewString()} {
+				path := fillParams(strings.Replace(r.Path, ":satelliteID", id, 1), "", "")
+				for kind, c := range clients {
+					resp := c.Do(t, r.Method, path, "{}")
+					assert.Equal(t, http.StatusNotFound, resp.Status, "%s %s as %s: %s", r.Method, path, kind, resp.Body)
+				}
+			}
+		}
+		assert.GreaterOrEqual(t, n, 6, "the short user routes should be registered")
+		// The team's own member reads the same data on both paths.
+		for _, rest := range []string{"/events", "/heartbeats", "/commands/history"} {
+			short := p.owner.Do(t, http.MethodGet, "/api/satellites/"+s.SatelliteID+rest, nil)
+			long := p.owner.Do(t, http.MethodGet, p.teamPath(s.SatelliteID, rest), nil)
+			assert.Equal(t, http.StatusOK, short.Status, "%s: %s", rest, short.Body)
+			assert.JSONEq(t, string(long.Body), string(short.Body), rest)
+		}
+	})
+}

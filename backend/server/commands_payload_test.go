@@ -211,7 +211,7 @@ func TestMovedSatelliteWithholdsFormerTeamsProcesses(t *testing.T) {
 		for _, id := range []string{start, obs} {
 			c, err := st.CommandOf(t.Context(), s.SatelliteID, id)
 			require.NoError(t, err)
-			assert.Equal(t, "failed", c.Status)
+			assert.Equal(t, api.CommandFailed, c.Status)
 			assert.Contains(t, c.Error, "not delivered: the process is for team "+p.team.ID)
 		}
 		out, _ = s.poll(t, "")

@@ -185,6 +185,10 @@ func TestCommandValidation(t *testing.T) {
 		{map[string]any{"type": "process.stop", "payload": map[string]any{"name": "BAD NAME"}}, "payload.name"},
 		{map[string]any{"type": "process.stop", "payload": map[string]any{"nme": "x"}}, "payload.nme"},
 		{map[string]any{"type": "ping", "prio": "high"}, "prio"},
+		// Issue 11, item 10: every type's payload is checked, not only the typed ones'.
+		{map[string]any{"type": "rotator.park", "payload": "str"}, "payload"},
+		{map[string]any{"type": "ping", "payload": []int{1, 2}}, "payload"},
+		{map[string]any{"type": "station.custom", "payload": "str"}, "payload"},
 	} {
 		r := p.owner.Do(t, http.MethodPost, path, tc.body)
 		assert.Equal(t, http.StatusBadRequest, r.Status, "%v", tc.body)
@@ -197,6 +201,21 @@ func TestCommandValidation(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, outsider.Do(t, http.MethodGet, path+"/history", nil).Status)
 	assert.Equal(t, http.StatusCreated, p.owner.Do(t, http.MethodPost, path,
 		map[string]any{"type": "process.stop", "payload": map[string]any{"name": "decoder"}}).Status)
+}
+
+// TestPollCarriesAtMostMaxCommandsPerPoll: a long queue is handed out api.MaxCommandsPerPoll
+// commands at a time, the rest on the next poll (issue 11, item 10).
+func TestPollCarriesAtMostMaxCommandsPerPoll(t *testing.T) {
+	t.Parallel()
+	p := newProtocol(t, storetest.Open(t, store.SQLite))
+	s := p.newStation(t, "roof")
+	for range api.MaxCommandsPerPoll + 1 {
+		p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "ping"})
+	}
+	out, _ := s.poll(t, "")
+	assert.Len(t, out.Commands, api.MaxCommandsPerPoll)
+	out, _ = s.poll(t, "")
+	assert.Len(t, out.Commands, 1)
 }
 
 // TestLeaseRedeliveryAndExpiry: a delivered command not acknowledged within its lease is
@@ -239,7 +258,7 @@ func TestLeaseRedeliveryAndExpiry(t *testing.T) {
 		assert.Equal(t, int64(1), sw.Sweep(t.Context()).Expired)
 		c, err := st.CommandOf(t.Context(), s.SatelliteID, exp)
 		require.NoError(t, err)
-		assert.Equal(t, "expired", c.Status)
+		assert.Equal(t, api.CommandExpired, c.Status)
 		// A late ack of an acknowledged command's next step still works; the expired one is 409.
 		assert.Equal(t, http.StatusOK, s.c.Do(t, http.MethodPost, s.path("/commands/"+id+"/status"), map[string]any{"status": "running"}).Status)
 		assert.Equal(t, http.StatusConflict, s.c.Do(t, http.MethodPost, s.path("/commands/"+exp+"/status"), map[string]any{"status": "running"}).Status)
@@ -382,28 +401,75 @@ func TestSweepWakesLongPollOnReleasedLease(t *testing.T) {
 }
 
 // TestDrainAnswersHeldLongPolls: at shutdown, held long-polls answer at once instead of holding
-// the graceful shutdown for up to 30 s.
+// the graceful shutdown for up to 30 s, and say why (api.HeaderDraining), so the satellite does
+// not take the early empty answer for a proxy cutting its long-poll (issue 11, item 3).
 func TestDrainAnswersHeldLongPolls(t *testing.T) {
 	t.Parallel()
 	n := notify.NewLocal()
 	p := newProtocol(t, storetest.Open(t, store.SQLite), func(o *server.Options) { o.Satellites.Notifier = n })
 	s := p.newStation(t, "roof")
-	done := make(chan api.CommandsResponse, 1)
-	go func() {
-		out, _ := s.poll(t, "?wait=30")
-		done <- out
-	}()
+	_, r := s.poll(t, "")
+	assert.Empty(t, r.Header.Get(api.HeaderDraining), "no drain, no header")
+
+	done := make(chan *servertest.Response, 1)
+	go func() { done <- s.c.Do(t, http.MethodGet, s.path("/commands?wait=30"), nil) }()
 	waitFor(t, func() bool { return n.Subscribers() == 1 })
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	require.NoError(t, p.Server.DrainLongPolls(ctx))
 	select {
-	case out := <-done:
+	case r := <-done:
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		var out api.CommandsResponse
+		r.JSON(t, &out)
 		assert.Empty(t, out.Commands)
 		assert.Equal(t, api.PollingIdle, out.PollingMode)
+		assert.Equal(t, "1", r.Header.Get(api.HeaderDraining), "an empty answer caused by the drain says so")
 	case <-time.After(20 * time.Second):
 		t.Fatal("a held long-poll did not answer the drain")
 	}
+
+	// A long-poll arriving during the drain answers at once, marked too; a short poll's empty
+	// answer is not caused by the drain, and one carrying commands is not empty.
+	_, r = s.poll(t, "?wait=30")
+	assert.Equal(t, "1", r.Header.Get(api.HeaderDraining))
+	_, r = s.poll(t, "")
+	assert.Empty(t, r.Header.Get(api.HeaderDraining))
+	p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "ping"})
+	out, r := s.poll(t, "?wait=30")
+	assert.Len(t, out.Commands, 1)
+	assert.Empty(t, r.Header.Get(api.HeaderDraining))
+}
+
+// TestHeldPollAnswersEmptyWhenTheStoreFails: when what wakes a held long-poll is the loss of
+// the database (the PostgreSQL listener reconnecting wakes every held poll, and the pool's
+// connections died with it), the poll cannot look at the queue again. Nothing was delivered, so
+// it answers an empty 200 with its normal pacing, never a 500 (issue 11, item 9).
+func TestHeldPollAnswersEmptyWhenTheStoreFails(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		n := notify.NewLocal()
+		steps := newPollSteps()
+		p := newProtocol(t, st, steps.option, func(o *server.Options) { o.Satellites.Notifier = n })
+		s := p.newStation(t, "roof")
+		done := make(chan *servertest.Response, 1)
+		go func() { done <- s.c.Do(t, http.MethodGet, s.path("/commands?wait=30"), nil) }()
+		steps.await(t, server.LongPollWaiting)
+		require.NoError(t, st.SQL().Close())
+		require.NoError(t, n.Notify(t.Context(), s.SatelliteID))
+		select {
+		case r := <-done:
+			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+			var out api.CommandsResponse
+			r.JSON(t, &out)
+			assert.Empty(t, out.Commands)
+			assert.Equal(t, api.PollingIdle, out.PollingMode)
+			assert.Equal(t, api.PollingIdle.Seconds(), out.NextPollSeconds)
+			assert.Equal(t, "60", r.Header.Get(api.HeaderPollInterval))
+		case <-time.After(20 * time.Second):
+			t.Fatal("the woken long-poll did not answer")
+		}
+	})
 }
 
 // TestCrossReplicaWakeup runs two backends on one PostgreSQL database: a long-poll held by A

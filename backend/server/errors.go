@@ -10,6 +10,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/accounts"
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/store"
 )
 
@@ -60,11 +61,16 @@ func (s *Server) fail(c *gin.Context, err error) {
 func (s *Server) classify(err error) *Error {
 	var e *Error
 	var fe *accounts.FieldError
+	var ce *commands.Error
 	switch {
 	case errors.As(err, &e):
 		return e
 	case errors.As(err, &fe):
 		return errInvalid(fe.Field, "%s %s", fe.Field, fe.Message)
+	case errors.As(err, &ce) && ce.Kind == commands.Conflict:
+		return &Error{http.StatusConflict, api.ErrConflict, ce.Message, ""}
+	case errors.As(err, &ce):
+		return errInvalid(ce.Field, "%s", ce.Message)
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound
 	case errors.Is(err, store.ErrLastOwner):

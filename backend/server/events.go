@@ -104,9 +104,9 @@ func (s *Server) events(c *gin.Context) {
 	}
 	if ahead > 0 {
 		s.log.Warn("satellite clock ahead of the backend: events stored with the station's times",
-			zap.String("satellite_id", satelliteOf(c).ID), zap.Duration("ahead", ahead))
+			zap.String("satellite_id", authSatellite(c).ID), zap.Duration("ahead", ahead))
 	}
-	accepted, err := s.store.AddEvents(c.Request.Context(), satelliteOf(c).ID, rows)
+	accepted, err := s.store.AddEvents(c.Request.Context(), authSatellite(c).ID, rows)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -86,7 +86,7 @@ func (s *Server) heartbeat(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	sat := satelliteOf(c)
+	sat := authSatellite(c)
 	hb := &store.Heartbeat{SatelliteID: sat.ID, Status: string(req.Status), Version: req.Version,
 		UptimeSeconds: req.UptimeSeconds, CPUPercent: req.System.CPUPercent,
 		MemoryPercent: req.System.Memory.Percent, DiskPercent: req.System.Disk.Percent, Report: string(report)}

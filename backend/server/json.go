@@ -26,10 +26,10 @@ const codeUnsupportedMediaType = "unsupported_media_type"
 var errNotJSON = &Error{http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
 	"the body must be sent with Content-Type: application/json", ""}
 
-// bind decodes c's JSON body strictly into v and validates it. On failure it answers the
-// request (415 when the body is not declared as JSON, 400 naming the field, or 413) and returns
-// false.
-func (s *Server) bind(c *gin.Context, v validator) bool {
+// bind decodes c's JSON body strictly into v and, when v has a validate method, validates it.
+// On failure it answers the request (415 when the body is not declared as JSON, 400 naming the
+// field, or 413) and returns false.
+func (s *Server) bind(c *gin.Context, v any) bool {
 	if !isJSON(c.GetHeader("Content-Type")) {
 		s.fail(c, errNotJSON)
 		return false
@@ -38,9 +38,11 @@ func (s *Server) bind(c *gin.Context, v validator) bool {
 		s.fail(c, err)
 		return false
 	}
-	if err := v.validate(); err != nil {
-		s.fail(c, err)
-		return false
+	if val, ok := v.(validator); ok {
+		if err := val.validate(); err != nil {
+			s.fail(c, err)
+			return false
+		}
 	}
 	return true
 }
@@ -55,20 +57,16 @@ func isJSON(contentType string) bool {
 	return err == nil && mediaType == "application/json"
 }
 
-// decodeJSON reads exactly one JSON object from r into v: unknown fields, a second value or
-// trailing garbage are errors, and every error names the field where one is known.
+// decodeJSON reads exactly one JSON object from r into v (api.DecodeStrict: unknown fields, a
+// second value or trailing garbage are errors), and every error names the field where one is
+// known.
 func decodeJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return jsonError(err)
-		}
+	err := api.DecodeStrict(r, v)
+	if errors.Is(err, api.ErrTrailingData) {
 		return errInvalid("", "the body must hold a single JSON object and nothing after it")
+	}
+	if err != nil {
+		return jsonError(err)
 	}
 	return nil
 }

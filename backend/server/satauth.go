@@ -10,6 +10,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/notify"
 	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/regtoken"
@@ -43,9 +44,8 @@ type SatelliteOptions struct {
 
 // satellite protocol state, built by satelliteRoutes.
 type satelliteState struct {
-	notifier notify.Notifier
-	tokens   *regtoken.Tokens
-	metrics  *satMetrics
+	tokens  *regtoken.Tokens
+	metrics *satMetrics
 	// draining is closed when the server shuts down: held long-polls answer at once, so a
 	// graceful shutdown does not wait up to 30 s for them.
 	draining  chan struct{}
@@ -53,7 +53,7 @@ type satelliteState struct {
 }
 
 // DrainLongPolls waits for ctx to end, then answers every held long-poll (and every later one)
-// at once with what is pending. Run it beside the HTTP server with the context whose end starts
+// at once with what is pending; an empty answer carries api.HeaderDraining. Run it beside the HTTP server with the context whose end starts
 // the shutdown.
 func (s *Server) DrainLongPolls(ctx context.Context) error {
 	<-ctx.Done()
@@ -84,12 +84,29 @@ func (s *Server) satelliteDefaults() {
 	if o.RegisterLimiter == nil {
 		o.RegisterLimiter = ratelimit.New(6*time.Second, 10, 10_000, s.opts.Now)
 	}
-	s.sat = satelliteState{notifier: o.Notifier, tokens: regtoken.New(s.opts.SecretKey, s.opts.Now),
+	s.sat = satelliteState{tokens: regtoken.New(s.opts.SecretKey, s.opts.Now),
 		metrics: newSatMetrics(s.metrics.registry), draining: make(chan struct{}), drainOnce: &sync.Once{}}
+	s.cmds = commands.New(commands.Options{Store: s.store, Notifier: o.Notifier, Logger: s.log, Lease: o.Lease})
+	s.metrics.registry.MustRegister(s.cmds.Collectors()...)
 }
 
-const ctxSatellite = "talos.satellite"
+// Two different satellites travel in a request's context, under two keys: the satellite whose
+// API key authenticated the request (the satellite protocol's routes), and the satellite a
+// user's route is about (satelliteAccess, teamSatelliteAccess).
+const (
+	ctxAuthSatellite = "talos.authenticated_satellite"
+	ctxSatellite     = "talos.satellite"
+)
 
+// authSatellite is the satellite whose API key authenticated the request, nil for any other
+// credential.
+func authSatellite(c *gin.Context) *store.Satellite {
+	v, _ := c.Get(ctxAuthSatellite)
+	sat, _ := v.(*store.Satellite)
+	return sat
+}
+
+// satelliteOf is the satellite a user's route is about.
 func satelliteOf(c *gin.Context) *store.Satellite {
 	v, _ := c.Get(ctxSatellite)
 	sat, _ := v.(*store.Satellite)
@@ -110,7 +127,7 @@ func (s *Server) satelliteKey(c *gin.Context, key auth.Key) (*Principal, error) 
 	if err := s.keys.Verify(c.Request.Context(), auth.KindSatelliteKey, key.ID, sat.APIKeyHash, key.Secret); err != nil {
 		return nil, verifyError(c, err, errUnauthorized)
 	}
-	c.Set(ctxSatellite, sat)
+	c.Set(ctxAuthSatellite, sat)
 	p := &Principal{Kind: ActorSatellite, SubjectID: sat.ID, TokenID: key.ID}
 	if sat.TeamID != nil {
 		p.TeamID = *sat.TeamID
@@ -128,7 +145,7 @@ func (s *Server) requireSatellite(c *gin.Context) {
 		s.fail(c, errUnauthorized)
 		return
 	}
-	if p.Kind != ActorSatellite || satelliteOf(c) == nil {
+	if p.Kind != ActorSatellite || authSatellite(c) == nil {
 		s.fail(c, errNotFound)
 		return
 	}

@@ -43,13 +43,16 @@ func (s *Server) satelliteRoutes() {
 	inTeam.DELETE("", s.deleteSatellite)
 	byID.GET("", s.getSatellite)
 	byID.PATCH("", s.requireAdmin, s.assignSatellite)
+	// One rule for both paths: whatever users do with a satellite's commands, heartbeats and
+	// events, they do on /api/satellites/{id}/... (team resolved from the satellite) and on
+	// /api/teams/{team}/satellites/{id}/... alike (TestSatelliteRoutesHaveBothPaths holds it).
 	for _, g := range []*gin.RouterGroup{byID, inTeam} {
 		s.operate(g, http.MethodPost, "/commands", s.createCommand)
 		g.GET("/commands/history", s.commandHistory)
 		s.operate(g, http.MethodPost, "/commands/:commandID/cancel", s.cancelCommand)
+		g.GET("/heartbeats", s.listHeartbeats)
+		g.GET("/events", s.listEvents)
 	}
-	inTeam.GET("/heartbeats", s.listHeartbeats)
-	inTeam.GET("/events", s.listEvents)
 }
 
 // satelliteAccess resolves /api/satellites/:satelliteID for a user: the satellite's team decides,
@@ -206,12 +209,12 @@ func (s *Server) register(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	reg, err := s.registrationFor(c, bearer, api.RegisterRequest(req))
+	reg, apiKey, err := s.registrationFor(c, bearer, api.RegisterRequest(req))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.completeRegistration(c, reg)
+	s.completeRegistration(c, reg, apiKey)
 }
 
 // countRegistration counts a finished registration by its HTTP status.
@@ -226,37 +229,38 @@ func bearerValue(c *gin.Context) (string, bool) {
 	return value, ok && strings.EqualFold(scheme, "Bearer") && value != ""
 }
 
-// registrationFor checks the credential and builds the store's registration with a new key.
-func (s *Server) registrationFor(c *gin.Context, bearer string, req api.RegisterRequest) (store.Registration, error) {
+// registrationFor checks the credential and builds the store's registration with a new key; it
+// returns the new key in plaintext too, for the answer (the one time it is shown).
+func (s *Server) registrationFor(c *gin.Context, bearer string, req api.RegisterRequest) (store.Registration, string, error) {
 	reg := store.Registration{SatelliteID: req.SatelliteID, Name: strings.TrimSpace(req.Name),
 		Lat: req.Location.Lat, Lon: req.Location.Lon, AltM: req.Location.AltM, Version: req.Version,
 		Capabilities: req.Capabilities, HeartbeatSeconds: s.opts.Satellites.HeartbeatSeconds}
 	if strings.HasPrefix(bearer, PrefixSatellite+"_") {
 		key, err := auth.ParseKey(bearer)
 		if err != nil {
-			return reg, errUnauthorized
+			return reg, "", errUnauthorized
 		}
 		p, err := s.satelliteKey(c, key)
 		if err != nil {
-			return reg, err
+			return reg, "", err
 		}
 		if req.SatelliteID != p.SubjectID {
-			return reg, errTokenScope
+			return reg, "", errTokenScope
 		}
 		reg.KeyHolder = p.SubjectID
 	} else {
 		claims, err := s.sat.tokens.Parse(bearer)
 		switch {
 		case errors.Is(err, regtoken.ErrExpired):
-			return reg, errTokenExpired
+			return reg, "", errTokenExpired
 		case err != nil:
-			return reg, errTokenInvalid
+			return reg, "", errTokenInvalid
 		}
 		reg.TokenID = claims.ID
 	}
 	key, err := auth.NewKey(PrefixSatellite)
 	if err != nil {
-		return reg, err
+		return reg, "", err
 	}
 	var hash string
 	err = s.guard.Run(c.Request.Context(), auth.KindSatelliteKey, func() (err error) {
@@ -264,18 +268,15 @@ func (s *Server) registrationFor(c *gin.Context, bearer string, req api.Register
 		return err
 	})
 	if err != nil {
-		return reg, guardError(c, err)
+		return reg, "", guardError(c, err)
 	}
 	reg.APIKeyID, reg.APIKeyHash = key.ID, hash
-	c.Set(ctxNewKey, key.String())
-	return reg, nil
+	return reg, key.String(), nil
 }
 
-const ctxNewKey = "talos.new_satellite_key"
-
-func (s *Server) completeRegistration(c *gin.Context, reg store.Registration) {
+func (s *Server) completeRegistration(c *gin.Context, reg store.Registration, apiKey string) {
 	var oldKeyID string
-	if old := satelliteOf(c); old != nil {
+	if old := authSatellite(c); old != nil {
 		oldKeyID = old.APIKeyID
 	}
 	sat, err := s.store.RegisterSatellite(c.Request.Context(), reg)
@@ -291,7 +292,7 @@ func (s *Server) completeRegistration(c *gin.Context, reg store.Registration) {
 	if reg.SatelliteID != "" {
 		a.Action = "satellite.reregister"
 	}
-	resp := api.RegisterResponse{SatelliteID: sat.ID, APIKey: c.GetString(ctxNewKey), Intervals: s.intervals()}
+	resp := api.RegisterResponse{SatelliteID: sat.ID, APIKey: apiKey, Intervals: s.intervals()}
 	if sat.TeamID != nil {
 		a.TeamID, resp.TeamID = *sat.TeamID, *sat.TeamID
 	}
@@ -317,7 +318,7 @@ func registrationError(err error) error {
 
 func (s *Server) intervals() api.Intervals {
 	o := s.opts.Satellites
-	return api.Intervals{PollSeconds: pollIdle, HeartbeatSeconds: o.HeartbeatSeconds,
+	return api.Intervals{PollSeconds: api.PollingIdle.Seconds(), HeartbeatSeconds: o.HeartbeatSeconds,
 		EventsSeconds: o.EventsSeconds, LongPollSeconds: o.LongPollSeconds}
 }
 
@@ -374,7 +375,7 @@ func (s *Server) updateSatellite(c *gin.Context) {
 		Detail: fmt.Sprintf("name=%q maintenance=%t", sat.Name, sat.Maintenance)})
 	if req.Maintenance != nil {
 		// A long-poll in progress answers with the new interval at once.
-		s.wake(c, sat.ID)
+		s.cmds.Wake(c.Request.Context(), sat.ID)
 	}
 	writeJSON(c, http.StatusOK, toSatelliteJSON(sat))
 }

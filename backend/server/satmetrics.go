@@ -2,13 +2,12 @@ package server
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// satMetrics are the satellite protocol's instruments, on the server's registry.
+// satMetrics are the satellite protocol's instruments, on the server's registry (the command
+// queue's own are backend/commands').
 type satMetrics struct {
 	held          prometheus.Gauge
-	delivered     *prometheus.CounterVec
 	events        *prometheus.CounterVec
 	registrations *prometheus.CounterVec
-	wakeFailures  prometheus.Counter
 	clockAhead    prometheus.Counter
 }
 
@@ -18,10 +17,6 @@ func newSatMetrics(reg *prometheus.Registry) *satMetrics {
 			Name: "talos_satellite_long_polls_held",
 			Help: "Command long-polls currently held open by this replica.",
 		}),
-		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "talos_satellite_commands_delivered_total",
-			Help: "Command deliveries by priority; redelivery=true counts deliveries after a lapsed lease.",
-		}, []string{"priority", "redelivery"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "talos_satellite_events_total",
 			Help: "Events received in batches, by result: accepted, duplicate or rejected.",
@@ -30,15 +25,11 @@ func newSatMetrics(reg *prometheus.Registry) *satMetrics {
 			Name: "talos_satellite_registrations_total",
 			Help: "Registration attempts by HTTP status (201 registered, 401/403 refused, 429 rate-limited).",
 		}, []string{"status"}),
-		wakeFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "talos_satellite_wake_failures_total",
-			Help: "Long-poll wake-ups that could not be sent (delivery then waits for the next poll).",
-		}),
 		clockAhead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "talos_satellite_events_clock_ahead_total",
 			Help: "Events stored although their time was more than 5 minutes ahead of the backend's clock (a station clock running fast).",
 		}),
 	}
-	reg.MustRegister(m.held, m.delivered, m.events, m.registrations, m.wakeFailures, m.clockAhead)
+	reg.MustRegister(m.held, m.events, m.registrations, m.clockAhead)
 	return m
 }

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/store"
 )
@@ -86,7 +87,8 @@ type Server struct {
 	userAPI *gin.RouterGroup // /api, a user principal required
 	teamAPI *gin.RouterGroup // /api/teams/:teamID, team scope checked
 
-	sat satelliteState // the satellite protocol (satauth.go)
+	sat  satelliteState    // the satellite protocol (satauth.go)
+	cmds *commands.Service // the command queue's rules (built by satelliteRoutes)
 }
 
 var ginMode sync.Once

@@ -9,19 +9,25 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/talos-gs/talos/backend/api"
 )
 
-// Command is one queued unit of work for a satellite. Status follows api.CommandStatus.
+// Command is one queued unit of work for a satellite. The store knows how to keep and find
+// commands; the queue's rules (what may be queued, which transitions are legal) are
+// backend/commands'.
 type Command struct {
-	ID             string `gorm:"primaryKey"`
-	SatelliteID    string
-	TeamID         string
-	Type           string
-	Priority       string
+	ID          string `gorm:"primaryKey"`
+	SatelliteID string
+	TeamID      string
+	Type        string
+	Priority    api.Priority
+	// PriorityRank is Priority.Rank(), stored for the queue's ORDER BY. CreateCommand derives
+	// it; whatever a caller sets is overwritten.
 	PriorityRank   int
 	Payload        *string
 	CorrelationID  string
-	Status         string
+	Status         api.CommandStatus
 	Attempt        int
 	CreatedBy      string
 	CreatedAt      time.Time
@@ -37,28 +43,24 @@ type Command struct {
 // TableName is the queue's table.
 func (Command) TableName() string { return "satellite_commands" }
 
-// Command states as stored (the same words as api.CommandStatus).
+// Shorter names for the states the queue's statements use.
 const (
-	cmdPending      = "pending"
-	cmdDelivered    = "delivered"
-	cmdAcknowledged = "acknowledged"
-	cmdRunning      = "running"
-	cmdSucceeded    = "succeeded"
-	cmdFailed       = "failed"
-	cmdCancelled    = "cancelled"
-	cmdExpired      = "expired"
+	cmdPending   = api.CommandPending
+	cmdDelivered = api.CommandDelivered
 )
 
-// ErrIllegalTransition means a status change is not allowed from the command's current state.
-var ErrIllegalTransition = errors.New("illegal command status transition")
+// ErrUnknownPriority is returned by CreateCommand for a priority api.Priority does not know.
+var ErrUnknownPriority = errors.New("unknown command priority")
 
-// MaxDelivery is the largest number of commands one poll hands out.
-const MaxDelivery = 50
-
-// CreateCommand queues c as pending; the caller filled its fields except id, status and times.
+// CreateCommand queues c as pending; the caller filled its fields except id, status, rank and
+// times. The rank is derived from c.Priority, which must be one of api's priorities.
 func (s *Store) CreateCommand(ctx context.Context, c *Command) error {
+	if c.Priority.Rank() < 0 {
+		return fmt.Errorf("queue command for %s: priority %q: %w", c.SatelliteID, c.Priority, ErrUnknownPriority)
+	}
 	now := s.Now()
 	c.ID, c.Status, c.Attempt, c.CreatedAt, c.UpdatedAt = NewID(), cmdPending, 0, now, now
+	c.PriorityRank = c.Priority.Rank()
 	if err := translate(s.db.WithContext(ctx).Create(c).Error); err != nil {
 		return fmt.Errorf("queue command for %s: %w", c.SatelliteID, err)
 	}
@@ -74,8 +76,8 @@ func (s *Store) deliverable(ctx context.Context, satelliteID string, now time.Ti
 		Where("(expires_at IS NULL OR expires_at > ?)", now)
 }
 
-// Deliver hands out a satellite's deliverable commands, highest priority first, then oldest:
-// each is marked delivered with a lease ending at now+lease and its attempt counted. It also
+// Deliver hands out a satellite's deliverable commands, at most api.MaxCommandsPerPoll,
+// highest priority first, then oldest: each is marked delivered with a lease ending at now+lease and its attempt counted. It also
 // returns the rank of the most urgent command left waiting (-1: none), for the poll interval.
 //
 // On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so two replicas serving
@@ -95,7 +97,7 @@ func (s *Store) Deliver(ctx context.Context, satelliteID string, lease time.Dura
 	waiting := -1
 	err := s.Tx(ctx, func(tx *Store) error {
 		now := tx.Now()
-		q := tx.deliverable(ctx, satelliteID, now).Order("priority_rank, created_at, id").Limit(MaxDelivery)
+		q := tx.deliverable(ctx, satelliteID, now).Order("priority_rank, created_at, id").Limit(api.MaxCommandsPerPoll)
 		if tx.dialect == Postgres {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 		}
@@ -161,90 +163,41 @@ func (s *Store) CommandOf(ctx context.Context, satelliteID, id string) (*Command
 	return &c, nil
 }
 
-// StatusUpdate is a satellite's report on a command.
+// StatusUpdate is a change of a command's status, with the outcome when it ends the command.
 type StatusUpdate struct {
-	Status string
+	Status api.CommandStatus
 	Result *string
 	Error  string
 }
 
-// statusOrder ranks the forward path a satellite may report along; a report may skip states
-// (a fast command goes from delivered straight to succeeded) but never go back.
-var statusOrder = map[string]int{
-	cmdPending: 0, cmdDelivered: 1, cmdAcknowledged: 2, cmdRunning: 3, cmdSucceeded: 4, cmdFailed: 4,
-}
-
-// UpdateCommandStatus applies a satellite's report. Repeating the current state is a no-op
-// (idempotent retries); a report from a terminal state, or backwards, is ErrIllegalTransition.
-// A report on a pending command is accepted: its lease lapsed, but the satellite did get it.
-// The change is a conditional UPDATE on the status read, so concurrent reports cannot both
-// apply from the same state.
-func (s *Store) UpdateCommandStatus(ctx context.Context, satelliteID, id string, u StatusUpdate) (*Command, error) {
-	for range 3 {
-		c, err := s.CommandOf(ctx, satelliteID, id)
-		if err != nil {
-			return nil, err
-		}
-		if c.Status == u.Status {
-			return c, nil
-		}
-		from, okFrom := statusOrder[c.Status]
-		to, okTo := statusOrder[u.Status]
-		if !okFrom || !okTo || to <= from || to < statusOrder[cmdAcknowledged] {
-			return c, fmt.Errorf("command %s: %s → %s: %w", id, c.Status, u.Status, ErrIllegalTransition)
-		}
-		changed, err := s.applyStatus(ctx, c, u)
-		if err != nil || changed {
-			return c, err
-		}
-	}
-	return nil, fmt.Errorf("command %s: status changed concurrently: %w", id, ErrConflict)
-}
-
-func (s *Store) applyStatus(ctx context.Context, c *Command, u StatusUpdate) (bool, error) {
+// MoveCommand sets a command of a satellite to u.Status, but only while its status is one of
+// from: the change is a conditional UPDATE, so of two concurrent changes from one state only
+// one applies. It returns the command as it is afterwards and whether this call changed it.
+// A terminal status also records the finish time, result and error; every move ends a lease.
+// Another satellite's command is ErrNotFound.
+func (s *Store) MoveCommand(ctx context.Context, satelliteID, id string, from []api.CommandStatus, u StatusUpdate) (*Command, bool, error) {
 	now := s.Now()
 	fields := map[string]any{"status": u.Status, "updated_at": now, "lease_expires_at": nil}
-	if u.Status == cmdSucceeded || u.Status == cmdFailed {
+	if u.Status.Terminal() {
 		fields["finished_at"], fields["result"], fields["error"] = now, u.Result, u.Error
 	}
-	res := s.db.WithContext(ctx).Model(&Command{}).Where("id = ? AND status = ?", c.ID, c.Status).Updates(fields)
-	if res.Error != nil {
-		return false, fmt.Errorf("update command %s: %w", c.ID, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return false, nil
-	}
-	c.Status, c.UpdatedAt, c.LeaseExpiresAt = u.Status, now, nil
-	if u.Status == cmdSucceeded || u.Status == cmdFailed {
-		c.FinishedAt, c.Result, c.Error = &now, u.Result, u.Error
-	}
-	return true, nil
-}
-
-// CancelCommand cancels a pending or delivered command of a satellite; any other state is
-// ErrIllegalTransition, another satellite's command ErrNotFound.
-func (s *Store) CancelCommand(ctx context.Context, satelliteID, id string) (*Command, error) {
-	now := s.Now()
 	res := s.db.WithContext(ctx).Model(&Command{}).
-		Where("id = ? AND satellite_id = ? AND status IN ?", id, satelliteID, []string{cmdPending, cmdDelivered}).
-		Updates(map[string]any{"status": cmdCancelled, "updated_at": now, "finished_at": now, "lease_expires_at": nil})
+		Where("id = ? AND satellite_id = ? AND status IN ?", id, satelliteID, from).Updates(fields)
 	if res.Error != nil {
-		return nil, fmt.Errorf("cancel command %s: %w", id, res.Error)
+		return nil, false, fmt.Errorf("command %s → %s: %w", id, u.Status, translate(res.Error))
 	}
 	c, err := s.CommandOf(ctx, satelliteID, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if res.RowsAffected == 0 {
-		return c, fmt.Errorf("cancel command %s (%s): %w", id, c.Status, ErrIllegalTransition)
-	}
-	return c, nil
+	return c, res.RowsAffected > 0, nil
 }
 
 // CommandQuery pages a satellite's command history, newest first.
 type CommandQuery struct {
 	SatelliteID string
-	Status      string
+	// Status, when not empty, lists only commands in this state.
+	Status api.CommandStatus
 	// Before is a command id: only older commands are listed.
 	Before string
 	Limit  int
@@ -252,7 +205,7 @@ type CommandQuery struct {
 
 // CommandHistory lists commands as q asks.
 func (s *Store) CommandHistory(ctx context.Context, q CommandQuery) ([]Command, error) {
-	db := s.newestFirst(ctx, q.SatelliteID, q.Before, q.Limit, column{"status", q.Status})
+	db := s.newestFirst(ctx, q.SatelliteID, q.Before, q.Limit, column{"status", string(q.Status)})
 	var out []Command
 	if err := db.Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("command history of %s: %w", q.SatelliteID, err)
@@ -260,15 +213,13 @@ func (s *Store) CommandHistory(ctx context.Context, q CommandQuery) ([]Command, 
 	return out, nil
 }
 
-// ExpireCommands marks commands past their expiry that the satellite never acknowledged
-// (pending, delivered) as expired, and returns how many. An acknowledged command is the
-// satellite's to finish: expiring it would turn its later reports into conflicts.
-func (s *Store) ExpireCommands(ctx context.Context) (int64, error) {
+// ExpireCommands marks commands in one of the states from that are past their expiry as
+// expired, and returns how many.
+func (s *Store) ExpireCommands(ctx context.Context, from []api.CommandStatus) (int64, error) {
 	now := s.Now()
 	res := s.db.WithContext(ctx).Model(&Command{}).
-		Where("status IN ? AND expires_at IS NOT NULL AND expires_at <= ?",
-			[]string{cmdPending, cmdDelivered}, now).
-		Updates(map[string]any{"status": cmdExpired, "updated_at": now, "finished_at": now, "lease_expires_at": nil})
+		Where("status IN ? AND expires_at IS NOT NULL AND expires_at <= ?", from, now).
+		Updates(map[string]any{"status": api.CommandExpired, "updated_at": now, "finished_at": now, "lease_expires_at": nil})
 	if res.Error != nil {
 		return 0, fmt.Errorf("expire commands: %w", res.Error)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
 )
@@ -34,7 +35,7 @@ func TestConcurrentDeliveryNeverDoubles(t *testing.T) {
 		sat := newSatellite(t, st, nil)
 		const n = 60
 		for i := range n {
-			c := &store.Command{SatelliteID: sat.ID, Type: "ping", Priority: "normal", PriorityRank: i % 4}
+			c := &store.Command{SatelliteID: sat.ID, Type: "ping", Priority: []api.Priority{api.PriorityImmediate, api.PriorityHigh, api.PriorityNormal, api.PriorityLow}[i%4]}
 			require.NoError(t, st.CreateCommand(t.Context(), c))
 		}
 		var (

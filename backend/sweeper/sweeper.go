@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/notify"
 	"github.com/talos-gs/talos/backend/store"
 )
@@ -46,6 +47,9 @@ type Sweeper struct {
 	// Notifier, when set, wakes the held long-polls of satellites whose commands were released
 	// from a lapsed lease, so they get them again at once instead of at their next poll.
 	Notifier notify.Notifier
+	// Commands applies the queue's rules to expiry (default: a commands.Service over Store and
+	// Notifier).
+	Commands *commands.Service
 	// DownsampleAfter is the age past which heartbeats are thinned (default
 	// DefaultDownsampleAfter); at or above Retention, nothing is thinned.
 	DownsampleAfter time.Duration
@@ -99,6 +103,9 @@ func (s *Sweeper) defaults() {
 	if s.DownsampleSlice <= 0 {
 		s.DownsampleSlice = DefaultDownsampleSlice
 	}
+	if s.Commands == nil {
+		s.Commands = commands.New(commands.Options{Store: s.Store, Notifier: s.Notifier, Logger: s.Log})
+	}
 }
 
 // Result counts what one sweep changed.
@@ -119,7 +126,7 @@ func (s *Sweeper) Sweep(ctx context.Context) Result {
 	s.defaults()
 	var r Result
 	var err error
-	if r.Expired, err = s.Store.ExpireCommands(ctx); err != nil {
+	if r.Expired, err = s.Commands.Expire(ctx); err != nil {
 		s.warn(ctx, "expire commands", err)
 	}
 	if r.Released, r.ReleasedFor, err = s.Store.ReleaseLapsedLeases(ctx); err != nil {

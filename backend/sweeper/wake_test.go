@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/notify"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
@@ -64,9 +65,9 @@ func TestReleasedLeasesWakeTheirSatellites(t *testing.T) {
 
 			leased, idle := satellite(t, st), satellite(t, st)
 			for range 2 {
-				require.NoError(t, st.CreateCommand(ctx, &store.Command{SatelliteID: leased, Type: "ping", Priority: "normal", PriorityRank: 2}))
+				require.NoError(t, st.CreateCommand(ctx, &store.Command{SatelliteID: leased, Type: "ping", Priority: api.PriorityNormal}))
 			}
-			require.NoError(t, st.CreateCommand(ctx, &store.Command{SatelliteID: idle, Type: "ping", Priority: "normal", PriorityRank: 2}))
+			require.NoError(t, st.CreateCommand(ctx, &store.Command{SatelliteID: idle, Type: "ping", Priority: api.PriorityNormal}))
 			cmds, _, err := st.Deliver(ctx, leased, 20*time.Second)
 			require.NoError(t, err)
 			require.Len(t, cmds, 2)

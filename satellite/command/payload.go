@@ -3,7 +3,6 @@ package command
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/talos-gs/talos/backend/api"
@@ -38,13 +37,8 @@ func isAbsent(raw json.RawMessage) bool {
 }
 
 func decodeStrict(raw json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := api.DecodeStrict(bytes.NewReader(raw), v); err != nil {
 		return fmt.Errorf("payload: %w", err)
-	}
-	if dec.More() {
-		return errors.New("payload: trailing data after the JSON value")
 	}
 	return nil
 }

@@ -45,9 +45,9 @@ import (
 
 // Pacing limits and defaults.
 const (
-	MinInterval        = 2 * time.Second
-	MaxInterval        = 300 * time.Second
-	DefaultInterval    = 30 * time.Second
+	MinInterval        = api.MinPollSeconds * time.Second
+	MaxInterval        = api.MaxPollSeconds * time.Second
+	DefaultInterval    = api.PollSecondsNormal * time.Second
 	FallbackAfter      = 3
 	RetryLongPollAfter = time.Hour
 )

@@ -60,7 +60,7 @@ type command struct {
 func New() *Backend {
 	b := &Backend{
 		now:       time.Now,
-		intervals: api.Intervals{PollSeconds: 30, HeartbeatSeconds: 30, EventsSeconds: 3, LongPollSeconds: api.MaxLongPollSeconds},
+		intervals: api.Intervals{PollSeconds: api.PollingNormal.Seconds(), HeartbeatSeconds: 30, EventsSeconds: 3, LongPollSeconds: api.MaxLongPollSeconds},
 		tokens:    map[string]string{},
 		sats:      map[string]*satellite{},
 		keys:      map[string]string{},
@@ -163,27 +163,26 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg}})
 }
 
-func (b *Backend) pollInterval(s *satellite) (api.PollingMode, int) {
-	if s.maintenance {
-		return api.PollingMaintenance, 300
-	}
-	best := 4
-	for _, c := range s.commands {
-		if c.status == api.CommandPending || c.status == api.CommandDelivered {
-			if r := c.Priority.Rank(); r >= 0 && r < best {
-				best = r
-			}
+// pollInterval paces the next poll as the real backend does (api.PollingFor): by the most
+// urgent of the commands in this answer (delivered) and those still pending, or maintenance.
+// Commands leased by an earlier answer do not count: the satellite already has them.
+func (b *Backend) pollInterval(s *satellite, delivered []api.Command) (api.PollingMode, int) {
+	rank := -1
+	consider := func(p api.Priority) {
+		if r := p.Rank(); r >= 0 && (rank < 0 || r < rank) {
+			rank = r
 		}
 	}
-	switch best {
-	case 0:
-		return api.PollingImmediate, 2
-	case 1:
-		return api.PollingHigh, 10
-	case 2, 3:
-		return api.PollingNormal, 30
+	for _, c := range delivered {
+		consider(c.Priority)
 	}
-	return api.PollingIdle, 60
+	for _, c := range s.commands {
+		if c.status == api.CommandPending {
+			consider(c.Priority)
+		}
+	}
+	mode := api.PollingFor(s.maintenance, rank)
+	return mode, mode.Seconds()
 }
 
 func sortCommands(cmds []*command) {

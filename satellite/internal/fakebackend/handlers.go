@@ -1,7 +1,6 @@
 package fakebackend
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -55,12 +54,10 @@ func (b *Backend) auth(next satHandler) http.HandlerFunc {
 	}
 }
 
+// decode reads a request body the way the real backend does (api.DecodeStrict), so a runner
+// sending a field the backend would refuse fails here too.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-	if err == nil {
-		err = json.Unmarshal(body, v)
-	}
-	if err != nil {
+	if err := api.DecodeStrict(io.LimitReader(r.Body, 16<<20), v); err != nil {
 		writeError(w, http.StatusBadRequest, api.ErrInvalidRequest, err.Error())
 		return false
 	}
@@ -192,7 +189,7 @@ func (b *Backend) deliverLocked(s *satellite) api.CommandsResponse {
 		c.LeaseExpiresAt = &lease
 		resp.Commands = append(resp.Commands, c.Command)
 	}
-	resp.PollingMode, resp.NextPollSeconds = b.pollInterval(s)
+	resp.PollingMode, resp.NextPollSeconds = b.pollInterval(s, resp.Commands)
 	return resp
 }
 
@@ -224,23 +221,13 @@ func findCommand(s *satellite, id string) *command {
 	return nil
 }
 
-// order ranks the forward lifecycle; repeats are accepted, going back or leaving a terminal
-// state is a conflict.
-var order = map[api.CommandStatus]int{
-	api.CommandPending: 0, api.CommandDelivered: 1, api.CommandAcknowledged: 2, api.CommandRunning: 3,
-	api.CommandSucceeded: 4, api.CommandFailed: 4, api.CommandCancelled: 4, api.CommandExpired: 4,
-}
-
+// applyTransition applies a report as the real backend does: a repeat is accepted, anything
+// api.ReportAllowed refuses is a conflict.
 func applyTransition(c *command, upd api.CommandStatusUpdate) bool {
 	if upd.Status == c.status {
 		return true
 	}
-	to, ok := order[upd.Status]
-	if !ok || upd.Status == api.CommandPending || upd.Status == api.CommandDelivered ||
-		upd.Status == api.CommandCancelled || upd.Status == api.CommandExpired {
-		return false
-	}
-	if c.status.Terminal() || to <= order[c.status] {
+	if !api.ReportAllowed(c.status, upd.Status) {
 		return false
 	}
 	c.status = upd.Status
