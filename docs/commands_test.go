@@ -177,6 +177,8 @@ var (
 	commandStart = regexp.MustCompile(`(?:^|[\s(/|=])(talos-backend|talos-satellite)(?:\s+|$)`)
 	// Where a command line ends: a comment, a pipe, a command list, a redirect, $( ... ).
 	commandEnd = regexp.MustCompile(`\s#|\||;|&&|\)|\s\d?>`)
+	// A shell comment in a code block: prose, not a command.
+	shellComment = regexp.MustCompile(`(?:^|\s)#.*$`)
 	// A word that can name a subcommand; anything else is an argument or a placeholder.
 	subcommandWord = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 )
@@ -218,7 +220,7 @@ func extractCommands(file, text string) []documentedCommand {
 			i++
 			line = strings.TrimSuffix(line, `\`) + " " + lines[i]
 		}
-		out = append(out, parseCommands(file, start, line)...)
+		out = append(out, parseCommands(file, start, shellComment.ReplaceAllString(line, ""))...)
 	}
 	flushProse()
 	return out
