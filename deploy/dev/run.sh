@@ -11,7 +11,9 @@ set -euo pipefail
 
 BIN=${BIN:-bin}
 DATA_DIR=${DATA_DIR:-data}
-STATION_DIR="${DATA_DIR}/station"
+# The station's state sits next to the backend's data directory, not in it: the data directory
+# is 0700, and the station's team users must reach their directories (<state dir>-teams).
+STATION_DIR="${DATA_DIR%/}-station"
 STATION_CONFIG=${STATION_CONFIG:-deploy/dev/station.yaml}
 ADMIN_EMAIL="${TALOS_BOOTSTRAP_ADMIN_EMAIL:-admin@talos.local}"
 
@@ -116,6 +118,13 @@ elif [ -n "$(find "${DATA_DIR}" -maxdepth 0 -perm /077)" ]; then
   chmod 0700 "${DATA_DIR}"
 fi
 export TALOS_DATA_DIR="${DATA_DIR}"
+# Earlier make runs kept the station inside the data directory: move it out, keeping its identity.
+for old in station station-teams; do
+  if [ -d "${DATA_DIR}/${old}" ] && [ ! -e "${DATA_DIR%/}-${old}" ]; then
+    echo "run: moving ${DATA_DIR}/${old} to ${DATA_DIR%/}-${old}" >&2
+    mv "${DATA_DIR}/${old}" "${DATA_DIR%/}-${old}"
+  fi
+done
 export TALOS_DEV=1
 
 # setsid: each child in a session of its own, so a terminal's Ctrl-C reaches only this script,
