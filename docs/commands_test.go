@@ -75,7 +75,7 @@ func TestDocumentedCommandLinesCatchMistakes(t *testing.T) {
 	doc := "Run `talos-backend user password --email\nadmin@talos.local --password-stdin` to reset.\n\n" +
 		"```sh\n" +
 		"TOKEN=$(talos-backend token mint --team T)\n" +
-		"talos-satellite register --backend URL \\\n    --lattitude 48 # a typo\n" +
+		"talos-satellite register --backend URL \\\n    --latitude-deg 48 # not a flag\n" +
 		"printf pw | talos-backend user create --email E --password-stdin --admin\n" +
 		"```\n"
 	cmds := extractCommands("doc.md", doc)
@@ -86,7 +86,7 @@ func TestDocumentedCommandLinesCatchMistakes(t *testing.T) {
 	want := []string{
 		"",
 		`doc.md:5: talos-backend token has no subcommand "mint"`,
-		"doc.md:6: talos-satellite register takes no flag --lattitude",
+		"doc.md:6: talos-satellite register takes no flag --latitude-deg",
 		"",
 	}
 	for i, c := range cmds {
