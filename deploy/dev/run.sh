@@ -127,9 +127,18 @@ for old in station station-teams; do
 done
 export TALOS_DEV=1
 
+# The children write through a relay that outlives the reader of our output: under
+# `make run 2>&1 | tee log`, Ctrl-C ends tee first, and a Go program whose stderr write fails
+# with EPIPE dies of SIGPIPE (an inherited ignore does not stop that) in the middle of its
+# graceful stop. The relay ignores SIGINT and SIGPIPE and drops what it can no longer write.
+exec {relay}> >(
+  trap '' INT PIPE
+  while IFS= read -r line || [ -n "${line}" ]; do printf '%s\n' "${line}" 2>/dev/null || true; done
+)
+
 # setsid: each child in a session of its own, so a terminal's Ctrl-C reaches only this script,
 # which then stops the two in order.
-setsid "${BIN}/talos-backend" serve &
+setsid "${BIN}/talos-backend" serve >&"${relay}" 2>&1 &
 pids+=($!)
 backend=$!
 
@@ -156,7 +165,7 @@ fi
 status_port=$(free_port 7373)
 status_listen="127.0.0.1:${status_port}"
 setsid "${BIN}/talos-satellite" run --config "${STATION_CONFIG}" --state-dir "${STATION_DIR}" \
-  --status-listen "${status_listen}" &
+  --status-listen "${status_listen}" >&"${relay}" 2>&1 &
 pids+=($!)
 station=$!
 
