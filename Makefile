@@ -17,12 +17,13 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build talos-backend and talos-satellite into bin/
+	@echo "build: bin/talos-backend and bin/talos-satellite (a first build downloads and compiles every dependency:"
+	@echo "       several minutes on a small or busy machine; later builds take seconds)"
 	$(GOBUILD) -o $(BIN)/talos-backend ./backend/cmd/talos-backend
 	$(GOBUILD) -o $(BIN)/talos-satellite ./satellite/cmd/talos-satellite
 
-run: build ## start Talos on the embedded SQLite store in ./data, with one local simulated station (Ctrl-C stops both)
-	@mkdir -p $(DATA_DIR)
-	BIN=$(BIN) DATA_DIR=$(DATA_DIR) deploy/dev/run.sh
+run: build ## start Talos (SQLite in DATA_DIR=./data, address TALOS_LISTEN=127.0.0.1:8080) with one simulated station; Ctrl-C stops both
+	@BIN=$(BIN) DATA_DIR=$(DATA_DIR) deploy/dev/run.sh
 
 test: ## run every test (store and API tests on PostgreSQL too when TALOS_TEST_DATABASE_URL is set)
 	$(GO) test $(RACE) -count=1 -timeout 20m ./...

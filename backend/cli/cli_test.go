@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -137,8 +138,15 @@ func TestServe(t *testing.T) {
 		done <- Main(ctx, nil, strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
 	}()
 
-	url, password := waitForBanner(t, &errOut, done)
-	require.NotEmpty(t, password, "the first start prints the admin password")
+	url, pwFile := waitForBanner(t, &errOut, done)
+	require.Equal(t, filepath.Join(dir, "admin-password"), pwFile, "the first start names the password file")
+	info, err := os.Stat(pwFile)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the password file is for its owner only")
+	raw, err := os.ReadFile(pwFile)
+	require.NoError(t, err)
+	password := strings.TrimSuffix(string(raw), "\n")
+	require.GreaterOrEqual(t, len(password), 12)
 	resp, err := http.Get(url + "/api/health") //nolint:noctx // a test against a local server
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
@@ -148,11 +156,10 @@ func TestServe(t *testing.T) {
 	resp, err = http.Post(url+"/api/auth/login", "application/json", strings.NewReader(body)) //nolint:noctx // as above
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
-	assert.Equal(t, http.StatusOK, resp.StatusCode, "the printed password logs in")
-	assert.NotContains(t, strings.Replace(errOut.String(), "password: "+password, "", 1), password,
-		"the password is printed once, never logged")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the password in the file logs in")
+	assert.NotContains(t, errOut.String(), password, "the password never reaches stderr (journald, container logs)")
 
-	info, err := os.Stat(filepath.Join(dir, "secret.key"))
+	info, err = os.Stat(filepath.Join(dir, "secret.key"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 
@@ -165,10 +172,12 @@ func TestServe(t *testing.T) {
 	}
 }
 
-func waitForBanner(t *testing.T, errOut *syncBuffer, done chan int) (url, password string) {
+// waitForBanner waits for serve's banner and returns the URL it names and, on a first start, the
+// file it names for the generated administrator password.
+func waitForBanner(t *testing.T, errOut *syncBuffer, done chan int) (url, pwFile string) {
 	t.Helper()
 	urlRE := regexp.MustCompile(`Talos is running at (https?://\S+)`)
-	pwRE := regexp.MustCompile(`password: (\S+)\n`)
+	pwRE := regexp.MustCompile(`password: in (\S+) `)
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		select {
@@ -186,6 +195,41 @@ func waitForBanner(t *testing.T, errOut *syncBuffer, done chan int) (url, passwo
 	}
 	t.Fatalf("no banner: %s", errOut.String())
 	return "", ""
+}
+
+// TestServeOnATakenPortCreatesNoAdmin: a first start that cannot listen must fail before it
+// creates the administrator, or the generated password is lost with the failed process.
+func TestServeOnATakenPortCreatesNoAdmin(t *testing.T) {
+	t.Parallel()
+	var lc net.ListenConfig
+	taken, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	dir := t.TempDir()
+	r := runCLI(t, map[string]string{"TALOS_DATA_DIR": dir, "TALOS_LISTEN": taken.Addr().String()}, "", "serve")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "listen on "+taken.Addr().String())
+	assert.Contains(t, r.err, "TALOS_LISTEN", "the error names the setting to change")
+	assert.NoFileExists(t, filepath.Join(dir, "admin-password"))
+
+	// The next start, on a free port, is still the first: it creates the administrator.
+	env := map[string]string{"TALOS_DATA_DIR": dir, "TALOS_LISTEN": "127.0.0.1:0"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, nil, strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
+	}()
+	_, pwFile := waitForBanner(t, &errOut, done)
+	assert.NotEmpty(t, pwFile, "the administrator is created by the first start that serves")
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, errOut.String())
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop after its context ended")
+	}
 }
 
 func TestServeRefusesOpenSecretKey(t *testing.T) {

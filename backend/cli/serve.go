@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -59,8 +61,20 @@ func serve(e *env) error {
 }
 
 func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byte) error {
+	// Listen before anything else has effects: when the port is taken, the first start must fail
+	// before it creates the administrator, or that account's generated password is lost.
+	var lc net.ListenConfig
+	ln, err := lc.Listen(e.ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (--listen, TALOS_LISTEN): %w", cfg.Listen, err)
+	}
+	defer func() { _ = ln.Close() }() // already closed by a served http.Server; harmless twice
 	hasher := auth.Hasher{Params: auth.DefaultParams}
 	boot, err := accounts.EnsureAdmin(e.ctx, st, hasher, cfg.BootstrapEmail, cfg.BootstrapPasswd)
+	if err != nil {
+		return err
+	}
+	pwFile, err := savePassword(cfg, boot)
 	if err != nil {
 		return err
 	}
@@ -73,12 +87,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	if err != nil {
 		return err
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(e.ctx, "tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	printBanner(e.err, cfg, ln.Addr(), boot)
+	printBanner(e.err, cfg, ln.Addr(), boot, pwFile)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("database", string(st.Dialect())),
 		zap.Bool("tls", cfg.TLS()))
 
@@ -132,10 +141,46 @@ func serveHTTP(ctx context.Context, cfg *config.Config, h http.Handler, ln net.L
 	return nil
 }
 
-// printBanner tells the operator where Talos answers and, on first start, the administrator's
-// credentials. It writes to stderr directly, never through the logger, so the one-time password
-// does not end up in log files.
-func printBanner(w io.Writer, cfg *config.Config, addr net.Addr, boot accounts.Bootstrap) {
+// adminPasswordFile is where the first start leaves a generated administrator password, in the
+// data directory (0700) with mode 0600.
+const adminPasswordFile = "admin-password"
+
+// savePassword writes a generated first-admin password to a 0600 file in the data directory and
+// returns its path ("" when nothing was generated). A file rather than stderr: stderr of a service
+// ends up in journald or container logs, readable by more people than the data directory is.
+func savePassword(cfg *config.Config, boot accounts.Bootstrap) (string, error) {
+	if boot.Password == "" {
+		return "", nil
+	}
+	path := filepath.Join(cfg.DataDir, adminPasswordFile)
+	// A file left from an earlier database may have any mode: replace it rather than reuse it.
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("replace %s: %w", path, err)
+	}
+	if err := writeNewFile(path, boot.Password+"\n"); err != nil {
+		return "", fmt.Errorf("save the first administrator's password (%s was created; set a password with "+
+			"`talos-backend user password --email %s --password-stdin`): %w", boot.Email, boot.Email, err)
+	}
+	return path, nil
+}
+
+// writeNewFile creates path with mode 0600 (failing if it exists) and writes s to it.
+func writeNewFile(path, s string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(s); err != nil {
+		_ = f.Close() // the write error is the one to report
+		return err
+	}
+	return f.Close()
+}
+
+// printBanner tells the operator where Talos answers and, on first start, where the
+// administrator's credentials are. It never prints the password itself: stderr of a service
+// goes to journald or container logs.
+func printBanner(w io.Writer, cfg *config.Config, addr net.Addr, boot accounts.Bootstrap, pwFile string) {
 	scheme := "http"
 	if cfg.TLS() {
 		scheme = "https"
@@ -147,8 +192,8 @@ func printBanner(w io.Writer, cfg *config.Config, addr net.Addr, boot accounts.B
 	_, _ = fmt.Fprintf(w, "\nTalos is running at %s://%s\n", scheme, net.JoinHostPort(host, port))
 	if boot.Created {
 		_, _ = fmt.Fprintf(w, "\nFirst start: created the administrator account.\n  email:    %s\n", boot.Email)
-		if boot.Password != "" {
-			_, _ = fmt.Fprintf(w, "  password: %s\n(shown once: log in and change it, POST /api/me/password)\n", boot.Password)
+		if pwFile != "" {
+			_, _ = fmt.Fprintf(w, "  password: in %s (mode 0600; log in, change it, then delete the file)\n", pwFile)
 		} else {
 			_, _ = fmt.Fprintf(w, "  password: the one in TALOS_BOOTSTRAP_ADMIN_PASSWORD (change it after logging in)\n")
 		}

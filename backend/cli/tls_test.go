@@ -40,8 +40,10 @@ func TestServeTLS(t *testing.T) {
 	go func() {
 		done <- Main(ctx, nil, strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
 	}()
-	url, password := waitForBanner(t, &errOut, done)
-	assert.Empty(t, password, "a password from the environment is not printed")
+	url, pwFile := waitForBanner(t, &errOut, done)
+	assert.Empty(t, pwFile, "a password from the environment is not written to a file")
+	assert.NoFileExists(t, filepath.Join(dir, "admin-password"))
+	assert.NotContains(t, errOut.String(), "an operator chosen password")
 	require.True(t, strings.HasPrefix(url, "https://"), url)
 	url = strings.Replace(url, "localhost", "127.0.0.1", 1)
 

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -344,7 +346,11 @@ func TestEventsExactlyOnce(t *testing.T) {
 		require.NoError(t, s.current.cmd.Process.Signal(syscall.SIGTERM))
 		require.NoError(t, s.current.wait(t), "a runner stopped by SIGTERM exits 0; output:\n%s", s.current.logTail())
 
+		// Real concurrent duplicates, as a retried batch racing its first attempt: the last 300
+		// sequence events (stored already) and 100 new ones, one batch sent by six senders at once.
+		sendConcurrentDuplicates(t, b.URL, id, dir)
 		checkSequence(t, id, c.allEvents(t, id, seqEventType))
+		assert.Len(t, c.allEvents(t, id, concurrentEventType), concurrentNew, "the new events of the racing batches, once each")
 
 		// The command the first SIGKILL interrupted was reported failed by the next process,
 		// not run again.
@@ -353,6 +359,66 @@ func TestEventsExactlyOnce(t *testing.T) {
 		assert.Equal(t, executor.InterruptedError, got.Error)
 		assert.Len(t, readLines(t, ranLog(s.progress)), 1, "the slow command ran once")
 	})
+}
+
+const (
+	concurrentEventType = "e2e.concurrent"
+	concurrentNew       = 100
+	concurrentSenders   = 6
+)
+
+// sendConcurrentDuplicates posts one batch from concurrentSenders goroutines released together
+// by a start barrier, with the station's own key: every event must be accepted by exactly one
+// sender and counted as a duplicate by all the others.
+func sendConcurrentDuplicates(t *testing.T, baseURL, satelliteID, stateDir string) {
+	t.Helper()
+	key, err := os.ReadFile(filepath.Join(stateDir, "api_key"))
+	require.NoError(t, err)
+	var batch api.EventBatch
+	for seq := totalEvents - 300; seq < totalEvents; seq++ {
+		batch.Events = append(batch.Events, api.Event{ID: seqEventID(satelliteID, seq), Type: seqEventType,
+			Severity: api.SeverityInfo, Time: time.Now().UTC(), Data: json.RawMessage(fmt.Sprintf(`{"seq":%d}`, seq))})
+	}
+	for range concurrentNew {
+		batch.Events = append(batch.Events, api.Event{ID: uuid.NewString(), Type: concurrentEventType,
+			Severity: api.SeverityInfo, Time: time.Now().UTC()})
+	}
+	body, err := json.Marshal(batch)
+	require.NoError(t, err)
+	url := baseURL + "/api/satellites/" + satelliteID + "/events"
+	results := make([]api.EventBatchResponse, concurrentSenders)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
+			if !assert.NoError(t, err) {
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(key)))
+			req.Header.Set("Content-Type", "application/json")
+			<-start
+			resp, err := http.DefaultClient.Do(req)
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer func() { _ = resp.Body.Close() }()
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.NoError(t, json.NewDecoder(resp.Body).Decode(&results[i]))
+		}()
+	}
+	close(start)
+	wg.Wait()
+	accepted, duplicates := 0, 0
+	for _, r := range results {
+		accepted += r.Accepted
+		duplicates += r.Duplicates
+		assert.Empty(t, r.Rejected)
+	}
+	assert.Equal(t, concurrentNew, accepted, "each new event accepted by one sender")
+	assert.Equal(t, concurrentSenders*len(batch.Events)-concurrentNew, duplicates, "every other copy a duplicate")
 }
 
 // checkSequence asserts that evs are exactly the totalEvents sequence events: each known id

@@ -19,6 +19,7 @@ import (
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/satellite/cli"
+	"github.com/talos-gs/talos/satellite/proc/proctest"
 	"github.com/talos-gs/talos/satellite/runner"
 )
 
@@ -41,6 +42,8 @@ func TestObservationThroughTheUserAPI(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d store.Dialect, dbURL string) {
 		b := startBackend(t, d, dbURL)
 		c := seed(t, b)
+		// Registered before the station starts, so it runs after the station has stopped.
+		proctest.RemoveTeamUsers(t, c.team.ID)
 		dir, id := register(t, b.URL, c.registrationToken(t), "Observing station")
 		// Team users must traverse every parent of <state_dir>-teams/<team>; t.TempDir is 0700.
 		for _, p := range []string{filepath.Dir(filepath.Dir(dir)), filepath.Dir(dir)} {

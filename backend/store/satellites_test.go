@@ -43,10 +43,12 @@ func TestConcurrentDeliveryNeverDoubles(t *testing.T) {
 			seen = map[string]int{}
 			wg   sync.WaitGroup
 		)
+		start := make(chan struct{}) // the pollers start together, as racing replicas do
 		for range 8 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				<-start
 				for {
 					cmds, _, err := st.Deliver(t.Context(), sat.ID, time.Minute)
 					if !assert.NoError(t, err) || len(cmds) == 0 {
@@ -63,6 +65,7 @@ func TestConcurrentDeliveryNeverDoubles(t *testing.T) {
 				}
 			}()
 		}
+		close(start)
 		wg.Wait()
 		assert.Len(t, seen, n)
 		for id, k := range seen {
@@ -99,34 +102,45 @@ func TestRegistrationTokenConsumption(t *testing.T) {
 	})
 }
 
-// TestConcurrentEventBatches: the same batch sent twice at once stores each event once.
+// TestConcurrentEventBatches: the same batch sent several times at once stores each event once.
+// The senders start together (a start barrier) and repeat, so that a dedupe done in application
+// code (look, then insert) has its race window hit on every run, not by luck.
 func TestConcurrentEventBatches(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
-		sat := newSatellite(t, st, nil)
-		batch := func() []store.Event {
-			var out []store.Event
-			for i := range 100 {
-				out = append(out, store.Event{EventID: uuidFor(i), Type: "log", Severity: "info", Time: st.Now()})
+		for round := range 5 {
+			sat := newSatellite(t, st, nil)
+			const senders = 6
+			batches := make([][]store.Event, senders)
+			for i := range batches {
+				for j := range 100 {
+					batches[i] = append(batches[i], store.Event{EventID: uuidFor(j), Type: "log", Severity: "info", Time: st.Now()})
+				}
 			}
-			return out
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			accepted := make([]int, senders)
+			for i := range accepted {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					n, err := st.AddEvents(t.Context(), sat.ID, batches[i])
+					assert.NoError(t, err)
+					accepted[i] = n
+				}()
+			}
+			close(start)
+			wg.Wait()
+			total := 0
+			for _, n := range accepted {
+				total += n
+			}
+			assert.Equal(t, 100, total, "round %d: accepted over all senders", round)
+			evs, err := st.Events(t.Context(), store.EventQuery{SatelliteID: sat.ID, Limit: 1000})
+			require.NoError(t, err)
+			assert.Len(t, evs, 100, "round %d: stored", round)
 		}
-		var wg sync.WaitGroup
-		accepted := make([]int, 4)
-		for i := range accepted {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				n, err := st.AddEvents(t.Context(), sat.ID, batch())
-				assert.NoError(t, err)
-				accepted[i] = n
-			}()
-		}
-		wg.Wait()
-		assert.Equal(t, 100, accepted[0]+accepted[1]+accepted[2]+accepted[3])
-		evs, err := st.Events(t.Context(), store.EventQuery{SatelliteID: sat.ID, Limit: 1000})
-		require.NoError(t, err)
-		assert.Len(t, evs, 100)
 	})
 }
 

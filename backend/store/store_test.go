@@ -145,10 +145,12 @@ func TestConcurrentWrites(t *testing.T) {
 		const writers, each = 16, 10
 		var wg sync.WaitGroup
 		errs := make(chan error, writers*each)
+		start := make(chan struct{}) // the writers start together, so their transactions collide
 		for w := range writers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				<-start
 				for i := range each {
 					u := &store.User{Email: fmt.Sprintf("w%d-%d@example.org", w, i), PasswordHash: "x"}
 					if err := s.CreateUser(ctx, u); err != nil {
@@ -161,6 +163,7 @@ func TestConcurrentWrites(t *testing.T) {
 				}
 			}()
 		}
+		close(start)
 		wg.Wait()
 		close(errs)
 		for err := range errs {

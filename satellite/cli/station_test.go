@@ -21,6 +21,7 @@ import (
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/config"
 	"github.com/talos-gs/talos/satellite/internal/fakebackend"
+	"github.com/talos-gs/talos/satellite/proc/proctest"
 	"github.com/talos-gs/talos/satellite/runner"
 	"github.com/talos-gs/talos/satellite/state"
 )
@@ -67,6 +68,8 @@ func registerStation(t *testing.T, fb *fakebackend.Backend) (dir string, id stat
 	var err error
 	id, err = state.ReadIdentity(dir)
 	require.NoError(t, err)
+	// Registered before the station starts, so it runs after the station has stopped.
+	proctest.RemoveTeamUsers(t, id.TeamID)
 	return dir, id
 }
 

@@ -35,6 +35,9 @@ type Backend struct {
 	wake       chan struct{}
 	requests   map[string]int
 	lastHeader http.Header
+	// team is the team every registration joins: unique per fake, so that parallel tests
+	// running processes as root each get (and remove) a system user of their own.
+	team string
 }
 
 type satellite struct {
@@ -67,6 +70,7 @@ func New() *Backend {
 		lease:     time.Minute,
 		wake:      make(chan struct{}),
 		requests:  map[string]int{},
+		team:      "team-" + rand.Text()[:10],
 	}
 	b.Server = httptest.NewServer(b.routes())
 	return b

@@ -103,7 +103,7 @@ func (b *Backend) registerLocked(req api.RegisterRequest) api.RegisterResponse {
 	}
 	key := newKey()
 	b.keys[key] = s.id
-	return api.RegisterResponse{SatelliteID: s.id, APIKey: key, TeamID: "team-1", Intervals: b.intervals}
+	return api.RegisterResponse{SatelliteID: s.id, APIKey: key, TeamID: b.team, Intervals: b.intervals}
 }
 
 func (b *Backend) poll(w http.ResponseWriter, r *http.Request, s *satellite) {
