@@ -82,7 +82,7 @@ func TestImportNewerEpochOnly(t *testing.T) {
 		hist, err := st.ElementSetHistory(t.Context(), got[0].SpacecraftID, nil, 10)
 		require.NoError(t, err)
 		require.Len(t, hist, 2)
-		assert.Equal(t, day2026(178.5), hist[0].Epoch.Round(time.Millisecond), "newest first")
+		assert.Equal(t, day2026(178.5), hist[0].Epoch.UTC().Round(time.Millisecond), "newest first")
 		assert.Equal(t, "t", hist[0].Source)
 	})
 }
