@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/talos-gs/talos/backend/catalog"
@@ -61,3 +63,20 @@ func mustImport(t testing.TB, c *catalog.Catalog, req catalog.ImportRequest) *ca
 }
 
 func lines(s ...string) string { return strings.Join(s, "") }
+
+// metricValue reads a counter's or gauge's value.
+func metricValue(t testing.TB, m prometheus.Metric) float64 {
+	t.Helper()
+	var out dto.Metric
+	if err := m.Write(&out); err != nil {
+		t.Fatalf("read metric: %v", err)
+	}
+	switch {
+	case out.Counter != nil:
+		return out.Counter.GetValue()
+	case out.Gauge != nil:
+		return out.Gauge.GetValue()
+	}
+	t.Fatalf("metric is neither a counter nor a gauge")
+	return 0
+}

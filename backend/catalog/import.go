@@ -147,7 +147,7 @@ func (c *Catalog) importTransmitters(ctx context.Context, req ImportRequest) (*R
 	txs, errs := ParseTransmitters(req.Data)
 	in := make([]store.TransmitterFor, len(txs))
 	for i, p := range txs {
-		in[i] = store.TransmitterFor{NORADID: p.Transmitter.NORADID, Transmitter: p.Transmitter.row()}
+		in[i] = store.TransmitterFor{NORADID: p.Transmitter.NORADID, Transmitter: p.Transmitter.Row()}
 	}
 	stored, err := c.Store.UpsertTransmitters(ctx, req.TeamID, req.Source, in)
 	if err != nil {
@@ -169,8 +169,8 @@ func (c *Catalog) importTransmitters(ctx context.Context, req ImportRequest) (*R
 	return rep, nil
 }
 
-// row converts a parsed transmitter to the store's row (ids and times are the store's to fill).
-func (t *Transmitter) row() store.Transmitter {
+// Row converts a parsed transmitter to the store's row (ids and times are the store's to fill).
+func (t *Transmitter) Row() store.Transmitter {
 	alive := true
 	if t.Alive != nil {
 		alive = *t.Alive
