@@ -84,6 +84,20 @@ func TestImportNewerEpochOnly(t *testing.T) {
 		require.Len(t, hist, 2)
 		assert.Equal(t, day2026(178.5), hist[0].Epoch.UTC().Round(time.Millisecond), "newest first")
 		assert.Equal(t, "t", hist[0].Source)
+
+		// Within one file, the same rule: a new spacecraft, a newer set, an older one.
+		rep := mustImport(t, c, catalog.ImportRequest{Source: "one file", Data: []byte(
+			tle("Y", "40001", 177.5) + tle("Y", "40001", 178.5) + tle("Y", "40001", 177.0))})
+		assert.Equal(t, 1, rep.SpacecraftCreated)
+		assert.Equal(t, 2, rep.Accepted)
+		assert.Equal(t, 1, rep.Refused)
+		got, err = c.Visible(t.Context(), "", catalog.Filter{NORADIDs: []int{40001}})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, day2026(178.5), got[0].Elements.Epoch.Round(time.Millisecond))
+		hist, err = st.ElementSetHistory(t.Context(), got[0].SpacecraftID, nil, 10)
+		require.NoError(t, err)
+		assert.Len(t, hist, 2)
 	})
 }
 
