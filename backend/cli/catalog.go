@@ -80,7 +80,7 @@ func newCatalogImportCmd(e *env) *cobra.Command {
 }
 
 func readImportFile(e *env, name string) ([]byte, error) {
-	var r io.Reader = e.in
+	r := e.in
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
