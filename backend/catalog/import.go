@@ -53,6 +53,9 @@ type Report struct {
 // ErrNotText is returned for an import that is not UTF-8 text.
 var ErrNotText = errors.New("the input is not UTF-8 text")
 
+// ErrBadSource is returned for a source name that is not short UTF-8 text.
+var ErrBadSource = errors.New("invalid source name")
+
 // ErrTooLarge is returned for an import over MaxImportBytes.
 var ErrTooLarge = fmt.Errorf("the input exceeds %d bytes", MaxImportBytes)
 
@@ -65,6 +68,9 @@ func (c *Catalog) Import(ctx context.Context, req ImportRequest) (*Report, error
 	}
 	if !looksLikeText(req.Data) {
 		return nil, ErrNotText
+	}
+	if err := cleanText(req.Source, maxNameLen); err != nil {
+		return nil, fmt.Errorf("%w: source: %w", ErrBadSource, err)
 	}
 	if req.Format == FormatAuto {
 		req.Format = DetectFormat(req.Data)

@@ -187,6 +187,8 @@ func TestImportRefusesNonText(t *testing.T) {
 	assert.ErrorIs(t, err, catalog.ErrNotText)
 	_, err = c.Import(t.Context(), catalog.ImportRequest{Data: []byte{0xff, 0xfe}})
 	assert.ErrorIs(t, err, catalog.ErrNotText)
+	_, err = c.Import(t.Context(), catalog.ImportRequest{Source: "a\x00b", Data: []byte(tle("X", "40000", 177.5))})
+	assert.ErrorIs(t, err, catalog.ErrBadSource)
 }
 
 // TestImportActiveCatalog imports the real 571-object CelesTrak file on each dialect.
