@@ -13,6 +13,9 @@ import (
 // DefaultStaleEvery is how often the stale watch looks at the catalog.
 const DefaultStaleEvery = 10 * time.Minute
 
+// EventRetention is how long catalog events are kept; the watch prunes older ones.
+const EventRetention = 90 * 24 * time.Hour
+
 // staleBatch bounds the warnings one check writes; the rest follow at the next check.
 const staleBatch = 500
 
@@ -46,11 +49,14 @@ func (w *StaleWatch) Run(ctx context.Context) error {
 	}
 }
 
-// Check updates the gauge and writes the warnings due at the catalog's clock; it returns how
-// many warnings this call wrote.
+// Check updates the gauge, writes the warnings due at the catalog's clock and prunes events
+// older than EventRetention; it returns how many warnings this call wrote.
 func (w *StaleWatch) Check(ctx context.Context) (int, error) {
 	c := w.Catalog
 	now, th := c.now(), c.Thresholds()
+	if _, err := c.Store.PruneCatalogEvents(ctx, now.Add(-EventRetention)); err != nil {
+		return 0, err
+	}
 	n, err := c.Store.CountStaleSets(ctx, th, now)
 	if err != nil {
 		return 0, err

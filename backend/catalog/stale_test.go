@@ -47,5 +47,14 @@ func TestStaleWatch(t *testing.T) {
 		assert.Equal(t, 0, check(181))
 		assert.InDelta(t, 0, metricValue(t, c.Metrics.StaleSets), 0)
 		assert.Equal(t, 1, check(183.6), "the new set, aged, is warned about again")
+
+		// Events older than the retention are pruned by the watch (the store stamps events with
+		// its own clock, the real one, so the watch's clock is moved past that).
+		clk.set(st.Now().Add(catalog.EventRetention + time.Hour))
+		_, err = w.Check(t.Context())
+		require.NoError(t, err)
+		events, err = st.CatalogEvents(t.Context(), "", "", 10)
+		require.NoError(t, err)
+		assert.Empty(t, events, "the set was warned about already, so nothing new is written")
 	})
 }

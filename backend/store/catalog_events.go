@@ -104,3 +104,12 @@ func (s *Store) WarnStaleSet(ctx context.Context, sc *Spacecraft, e *CatalogEven
 	}
 	return won, nil
 }
+
+// PruneCatalogEvents deletes events older than before and returns how many.
+func (s *Store) PruneCatalogEvents(ctx context.Context, before time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Where("at < ?", before.UTC()).Delete(&CatalogEvent{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("prune catalog events: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
