@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
@@ -269,4 +271,26 @@ func TestCatalogAPI(t *testing.T) {
 		r = u.admin.Do(t, http.MethodPost, teamPath+"/spacecraft", map[string]any{"norad_id": "B1234", "name": strings.Repeat("x", 101)})
 		assert.Equal(t, "name", r.Error(t).Field)
 	})
+}
+
+// TestCatalogImportBodyLimit: the import routes take files far over the JSON body limit, up to
+// their own limit (413 beyond it); every other route keeps the general limit.
+func TestCatalogImportBodyLimit(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../catalog/testdata/celestrak-active-2026-177.tle")
+	require.NoError(t, err)
+	h := servertest.New(t, storetest.Open(t, store.SQLite), func(o *server.Options) {
+		o.MaxBodyBytes = 1024
+		o.MaxImportBytes = int64(len(data))
+	})
+	admin := h.TokenClient(t, h.CreateUser(t, "root@example.org", true))
+	r := admin.Do(t, http.MethodPost, "/api/catalog/import?source=celestrak-active", data, "Content-Type", "text/plain")
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	assert.Contains(t, string(r.Body), `"accepted":571`)
+
+	r = admin.Do(t, http.MethodPost, "/api/catalog/import", append(data, '\n'), "Content-Type", "text/plain")
+	assert.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
+	assert.Equal(t, "body_too_large", r.Error(t).Code)
+	r = admin.Do(t, http.MethodPost, "/api/catalog/sources", `{"name": "`+strings.Repeat("x", 2000)+`"}`)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, r.Status, "JSON routes keep the general limit")
 }
