@@ -57,7 +57,8 @@ func newRoot(e *env) *cobra.Command {
 	root.SetOut(e.out)
 	root.SetErr(e.err)
 	config.RegisterFlags(root.PersistentFlags())
-	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newUserCmd(e), newTeamCmd(e), newTokenCmd(e), newPlanCmd(e), newVersionCmd(e))
+	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newUserCmd(e), newTeamCmd(e), newTokenCmd(e), newPlanCmd(e),
+		newCatalogCmd(e), newVersionCmd(e))
 	return root
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/accounts"
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/config"
 	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/store"
@@ -79,10 +80,13 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 		return err
 	}
 	satOpts, satParts := satelliteParts(cfg, st, log)
+	cat := &catalog.Catalog{Store: st, Log: log.Named("catalog"),
+		Stale: store.StaleThresholds{LEO: cfg.CatalogStaleLEO, Other: cfg.CatalogStaleOther}}
 	srv, err := server.New(server.Options{
 		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.SecureCookies(), TrustedProxies: cfg.TrustedProxies,
 		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency}, TokenMaxTTL: cfg.TokenMaxTTL,
+		Catalog: cat,
 	})
 	if err != nil {
 		return err
@@ -96,6 +100,8 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	sweeper := &accounts.SessionSweeper{Store: st, Log: log, Every: time.Hour}
 	g.Go(func() error { return sweeper.Run(ctx) })
 	g.Go(func() error { return srv.DrainLongPolls(ctx) })
+	// The catalog's loops: scheduled source fetches and stale-set warnings (docs/catalog.md).
+	satParts = append(satParts, (&catalog.Fetcher{Catalog: cat}).Run, (&catalog.StaleWatch{Catalog: cat}).Run)
 	for _, part := range satParts {
 		g.Go(func() error { return part(ctx) })
 	}

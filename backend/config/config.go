@@ -43,6 +43,10 @@ type Config struct {
 	// keep one per satellite per bucket (docs/decisions/0056-heartbeat-downsampling.md).
 	HeartbeatDownsampleAfter  time.Duration
 	HeartbeatDownsampleBucket time.Duration
+	// CatalogStaleLEO and CatalogStaleOther: how old a current element set may be, in low Earth
+	// orbit and elsewhere, before the catalog warns about it (docs/catalog.md).
+	CatalogStaleLEO   time.Duration
+	CatalogStaleOther time.Duration
 	// VerifyConcurrency bounds argon2id verifications at once (0: GOMAXPROCS; auth.VerifyLimits).
 	VerifyConcurrency int
 	// PublicURL is the address browsers use (TALOS_PUBLIC_URL), empty when not set; https
@@ -118,6 +122,10 @@ var options = []option{
 		func(c *Config, v string) (err error) { c.PublicURL, err = publicURL(v); return err }},
 	{"token-max-ttl", "TALOS_TOKEN_MAX_TTL", "8760h", "longest lifetime of a personal API token, and that of one created without a ttl",
 		func(c *Config, v string) (err error) { c.TokenMaxTTL, err = positiveDuration(v); return err }},
+	{"catalog-stale-leo", "TALOS_CATALOG_STALE_LEO", "72h", "age past which a low-Earth-orbit element set is warned about as stale",
+		func(c *Config, v string) (err error) { c.CatalogStaleLEO, err = positiveDuration(v); return err }},
+	{"catalog-stale-other", "TALOS_CATALOG_STALE_OTHER", "336h", "age past which an element set of any other orbit is warned about as stale",
+		func(c *Config, v string) (err error) { c.CatalogStaleOther, err = positiveDuration(v); return err }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_EMAIL", "admin@talos.local", "email of the admin created on first start",
 		func(c *Config, v string) error { c.BootstrapEmail = v; return validEmail(v) }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_PASSWORD", "", "password of the admin created on first start (default: random, printed once)",

@@ -110,6 +110,11 @@ func (s *Server) bodyLimit(c *gin.Context) int64 {
 	if c.Request.Method == http.MethodPost && c.FullPath() == eventsRoute {
 		return max(s.opts.MaxBodyBytes, api.MaxEventBatchBytes)
 	}
+	// A catalog file is far larger than any JSON request (the public catalog as OMM JSON is
+	// about 15 MB); only administrators reach these routes, after authentication.
+	if c.Request.Method == http.MethodPost && (c.FullPath() == teamImportRoute || c.FullPath() == globalImportRoute) {
+		return max(s.opts.MaxBodyBytes, s.opts.MaxImportBytes)
+	}
 	return s.opts.MaxBodyBytes
 }
 

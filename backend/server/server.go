@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/store"
@@ -55,6 +56,12 @@ type Options struct {
 	Now func() time.Time
 	// Satellites configure the satellite protocol (satauth.go).
 	Satellites SatelliteOptions
+	// Catalog is the spacecraft catalog the catalog routes use; nil builds one on Store. When
+	// its Metrics are nil they are created on the server's registry (and so shared with
+	// whoever else holds the same Catalog, such as the fetcher started by serve).
+	Catalog *catalog.Catalog
+	// MaxImportBytes caps a catalog import upload (default catalog.MaxImportBytes).
+	MaxImportBytes int64
 	// OnLongPoll, when set, is told each step of a held command long-poll (commands.go); tests
 	// use it to queue a command only once the poll really waits, and to see what woke it.
 	OnLongPoll func(satelliteID string, step LongPollStep)
@@ -87,8 +94,9 @@ type Server struct {
 	userAPI *gin.RouterGroup // /api, a user principal required
 	teamAPI *gin.RouterGroup // /api/teams/:teamID, team scope checked
 
-	sat  satelliteState    // the satellite protocol (satauth.go)
-	cmds *commands.Service // the command queue's rules (built by satelliteRoutes)
+	sat     satelliteState    // the satellite protocol (satauth.go)
+	cmds    *commands.Service // the command queue's rules (built by satelliteRoutes)
+	catalog *catalog.Catalog  // the spacecraft catalog (catalog.go)
 }
 
 var ginMode sync.Once
@@ -107,6 +115,13 @@ func New(o Options) (*Server, error) {
 		metrics: newMetrics(o.Store), operateRoutes: map[string]bool{},
 	}
 	s.metrics.registry.MustRegister(guard.Collectors()...)
+	s.catalog = o.Catalog
+	if s.catalog == nil {
+		s.catalog = &catalog.Catalog{Store: o.Store, Log: o.Logger.Named("catalog")}
+	}
+	if s.catalog.Metrics == nil {
+		s.catalog.Metrics = catalog.NewMetrics(s.metrics.registry)
+	}
 	s.bearers = map[string]bearerAuth{auth.PrefixPersonal: s.personalToken}
 	var err error
 	if s.trustedProxies, err = parseProxies(o.TrustedProxies); err != nil {
@@ -150,6 +165,9 @@ func (o *Options) defaults() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxImportBytes <= 0 {
+		o.MaxImportBytes = catalog.MaxImportBytes
+	}
 	return nil
 }
 
@@ -187,4 +205,5 @@ func (s *Server) routes() {
 	s.auditRoutes()
 	s.regTokenRoutes()
 	s.satelliteRoutes()
+	s.catalogRoutes()
 }
