@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -97,6 +98,8 @@ type Server struct {
 	sat     satelliteState    // the satellite protocol (satauth.go)
 	cmds    *commands.Service // the command queue's rules (built by satelliteRoutes)
 	catalog *catalog.Catalog  // the spacecraft catalog (catalog.go)
+	// planSlots bounds the pass plans computed at once (passes.go): one per core.
+	planSlots chan struct{}
 }
 
 var ginMode sync.Once
@@ -113,6 +116,7 @@ func New(o Options) (*Server, error) {
 		keys:    auth.NewKeyVerifier(o.Hasher, guard, 10_000, 10*time.Minute),
 		csrf:    auth.NewCSRF(o.SecretKey),
 		metrics: newMetrics(o.Store), operateRoutes: map[string]bool{},
+		planSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	s.metrics.registry.MustRegister(guard.Collectors()...)
 	s.catalog = o.Catalog
@@ -206,4 +210,5 @@ func (s *Server) routes() {
 	s.regTokenRoutes()
 	s.satelliteRoutes()
 	s.catalogRoutes()
+	s.passRoutes()
 }
