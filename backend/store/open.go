@@ -39,6 +39,9 @@ func dialectorFor(o Options) (Dialect, gorm.Dialector, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	if err := secureSQLiteFile(sqliteFilePath(o.URL)); err != nil {
+		return "", nil, err
+	}
 	registerSQLiteDriver()
 	return SQLite, sqlite.Dialector{DriverName: sqliteDriverName, DSN: dsn}, nil
 }
