@@ -206,6 +206,7 @@ func (s *Server) routes() {
 	s.userRoutes()
 	s.teamRoutes()
 	s.memberRoutes()
+	s.invitationRoutes()
 	s.auditRoutes()
 	s.regTokenRoutes()
 	s.satelliteRoutes()
