@@ -25,6 +25,9 @@ const (
 	RejectBadData = "invalid_data"
 	// RejectBadReference: command_id is not a UUID, or correlation_id is too long.
 	RejectBadReference = "invalid_reference"
+	// RejectBadText: a text field (named in the message) holds a NUL character or invalid
+	// UTF-8, which the backend's database cannot store.
+	RejectBadText = "invalid_text"
 )
 
 // Per-event limits of an event batch.

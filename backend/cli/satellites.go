@@ -7,6 +7,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/config"
 	"github.com/talos-gs/talos/backend/notify"
+	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/sweeper"
@@ -19,7 +20,8 @@ func satelliteParts(cfg *config.Config, st *store.Store, log *zap.Logger) (serve
 	sw := &sweeper.Sweeper{Store: st, Log: log.Named("sweeper"), Retention: cfg.Retention,
 		DownsampleAfter: cfg.HeartbeatDownsampleAfter, DownsampleBucket: cfg.HeartbeatDownsampleBucket}
 	parts := []func(context.Context) error{sw.Run}
-	opts := server.SatelliteOptions{Notifier: notify.NewLocal(), Lease: cfg.CommandLease}
+	opts := server.SatelliteOptions{Notifier: notify.NewLocal(), Lease: cfg.CommandLease,
+		RegisterLimiter: ratelimit.New(cfg.RegisterEvery, cfg.RegisterBurst, 10_000, nil)}
 	sw.Notifier = opts.Notifier
 	if st.Dialect() != store.Postgres {
 		return opts, parts

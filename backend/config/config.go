@@ -47,6 +47,10 @@ type Config struct {
 	// orbit and elsewhere, before the catalog warns about it (docs/catalog.md).
 	CatalogStaleLEO   time.Duration
 	CatalogStaleOther time.Duration
+	// RegisterBurst and RegisterEvery are the per-address registration limit: RegisterBurst at
+	// once, then one per RegisterEvery.
+	RegisterBurst int
+	RegisterEvery time.Duration
 	// VerifyConcurrency bounds argon2id verifications at once (0: GOMAXPROCS; auth.VerifyLimits).
 	VerifyConcurrency int
 	// PublicURL is the address browsers use (TALOS_PUBLIC_URL), empty when not set; https
@@ -116,6 +120,10 @@ var options = []option{
 		}},
 	{"command-lease", "TALOS_COMMAND_LEASE", "60s", "how long a delivered command may stay unacknowledged before it is delivered again",
 		func(c *Config, v string) (err error) { c.CommandLease, err = positiveDuration(v); return err }},
+	{"register-burst", "TALOS_REGISTER_BURST", "10", "satellite registrations one address may make at once",
+		func(c *Config, v string) (err error) { c.RegisterBurst, err = positiveInt(v); return err }},
+	{"register-every", "TALOS_REGISTER_EVERY", "6s", "after the burst, one registration per address per this duration",
+		func(c *Config, v string) (err error) { c.RegisterEvery, err = positiveDuration(v); return err }},
 	{"verify-concurrency", "TALOS_VERIFY_CONCURRENCY", "0", "argon2id credential checks run at once, 19 MiB each (0: one per CPU); more wait briefly, then get 503",
 		func(c *Config, v string) (err error) { c.VerifyConcurrency, err = nonNegativeInt(v); return err }},
 	{"public-url", "TALOS_PUBLIC_URL", "", "the URL browsers use, e.g. https://talos.example.org (https marks the session cookie Secure)",
@@ -238,6 +246,14 @@ func validBootstrapPassword(v string) error {
 
 func positiveInt64(v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive integer", v)
+	}
+	return n, nil
+}
+
+func positiveInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%q is not a positive integer", v)
 	}

@@ -29,6 +29,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, int64(1<<20), c.MaxBodyBytes)
 	assert.Equal(t, 24*time.Hour, c.SessionTTL)
 	assert.Equal(t, "admin@talos.local", c.BootstrapEmail)
+	assert.Equal(t, 10, c.RegisterBurst)
+	assert.Equal(t, 6*time.Second, c.RegisterEvery)
 	assert.False(t, c.TLS())
 }
 
@@ -54,6 +56,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{nil, []string{"--listen", "nope"}, "--listen"},
 		{map[string]string{"TALOS_MAX_BODY_BYTES": "-1"}, nil, "TALOS_MAX_BODY_BYTES"},
 		{map[string]string{"TALOS_SESSION_TTL": "forever"}, nil, "TALOS_SESSION_TTL"},
+		{map[string]string{"TALOS_REGISTER_BURST": "0"}, nil, "TALOS_REGISTER_BURST"},
+		{map[string]string{"TALOS_REGISTER_EVERY": "-1s"}, nil, "TALOS_REGISTER_EVERY"},
 		{map[string]string{"TALOS_SECRET_KEY": "short"}, nil, "TALOS_SECRET_KEY"},
 		{map[string]string{"TALOS_LOG_LEVEL": "loud"}, nil, "TALOS_LOG_LEVEL"},
 		{map[string]string{"TALOS_DEV": "perhaps"}, nil, "TALOS_DEV"},

@@ -39,17 +39,23 @@ func New(every time.Duration, burst, maxKeys int, now func() time.Time) *Limiter
 // Allow takes one token from key's bucket. When none is left it returns false and how long
 // until one will be.
 func (l *Limiter) Allow(key string) (bool, time.Duration) {
+	return l.AllowAt(key, l.every, l.burst)
+}
+
+// AllowAt is Allow for a key with its own rate: burst events at once, then one per every. The
+// rate is fixed when the key's bucket is made, so a key must always come with the same rate.
+func (l *Limiter) AllowAt(key string, every time.Duration, burst int) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets.Get(key)
 	if !ok {
-		b = rate.NewLimiter(rate.Every(l.every), l.burst)
+		b = rate.NewLimiter(rate.Every(every), max(burst, 1))
 		l.buckets.Add(key, b)
 	}
 	now := l.now()
 	r := b.ReserveN(now, 1)
 	if !r.OK() {
-		return false, l.every
+		return false, every
 	}
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)

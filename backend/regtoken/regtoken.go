@@ -32,6 +32,8 @@ const (
 	DefaultTeamTTL   = 24 * time.Hour
 	MaxTTL           = 30 * 24 * time.Hour
 	MaxUses          = 10_000
+	// MaxRatePerMinute bounds a token's own registration rate.
+	MaxRatePerMinute = 600
 )
 
 // Scopes of a token.
@@ -52,6 +54,9 @@ var (
 type Claims struct {
 	Scope  string `json:"scope"`
 	TeamID string `json:"team_id,omitempty"`
+	// RatePerMinute is the token's own registration rate (0: the per-address limit applies).
+	// It is in the signed claims so the rate limiter can apply it before any database work.
+	RatePerMinute int `json:"rpm,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -79,9 +84,11 @@ type Request struct {
 	// TTL is the lifetime; zero picks the scope's default.
 	TTL time.Duration
 	// Uses is how many registrations it allows; zero means one.
-	Uses      int
-	Name      string
-	CreatedBy string
+	Uses int
+	// RatePerMinute gives a multi-use token its own registration rate (0: none).
+	RatePerMinute int
+	Name          string
+	CreatedBy     string
 }
 
 // Validate checks the request's numbers and names the offending field.
@@ -91,6 +98,10 @@ func (r *Request) Validate() error {
 		return &FieldError{"ttl", fmt.Sprintf("must be a positive duration up to %s", MaxTTL)}
 	case r.Uses < 0 || r.Uses > MaxUses:
 		return &FieldError{"uses", fmt.Sprintf("must be 1 to %d", MaxUses)}
+	case r.RatePerMinute < 0 || r.RatePerMinute > MaxRatePerMinute:
+		return &FieldError{"rate_per_minute", fmt.Sprintf("must be 0 to %d", MaxRatePerMinute)}
+	case r.RatePerMinute > 0 && r.Uses < 2:
+		return &FieldError{"rate_per_minute", "needs a multi-use token (uses of 2 or more)"}
 	case len(r.Name) > 100:
 		return &FieldError{"name", "must be at most 100 characters"}
 	}
@@ -116,7 +127,7 @@ func (t *Tokens) Issue(ctx context.Context, st *store.Store, r Request) (string,
 	}
 	now := st.Now()
 	row := &store.RegistrationToken{ID: store.NewID(), TeamID: r.TeamID, Name: r.Name, CreatedBy: r.CreatedBy,
-		ExpiresAt: now.Add(ttl), UsesAllowed: uses}
+		ExpiresAt: now.Add(ttl), UsesAllowed: uses, RatePerMinute: r.RatePerMinute}
 	signed, err := t.sign(row, now)
 	if err != nil {
 		return "", nil, err
@@ -128,7 +139,7 @@ func (t *Tokens) Issue(ctx context.Context, st *store.Store, r Request) (string,
 }
 
 func (t *Tokens) sign(row *store.RegistrationToken, now time.Time) (string, error) {
-	c := Claims{Scope: ScopeGlobal, RegisteredClaims: jwt.RegisteredClaims{
+	c := Claims{Scope: ScopeGlobal, RatePerMinute: row.RatePerMinute, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: Issuer, Audience: jwt.ClaimStrings{Audience}, ID: row.ID,
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(row.ExpiresAt),
 	}}

@@ -81,7 +81,7 @@ func TestCSRF(t *testing.T) {
 		u := h.CreateUser(t, "ada@example.org", false)
 		team := h.CreateTeam(t, "A", u)
 		h.CreateUser(t, "bob@example.org", false)
-		path := "/api/teams/" + team.ID + "/members"
+		path := "/api/teams/" + team.ID + "/invitations"
 		add := map[string]string{"email": "bob@example.org", "role": "member"}
 
 		c := h.Login(t, u)

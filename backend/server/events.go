@@ -24,6 +24,9 @@ type eventBatchRequest api.EventBatch
 var errBatchTooLarge = &Error{http.StatusRequestEntityTooLarge, api.ErrBodyTooLarge,
 	"a batch holds at most 500 events", "events"}
 
+// checksOwnText: checkEvent checks each event's text, so one bad event rejects only itself.
+func (*eventBatchRequest) checksOwnText() {}
+
 func (r *eventBatchRequest) validate() error {
 	if len(r.Events) > api.MaxEventBatch {
 		return errBatchTooLarge
@@ -35,9 +38,13 @@ func (r *eventBatchRequest) validate() error {
 // ahead of the backend's clock is stored all the same: it happened, and the station's clock is
 // what is wrong; events() counts it and says so in the log (received_at keeps the truth).
 func checkEvent(ev *api.Event) (code, message string) {
-	switch {
-	case !validUUID(ev.ID):
+	if !validUUID(ev.ID) {
 		return api.RejectBadID, "id must be a UUID"
+	}
+	if field, reason := textProblem(ev); reason != "" {
+		return api.RejectBadText, field + " " + reason
+	}
+	switch {
 	case ev.Type == "":
 		return api.RejectMissingType, "type is required"
 	case len(ev.Type) > 100 || !eventTypeRe.MatchString(ev.Type):

@@ -27,28 +27,75 @@ func (r *heartbeatRequest) validate() error {
 	if err := validText("version", r.Version, 0, 100); err != nil {
 		return err
 	}
-	if r.UptimeSeconds < 0 || r.OutboxDepth < 0 || r.EventsDropped < 0 {
-		return errInvalid("uptime_seconds", "uptime_seconds, outbox_depth and events_dropped must not be negative")
+	if err := nonNegative(count{"uptime_seconds", float64(r.UptimeSeconds)},
+		count{"outbox_depth", float64(r.OutboxDepth)}, count{"events_dropped", float64(r.EventsDropped)}); err != nil {
+		return err
 	}
 	if err := validSystem(&r.System); err != nil {
 		return err
 	}
-	if len(r.Processes) > maxHeartbeatProcesses {
+	if err := validProcesses(r.Processes); err != nil {
+		return err
+	}
+	if err := validTracking(r.Tracking); err != nil {
+		return err
+	}
+	return validText("cgroup_limits", r.CgroupLimits, 0, api.MaxCgroupLimitsLen)
+}
+
+// count is a heartbeat figure that cannot be negative, with the JSON path that names it.
+type count struct {
+	field string
+	v     float64
+}
+
+// nonNegative names the first of counts that is negative.
+func nonNegative(counts ...count) error {
+	for _, c := range counts {
+		if c.v < 0 {
+			return errInvalid(c.field, "%s must not be negative", c.field)
+		}
+	}
+	return nil
+}
+
+func validProcesses(ps []api.ProcessInfo) error {
+	if len(ps) > maxHeartbeatProcesses {
 		return errInvalid("processes", "at most %d processes", maxHeartbeatProcesses)
 	}
-	for i := range r.Processes {
-		if err := validText(fmt.Sprintf("processes[%d].name", i), r.Processes[i].Name, 1, 100); err != nil {
+	for i := range ps {
+		p := &ps[i]
+		at := fmt.Sprintf("processes[%d].", i)
+		if err := validText(at+"name", p.Name, 1, 100); err != nil {
+			return err
+		}
+		for _, f := range []struct{ name, v string }{{"team_id", p.TeamID}, {"state", p.State}, {"signal", p.Signal}} {
+			if err := validText(at+f.name, f.v, 0, 100); err != nil {
+				return err
+			}
+		}
+		if err := nonNegative(count{at + "pid", float64(p.PID)}, count{at + "cpu_percent", p.CPUPercent},
+			count{at + "restarts", float64(p.Restarts)}); err != nil {
 			return err
 		}
 	}
-	if r.Tracking != nil {
-		switch r.Tracking.State {
-		case "idle", "preparing", "tracking", "parking":
-		default:
-			return errInvalid("tracking.state", "tracking.state must be idle, preparing, tracking or parking")
-		}
+	return nil
+}
+
+func validTracking(t *api.TrackingState) error {
+	if t == nil {
+		return nil
 	}
-	return validText("cgroup_limits", r.CgroupLimits, 0, api.MaxCgroupLimitsLen)
+	switch t.State {
+	case "idle", "preparing", "tracking", "parking":
+	default:
+		return errInvalid("tracking.state", "tracking.state must be idle, preparing, tracking or parking")
+	}
+	if err := validText("tracking.observation_id", t.ObservationID, 0, 100); err != nil {
+		return err
+	}
+	return nonNegative(count{"tracking.norad_id", float64(t.NoradID)}, count{"tracking.pointing_error_deg", t.PointingErrorDeg},
+		count{"tracking.downlink_hz", t.DownlinkHz})
 }
 
 func validSystem(m *api.SystemMetrics) error {
@@ -66,8 +113,9 @@ func validSystem(m *api.SystemMetrics) error {
 			return err
 		}
 	}
-	if m.Load.Load1 < 0 || m.Load.Load5 < 0 || m.Load.Load15 < 0 {
-		return errInvalid("system.load", "system.load must not be negative")
+	if err := nonNegative(count{"system.load.load1", m.Load.Load1}, count{"system.load.load5", m.Load.Load5},
+		count{"system.load.load15", m.Load.Load15}); err != nil {
+		return err
 	}
 	if t := m.TemperatureC; t != nil && !(*t >= -100 && *t <= 200) {
 		return errInvalid("system.temperature_c", "system.temperature_c must be -100 to 200 °C")

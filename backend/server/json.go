@@ -26,15 +26,19 @@ const codeUnsupportedMediaType = "unsupported_media_type"
 var errNotJSON = &Error{http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
 	"the body must be sent with Content-Type: application/json", ""}
 
-// bind decodes c's JSON body strictly into v and, when v has a validate method, validates it.
-// On failure it answers the request (415 when the body is not declared as JSON, 400 naming the
-// field, or 413) and returns false.
+// bind decodes c's JSON body strictly into v, checks its text (text.go) and, when v has a
+// validate method, validates it. On failure it answers the request (415 when the body is not
+// declared as JSON, 400 naming the field, or 413) and returns false.
 func (s *Server) bind(c *gin.Context, v any) bool {
 	if !isJSON(c.GetHeader("Content-Type")) {
 		s.fail(c, errNotJSON)
 		return false
 	}
 	if err := decodeJSON(c.Request.Body, v); err != nil {
+		s.fail(c, err)
+		return false
+	}
+	if err := checkBodyText(v); err != nil {
 		s.fail(c, err)
 		return false
 	}

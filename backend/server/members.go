@@ -74,9 +74,18 @@ func (s *Server) mayManage(c *gin.Context, target store.Role) bool {
 	return s.requireRole(c, need)
 }
 
+// errInviteInstead answers a team admin adding a member directly: nobody joins a team without
+// accepting an invitation; only global administrators (who manage every account) add directly.
+var errInviteInstead = &Error{http.StatusForbidden, codeForbidden,
+	"team admins invite members: POST /api/teams/{id}/invitations; the user accepts", ""}
+
 func (s *Server) addMember(c *gin.Context) {
+	if p := principalOf(c); p == nil || p.User == nil || !p.User.IsAdmin {
+		s.fail(c, errInviteInstead)
+		return
+	}
 	var req addMemberRequest
-	if !s.requireRole(c, store.RoleAdmin) || !s.bind(c, &req) || !s.mayManage(c, req.Role) {
+	if !s.bind(c, &req) {
 		return
 	}
 	ctx := c.Request.Context()

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/store"
 )
 
 // HeaderRequestID carries the request id in both directions.
@@ -116,6 +117,23 @@ func (s *Server) bodyLimit(c *gin.Context) int64 {
 		return max(s.opts.MaxBodyBytes, s.opts.MaxImportBytes)
 	}
 	return s.opts.MaxBodyBytes
+}
+
+// commandStatusRoute is where a satellite reports a command's progress; the report is
+// idempotent (the same report twice is answered the same and changes nothing more).
+const commandStatusRoute = "/api/satellites/:satelliteID/commands/:commandID/status"
+
+// markIdempotent tells the store which requests may have a statement run twice after a lost
+// database connection (store.Idempotent): every safe method, and the protocol calls that are
+// idempotent by design (an event batch stores each event id once; a status report is
+// idempotent).
+func (s *Server) markIdempotent(c *gin.Context) {
+	route := c.FullPath()
+	if !unsafeMethod(c.Request.Method) ||
+		(c.Request.Method == http.MethodPost && (route == eventsRoute || route == commandStatusRoute)) {
+		c.Request = c.Request.WithContext(store.Idempotent(c.Request.Context()))
+	}
+	c.Next()
 }
 
 // unsafeMethod reports whether method may change state (everything but GET, HEAD, OPTIONS).

@@ -14,23 +14,25 @@ import (
 
 // regTokenJSON is a registration token as listed: never the token itself.
 type regTokenJSON struct {
-	ID          string     `json:"id"`
-	Scope       string     `json:"scope"`
-	TeamID      string     `json:"team_id,omitempty"`
-	Name        string     `json:"name,omitempty"`
-	CreatedBy   string     `json:"created_by,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   time.Time  `json:"expires_at"`
-	UsesAllowed int        `json:"uses_allowed"`
-	UsesLeft    int        `json:"uses_left"`
-	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
-	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	ID          string    `json:"id"`
+	Scope       string    `json:"scope"`
+	TeamID      string    `json:"team_id,omitempty"`
+	Name        string    `json:"name,omitempty"`
+	CreatedBy   string    `json:"created_by,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	UsesAllowed int       `json:"uses_allowed"`
+	UsesLeft    int       `json:"uses_left"`
+	// RatePerMinute is the token's own registration rate (0: the per-address limit).
+	RatePerMinute int        `json:"rate_per_minute"`
+	LastUsedAt    *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
 }
 
 func toRegTokenJSON(t *store.RegistrationToken) regTokenJSON {
 	out := regTokenJSON{ID: t.ID, Scope: regtoken.ScopeGlobal, Name: t.Name, CreatedBy: t.CreatedBy,
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, UsesAllowed: t.UsesAllowed, UsesLeft: t.UsesLeft,
-		LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
+		RatePerMinute: t.RatePerMinute, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
 	if t.TeamID != nil {
 		out.Scope, out.TeamID = regtoken.ScopeTeam, *t.TeamID
 	}
@@ -50,6 +52,9 @@ type createRegTokenRequest struct {
 	// TTL is a Go duration ("24h"); empty picks the default (1 h global, 24 h team).
 	TTL  string `json:"ttl"`
 	Uses int    `json:"uses"`
+	// RatePerMinute gives a multi-use token its own registration rate, in place of the
+	// per-address limit (a campus registering many stations behind one NAT address).
+	RatePerMinute int `json:"rate_per_minute"`
 
 	ttl time.Duration
 }
@@ -70,6 +75,12 @@ func (r *createRegTokenRequest) validate() error {
 	}
 	if r.Uses < 0 || r.Uses > regtoken.MaxUses {
 		return errInvalid("uses", "uses must be 1 to %d (0 or absent: 1)", regtoken.MaxUses)
+	}
+	if r.RatePerMinute < 0 || r.RatePerMinute > regtoken.MaxRatePerMinute {
+		return errInvalid("rate_per_minute", "rate_per_minute must be 0 to %d", regtoken.MaxRatePerMinute)
+	}
+	if r.RatePerMinute > 0 && r.Uses < 2 {
+		return errInvalid("rate_per_minute", "rate_per_minute needs a multi-use token (uses of 2 or more)")
 	}
 	return nil
 }
@@ -121,7 +132,7 @@ func (s *Server) createRegToken(c *gin.Context) {
 		team = &req.TeamID
 	}
 	signed, row, err := s.sat.tokens.Issue(ctx, s.store, regtoken.Request{TeamID: team, TTL: req.ttl,
-		Uses: req.Uses, Name: strings.TrimSpace(req.Name), CreatedBy: principalOf(c).ActorID()})
+		Uses: req.Uses, RatePerMinute: req.RatePerMinute, Name: strings.TrimSpace(req.Name), CreatedBy: principalOf(c).ActorID()})
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -38,14 +38,17 @@ type SatelliteOptions struct {
 	EventsSeconds    int
 	LongPollSeconds  int
 	// RegisterLimiter limits registrations per client address (default: burst 10, then one
-	// per 6 s).
+	// per 6 s; TALOS_REGISTER_BURST and TALOS_REGISTER_EVERY). A registration token carrying
+	// its own rate is limited by that instead.
 	RegisterLimiter *ratelimit.Limiter
 }
 
 // satellite protocol state, built by satelliteRoutes.
 type satelliteState struct {
-	tokens  *regtoken.Tokens
-	metrics *satMetrics
+	tokens *regtoken.Tokens
+	// tokenLimiter holds the buckets of registration tokens that carry their own rate.
+	tokenLimiter *ratelimit.Limiter
+	metrics      *satMetrics
 	// draining is closed when the server shuts down: held long-polls answer at once, so a
 	// graceful shutdown does not wait up to 30 s for them.
 	draining  chan struct{}
@@ -85,7 +88,8 @@ func (s *Server) satelliteDefaults() {
 		o.RegisterLimiter = ratelimit.New(6*time.Second, 10, 10_000, s.opts.Now)
 	}
 	s.sat = satelliteState{tokens: regtoken.New(s.opts.SecretKey, s.opts.Now),
-		metrics: newSatMetrics(s.metrics.registry), draining: make(chan struct{}), drainOnce: &sync.Once{}}
+		tokenLimiter: ratelimit.New(time.Minute, 1, 10_000, s.opts.Now),
+		metrics:      newSatMetrics(s.metrics.registry), draining: make(chan struct{}), drainOnce: &sync.Once{}}
 	s.cmds = commands.New(commands.Options{Store: s.store, Notifier: o.Notifier, Logger: s.log, Lease: o.Lease})
 	s.metrics.registry.MustRegister(s.cmds.Collectors()...)
 }

@@ -192,7 +192,7 @@ var (
 // authorised by a registration token or by the satellite's current key).
 func (s *Server) register(c *gin.Context) {
 	defer s.countRegistration(c)
-	if ok, wait := s.opts.Satellites.RegisterLimiter.Allow(c.ClientIP()); !ok {
+	if ok, wait := s.allowRegistration(c); !ok {
 		c.Header("Retry-After", itoa(ratelimit.RetryAfterSeconds(wait)))
 		s.fail(c, &Error{http.StatusTooManyRequests, api.ErrRateLimited, "too many registrations; retry later", ""})
 		return
@@ -215,6 +215,20 @@ func (s *Server) register(c *gin.Context) {
 		return
 	}
 	s.completeRegistration(c, reg, apiKey)
+}
+
+// allowRegistration applies the registration rate: a genuine token carrying its own rate is
+// limited by that rate (keyed by the token, whatever the address), everything else by the
+// per-address limit. The token's rate is in its signed claims, so this needs no database work
+// and a forged or guessed token gets the per-address limit.
+func (s *Server) allowRegistration(c *gin.Context) (bool, time.Duration) {
+	if bearer, ok := bearerValue(c); ok && !strings.HasPrefix(bearer, PrefixSatellite+"_") {
+		if claims, err := s.sat.tokens.Parse(bearer); err == nil && claims.RatePerMinute > 0 {
+			return s.sat.tokenLimiter.AllowAt("token:"+claims.ID, time.Minute/time.Duration(claims.RatePerMinute),
+				claims.RatePerMinute)
+		}
+	}
+	return s.opts.Satellites.RegisterLimiter.Allow(c.ClientIP())
 }
 
 // countRegistration counts a finished registration by its HTTP status.

@@ -92,12 +92,14 @@ func withClock(clk *testClock) func(*server.Options) {
 }
 
 type createdRegToken struct {
-	ID        string    `json:"id"`
-	Token     string    `json:"token"`
-	Scope     string    `json:"scope"`
-	TeamID    string    `json:"team_id"`
-	UsesLeft  int       `json:"uses_left"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ID       string `json:"id"`
+	Token    string `json:"token"`
+	Scope    string `json:"scope"`
+	TeamID   string `json:"team_id"`
+	UsesLeft int    `json:"uses_left"`
+	// RatePerMinute is the token's own registration rate.
+	RatePerMinute int       `json:"rate_per_minute"`
+	ExpiresAt     time.Time `json:"expires_at"`
 }
 
 // teamToken creates a registration token of p.team through the API, as its owner.

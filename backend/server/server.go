@@ -182,7 +182,7 @@ func (s *Server) buildEngine() error {
 	if err := e.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
 		return err
 	}
-	e.Use(s.requestID, s.metricsObserve, s.requestLog, s.recovery(), s.limitBody)
+	e.Use(s.requestID, s.metricsObserve, s.requestLog, s.recovery(), s.limitBody, s.checkRequestText, s.markIdempotent)
 	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
 	e.NoMethod(func(c *gin.Context) { s.fail(c, errMethodNotAllowed) })
 	s.engine = e
@@ -206,6 +206,7 @@ func (s *Server) routes() {
 	s.userRoutes()
 	s.teamRoutes()
 	s.memberRoutes()
+	s.invitationRoutes()
 	s.auditRoutes()
 	s.regTokenRoutes()
 	s.satelliteRoutes()

@@ -48,10 +48,12 @@ func TestTeamLifecycle(t *testing.T) {
 		assert.Empty(t, list.Teams)
 
 		r = owner.Do(t, http.MethodPost, base+"/members", map[string]string{"email": "member@example.org", "role": "member"})
+		assert.Equal(t, http.StatusForbidden, r.Status, "team admins invite; only global admins add directly")
+		r = admin.Do(t, http.MethodPost, base+"/members", map[string]string{"email": "member@example.org", "role": "member"})
 		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
-		r = owner.Do(t, http.MethodPost, base+"/members", map[string]string{"email": "member@example.org", "role": "member"})
+		r = admin.Do(t, http.MethodPost, base+"/members", map[string]string{"email": "member@example.org", "role": "member"})
 		assert.Equal(t, http.StatusConflict, r.Status)
-		r = owner.Do(t, http.MethodPost, base+"/members", map[string]string{"email": "member@example.org", "role": "boss"})
+		r = admin.Do(t, http.MethodPost, base+"/members", map[string]string{"email": "member@example.org", "role": "boss"})
 		assert.Equal(t, "role", r.Error(t).Field)
 
 		// A member may read but not rename, manage members or read the audit log.

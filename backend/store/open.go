@@ -28,19 +28,28 @@ func IsPostgresURL(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
-func dialectorFor(o Options) (Dialect, gorm.Dialector, error) {
+// dialectorFor picks the engine o.URL names. On PostgreSQL it also returns the pool that
+// survives lost connections (reconnect.go); SQLite has no connections to lose.
+func dialectorFor(o Options) (Dialect, gorm.Dialector, *reconnectPool, error) {
 	if o.URL == "" {
-		return "", nil, fmt.Errorf("open database: no database URL given")
+		return "", nil, nil, fmt.Errorf("open database: no database URL given")
 	}
 	if IsPostgresURL(o.URL) {
-		return Postgres, postgres.Open(o.URL), nil
+		pool, err := openPostgres(o.URL)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		return Postgres, postgres.New(postgres.Config{Conn: pool}), pool, nil
 	}
 	dsn, err := sqliteDSN(o.URL, o.BusyTimeout)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
+	}
+	if err := secureSQLiteFile(sqliteFilePath(o.URL)); err != nil {
+		return "", nil, nil, err
 	}
 	registerSQLiteDriver()
-	return SQLite, sqlite.Dialector{DriverName: sqliteDriverName, DSN: dsn}, nil
+	return SQLite, sqlite.Dialector{DriverName: sqliteDriverName, DSN: dsn}, nil, nil
 }
 
 // sqliteDSN turns a path (or file: URI) into a DSN with the pragmas Talos relies on: WAL so
@@ -66,7 +75,8 @@ func sqliteDSN(path string, busy time.Duration) (string, error) {
 	return "file:" + base + "?" + q.Encode(), nil
 }
 
-func applyPool(db *sql.DB, d Dialect, o Options) {
+// applyPool sizes db's pool as o asks and returns the number of idle connections it keeps.
+func applyPool(db *sql.DB, d Dialect, o Options) int {
 	maxOpen, maxIdle := o.MaxOpenConns, o.MaxIdleConns
 	if maxOpen <= 0 {
 		maxOpen = postgresMaxOpen
@@ -84,4 +94,5 @@ func applyPool(db *sql.DB, d Dialect, o Options) {
 	db.SetMaxOpenConns(maxOpen)
 	db.SetMaxIdleConns(min(maxIdle, maxOpen))
 	db.SetConnMaxLifetime(lifetime)
+	return min(maxIdle, maxOpen)
 }

@@ -20,8 +20,11 @@ type RegistrationToken struct {
 	ExpiresAt   time.Time
 	UsesAllowed int
 	UsesLeft    int
-	LastUsedAt  *time.Time
-	RevokedAt   *time.Time
+	// RatePerMinute, when above 0, limits registrations with this token to so many a minute
+	// (burst as many), in place of the per-address limit.
+	RatePerMinute int
+	LastUsedAt    *time.Time
+	RevokedAt     *time.Time
 }
 
 // Why a registration token cannot be consumed. The server maps each to its stable error code.

@@ -39,6 +39,8 @@ type Store struct {
 	sqlDB   *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	pool    *reconnectPool // PostgreSQL only
+	inTx    bool           // this Store is the inside of Tx
 }
 
 // Options configure Open.
@@ -59,7 +61,7 @@ type Options struct {
 // Open connects to the database named by o.URL and checks that it answers. It does not migrate:
 // call Migrate.
 func Open(ctx context.Context, o Options) (*Store, error) {
-	dialect, dialector, err := dialectorFor(o)
+	dialect, dialector, pool, err := dialectorFor(o)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +77,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	applyPool(sqlDB, dialect, o)
-	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: o.Now}
+	maxIdle := applyPool(sqlDB, dialect, o)
+	if pool != nil {
+		pool.maxIdle = maxIdle
+		if err := pool.registerRetry(db); err != nil {
+			_ = sqlDB.Close()
+			return nil, fmt.Errorf("open %s database: %w", dialect, err)
+		}
+	}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: o.Now, pool: pool}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -112,10 +121,20 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the connection pool.
 func (s *Store) Close() error { return s.sqlDB.Close() }
 
-// Tx runs fn in a transaction, committed when fn returns nil.
+// Tx runs fn in a transaction, committed when fn returns nil. Under an Idempotent context a
+// transaction that lost its PostgreSQL connection is run once more, from the start, on another
+// connection (reconnect.go); fn must then be safe to call twice, as idempotent work is.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	err := s.tx(ctx, fn)
+	if err != nil && s.pool != nil && !s.inTx && isIdempotent(ctx) && ctx.Err() == nil && s.pool.lost(err) && pause(ctx) {
+		err = s.tx(ctx, fn)
+	}
+	return err
+}
+
+func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
 	return s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		return fn(&Store{db: gtx, sqlDB: s.sqlDB, dialect: s.dialect, now: s.now})
+		return fn(&Store{db: gtx, sqlDB: s.sqlDB, dialect: s.dialect, now: s.now, pool: s.pool, inTx: true})
 	})
 }
 
