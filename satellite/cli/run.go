@@ -45,6 +45,7 @@ func newRunCmd(s stdio) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ignoreBrokenPipes()
 			ctx, stop := signalContext(cmd.Context(), s)
 			defer stop()
 			return runStation(ctx, cfg)
@@ -89,6 +90,12 @@ func newLogger(c config.Log) (*zap.Logger, zap.AtomicLevel, error) {
 	}
 	return log, level, nil
 }
+
+// ignoreBrokenPipes keeps a write to a closed stdout or stderr from killing the runner. Go
+// dies of SIGPIPE on such a write by default; under `make run 2>&1 | tee log`, Ctrl-C ends tee
+// first, and the next log line would kill the runner before its graceful stop (final heartbeat,
+// event flush). Ignored, the write fails with EPIPE instead and the log line is lost, nothing else.
+func ignoreBrokenPipes() { signal.Ignore(syscall.SIGPIPE) }
 
 // signalContext is cancelled by the first SIGTERM/SIGINT; a second one exits at once.
 func signalContext(parent context.Context, s stdio) (context.Context, context.CancelFunc) {
