@@ -121,6 +121,10 @@ func NewWithOptions(cfg config.Config, log *zap.Logger, opts Options, parts ...a
 		r.closeStores()
 		return nil, err
 	}
+	if err := r.listenStatus(); err != nil {
+		r.closeStores()
+		return nil, err
+	}
 	if err := r.Add(parts...); err != nil {
 		r.closeStores()
 		return nil, err
@@ -206,7 +210,24 @@ func (r *Runner) openStores() error {
 	return err
 }
 
+// ErrStatusListen is returned by New when the status endpoint cannot bind its address.
+var ErrStatusListen = errors.New("the status endpoint cannot listen")
+
+// listenStatus binds the status endpoint's port before anything else starts: a port in use
+// (a second station on the machine) fails here with a message naming the setting, before the
+// station announces itself online or builds its devices.
+func (r *Runner) listenStatus() error {
+	if err := r.status.Listen(context.Background()); err != nil {
+		return fmt.Errorf("%w on %s (set another loopback port with --status-listen or status.listen; port 0 picks a free one): %w",
+			ErrStatusListen, r.cfg.Status.Listen, errors.Unwrap(err))
+	}
+	return nil
+}
+
 func (r *Runner) closeStores() {
+	if r.status != nil {
+		_ = r.status.Close() // nothing to lose: the endpoint has not served
+	}
 	if r.outbox != nil {
 		_ = r.outbox.Close()
 	}
