@@ -16,6 +16,7 @@ import (
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/satellite/client"
 	"github.com/talos-gs/talos/satellite/command"
+	"github.com/talos-gs/talos/satellite/runner"
 )
 
 // satellite returns the team's satellite id as the user API lists it.
@@ -175,7 +176,7 @@ func TestLapsedLeaseRedeliversAndRunsOnce(t *testing.T) {
 		})
 		c := seed(t, b)
 		part := &counter{runs: map[string]int{}}
-		s := startStation(t, b.URL, c.registrationToken(t), "Roof station", part)
+		s := startStation(t, b.URL, c.registrationToken(t), "Roof station", runner.Extras{Handlers: part.Handlers()})
 
 		s.wire.cutStatus.Store(true)
 		cmd := c.createCommand(t, c.operator, s.id, map[string]any{"type": "e2e.count", "priority": "immediate"})

@@ -14,19 +14,13 @@ import (
 
 	"github.com/talos-gs/talos/satellite/client"
 	"github.com/talos-gs/talos/satellite/config"
-	"github.com/talos-gs/talos/satellite/events"
 	"github.com/talos-gs/talos/satellite/runner"
+	"github.com/talos-gs/talos/satellite/station"
 )
 
 // exitKeyRevoked is the exit code when the backend refuses the API key (sysexits EX_CONFIG).
 // The systemd unit lists it in RestartPreventExitStatus: restarting cannot fix a revoked key.
 const exitKeyRevoked = 78
-
-// PartFactory builds one more optional part of the runner, beyond the station's own (proc,
-// devices, scheduler: station.go). A factory returning nil adds nothing.
-type PartFactory func(cfg config.Config, log *zap.Logger, em events.Emitter) (any, error)
-
-var partFactories []PartFactory
 
 // forceExit ends the process on a second signal.
 var forceExit = os.Exit
@@ -61,7 +55,7 @@ func runStation(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	r, err := Assemble(ctx, cfg, log, runner.Options{Level: &level})
+	r, err := station.Assemble(ctx, cfg, log, runner.Options{Level: &level})
 	if err != nil {
 		return err
 	}

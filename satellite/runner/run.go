@@ -62,9 +62,9 @@ func (r *Runner) runIntake(ctx context.Context) error {
 	for name, run := range loops {
 		g.Go(func() error { return wrap(name, run(gctx)) })
 	}
-	for i, p := range r.parts {
-		if part, ok := p.(Part); ok {
-			g.Go(func() error { return wrap(fmt.Sprintf("part %d (%T)", i, p), part.Run(gctx)) })
+	for _, x := range r.extras {
+		for _, loop := range x.Loops {
+			g.Go(func() error { return wrap(loop.Name, loop.Run(gctx)) })
 		}
 	}
 	err := g.Wait()

@@ -1,8 +1,9 @@
-// Package runner assembles talos-satellite: it opens the state directory, builds the client,
-// the loops (poller, heartbeat, outbox, executor, status endpoint, housekeeping) and the
-// optional parts the lead plugs in (proc, tracker, ...), and runs them under one errgroup with
-// a staged shutdown: stop taking work, let running commands finish (drain timeout), then flush
-// the outbox under its own timeout.
+// Package runner is talos-satellite's protocol core: it opens the state directory, builds the
+// client and the loops that talk to the backend (poller, heartbeat, outbox, executor, status
+// endpoint, housekeeping), takes the station's own parts through Plug (satellite/station builds
+// them: processes, devices, scheduler), and runs everything under one errgroup with a staged
+// shutdown: stop taking work, let running commands finish (drain timeout), send the final
+// heartbeat, then flush the outbox under its own timeout.
 package runner
 
 import (
@@ -33,24 +34,34 @@ import (
 	"github.com/talos-gs/talos/satellite/statusapi"
 )
 
-// Part is an optional long-running component (proc, tracker, scheduler) run under the
-// runner's errgroup. Its Run must return when ctx is done.
-type Part interface {
-	Run(ctx context.Context) error
+// Extras are what a station adds to the runner's protocol loops, each field by its role;
+// every field is optional. satellite/station fills them from the hardware it builds.
+type Extras struct {
+	// Loops run under the runner's errgroup from Run until its context ends; each must return
+	// then. An error from one stops the runner.
+	Loops []Loop
+	// Handlers serve command types beside the runner's built-ins; a type served twice is a
+	// wiring error.
+	Handlers command.Handlers
+	// Processes reports decoder processes in heartbeats and GET /api/status.
+	Processes ProcessReporter
+	// Tracking reports the tracker's state in heartbeats and GET /api/status.
+	Tracking TrackingReporter
 }
 
-// CommandServer is a part that serves command types; its handlers join the executor's registry.
-type CommandServer interface {
-	Handlers() command.Handlers
+// Loop is a named long-running part (the name prefixes its errors).
+type Loop struct {
+	Name string
+	Run  func(ctx context.Context) error
 }
 
-// ProcessReporter is a part whose processes appear in heartbeats.
+// ProcessReporter reports decoder processes and whether they run under cgroup limits.
 type ProcessReporter interface {
 	Processes() []api.ProcessInfo
 	CgroupLimits() string
 }
 
-// TrackingReporter is a part whose tracking state appears in heartbeats and status.
+// TrackingReporter reports what the tracker is doing.
 type TrackingReporter interface {
 	Tracking() *api.TrackingState
 }
@@ -90,18 +101,18 @@ type Runner struct {
 
 	maintenance atomic.Bool
 	ivMu        sync.Mutex // guards identity.Intervals, changed by config.update
-	parts       []any
+	extras      []Extras   // set by Plug before Run, read-only from then on
 	running     atomic.Bool
 }
 
-// New builds a runner from the configuration and the registered identity in cfg.StateDir.
-// parts may implement Part, CommandServer, ProcessReporter and TrackingReporter.
-func New(cfg config.Config, log *zap.Logger, parts ...any) (*Runner, error) {
-	return NewWithOptions(cfg, log, Options{}, parts...)
+// New builds a runner from the configuration and the registered identity in cfg.StateDir. It
+// binds the status endpoint's port; Plug adds a station's parts, Run runs everything.
+func New(cfg config.Config, log *zap.Logger) (*Runner, error) {
+	return NewWithOptions(cfg, log, Options{})
 }
 
 // NewWithOptions is New with test seams.
-func NewWithOptions(cfg config.Config, log *zap.Logger, opts Options, parts ...any) (*Runner, error) {
+func NewWithOptions(cfg config.Config, log *zap.Logger, opts Options) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -122,10 +133,6 @@ func NewWithOptions(cfg config.Config, log *zap.Logger, opts Options, parts ...a
 		return nil, err
 	}
 	if err := r.listenStatus(); err != nil {
-		r.closeStores()
-		return nil, err
-	}
-	if err := r.Add(parts...); err != nil {
 		r.closeStores()
 		return nil, err
 	}
@@ -224,6 +231,14 @@ func (r *Runner) listenStatus() error {
 	return nil
 }
 
+// Close releases the stores and the status port of a runner that will not Run (its assembly
+// failed). Run releases them itself; after Close, Run refuses to start.
+func (r *Runner) Close() {
+	if r.running.CompareAndSwap(false, true) {
+		r.closeStores()
+	}
+}
+
 func (r *Runner) closeStores() {
 	if r.status != nil {
 		_ = r.status.Close() // nothing to lose: the endpoint has not served
@@ -258,7 +273,9 @@ func (r *Runner) buildLoops() error {
 	r.poller = poller.New(poller.Options{Source: r.sat, Sink: r.executor, Logger: r.log.Named("poller"), Clock: r.clk,
 		Now: r.opts.Now, Backoff: r.newBackoff(), LongPoll: r.longPoll()})
 	r.system = &heartbeat.System{DiskPath: r.cfg.StateDir, ThermalRoot: r.cfg.Heartbeat.ThermalRoot}
+	parts := reports{r}
 	r.heartbeat = heartbeat.New(heartbeat.Options{Sender: r.sat, Sampler: r.system, Outbox: r.outbox, Status: r.Status,
+		Processes: []heartbeat.ProcessReporter{parts}, Tracking: []heartbeat.TrackingReporter{parts},
 		Logger: r.log.Named("heartbeat"), Clock: r.clk, Backoff: r.newBackoff(),
 		Interval: time.Duration(r.identity.Intervals.HeartbeatSeconds) * time.Second})
 	var err error
@@ -270,52 +287,61 @@ func (r *Runner) buildLoops() error {
 	return r.registerMetrics()
 }
 
-// Add plugs parts in; call it before Run. A value that implements none of the part interfaces
-// is a wiring error.
-func (r *Runner) Add(parts ...any) error {
+// Plug adds a station's parts; call it before Run. A command type already served is refused
+// and nothing of x is added.
+func (r *Runner) Plug(x Extras) error {
 	if r.running.Load() {
-		return errors.New("runner: Add after Run")
+		return errors.New("runner: Plug after Run")
 	}
-	for i, p := range parts {
-		used := false
-		if cs, ok := p.(CommandServer); ok {
-			if err := r.executor.Register(cs.Handlers()); err != nil {
-				return fmt.Errorf("part %d (%T): %w", i, p, err)
-			}
-			used = true
+	for i, loop := range x.Loops {
+		if loop.Name == "" || loop.Run == nil {
+			return fmt.Errorf("plug: loop %d (%q) needs a name and a Run", i, loop.Name)
 		}
-		_, isPart := p.(Part)
-		_, isProc := p.(ProcessReporter)
-		_, isTrack := p.(TrackingReporter)
-		if !used && !isPart && !isProc && !isTrack {
-			return fmt.Errorf("part %d (%T) implements none of Part, CommandServer, ProcessReporter, TrackingReporter", i, p)
-		}
-		r.parts = append(r.parts, p)
 	}
-	r.heartbeat = heartbeat.New(heartbeat.Options{Sender: r.sat, Sampler: r.system, Outbox: r.outbox, Status: r.Status,
-		Processes: r.processReporters(), Tracking: r.trackingReporters(), Logger: r.log.Named("heartbeat"),
-		Clock: r.clk, Backoff: r.newBackoff(), Interval: r.heartbeat.Interval()})
+	if len(x.Handlers) > 0 {
+		if err := r.executor.Register(x.Handlers); err != nil {
+			return fmt.Errorf("plug: %w", err)
+		}
+	}
+	r.extras = append(r.extras, x)
 	return nil
 }
 
-func (r *Runner) processReporters() []heartbeat.ProcessReporter {
-	var out []heartbeat.ProcessReporter
-	for _, p := range r.parts {
-		if pr, ok := p.(ProcessReporter); ok {
-			out = append(out, pr)
+// reports gathers the plugged parts' reports for the heartbeat and the status snapshot.
+type reports struct{ r *Runner }
+
+func (p reports) Processes() []api.ProcessInfo {
+	var out []api.ProcessInfo
+	for _, x := range p.r.extras {
+		if x.Processes != nil {
+			out = append(out, x.Processes.Processes()...)
 		}
 	}
 	return out
 }
 
-func (r *Runner) trackingReporters() []heartbeat.TrackingReporter {
-	var out []heartbeat.TrackingReporter
-	for _, p := range r.parts {
-		if tr, ok := p.(TrackingReporter); ok {
-			out = append(out, tr)
+func (p reports) CgroupLimits() string {
+	limits := ""
+	for _, x := range p.r.extras {
+		if x.Processes != nil {
+			if c := x.Processes.CgroupLimits(); c != "" {
+				limits = c
+			}
 		}
 	}
-	return out
+	return limits
+}
+
+func (p reports) Tracking() *api.TrackingState {
+	var ts *api.TrackingState
+	for _, x := range p.r.extras {
+		if x.Tracking != nil {
+			if t := x.Tracking.Tracking(); t != nil {
+				ts = t
+			}
+		}
+	}
+	return ts
 }
 
 // Emitter is where parts send events: the durable outbox.
