@@ -68,8 +68,8 @@ type TrackingReporter interface {
 
 // Options are the test seams of New; the zero value is production.
 type Options struct {
+	// Clock is the runner's one clock: every loop waits on it and measures with it.
 	Clock clock.Clock
-	Now   func() time.Time // measures request durations (default time.Now)
 	Rand  backoff.Rand
 	// Level is the logger's level, changed by config.update; nil: a fresh one at cfg.Log.Level
 	// (changes then only show in the diagnostics).
@@ -179,10 +179,10 @@ func (r *Runner) buildClientWithKey(key string) error {
 	if err := CheckTransportSecurity(u, r.cfg.Backend.Insecure); err != nil {
 		return err
 	}
-	r.health = statusapi.NewHealth(raw, r.registry, nil)
+	r.health = statusapi.NewHealth(raw, r.registry, r.clk.Now)
 	c, err := client.New(client.Options{BaseURL: raw, APIKey: key, Timeout: r.cfg.Backend.Timeout,
 		TLS:      client.TLSOptions{CAFile: r.cfg.Backend.CAFile, CertFile: r.cfg.Backend.CertFile, KeyFile: r.cfg.Backend.KeyFile},
-		Observer: r.health, Transport: r.opts.Transport, Now: r.opts.Now})
+		Observer: r.health, Transport: r.opts.Transport, Clock: r.clk})
 	if err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func (r *Runner) buildLoops() error {
 		Clock: r.clk, Rand: r.opts.Rand, Workers: r.cfg.Executor.Workers, DrainTimeout: r.cfg.Executor.DrainTimeout,
 		Handlers: executor.Builtins{Clock: r.clk, Settings: r, Maintenance: r, Diagnostics: r.Diagnostics}.Handlers()})
 	r.poller = poller.New(poller.Options{Source: r.sat, Sink: r.executor, Logger: r.log.Named("poller"), Clock: r.clk,
-		Now: r.opts.Now, Backoff: r.newBackoff(), LongPoll: r.longPoll()})
+		Backoff: r.newBackoff(), LongPoll: r.longPoll()})
 	r.system = &heartbeat.System{DiskPath: r.cfg.StateDir, ThermalRoot: r.cfg.Heartbeat.ThermalRoot}
 	parts := reports{r}
 	r.heartbeat = heartbeat.New(heartbeat.Options{Sender: r.sat, Sampler: r.system, Outbox: r.outbox, Status: r.Status,
