@@ -225,7 +225,7 @@ var ErrStatusListen = errors.New("the status endpoint cannot listen")
 // station announces itself online or builds its devices.
 func (r *Runner) listenStatus() error {
 	if err := r.status.Listen(context.Background()); err != nil {
-		return fmt.Errorf("%w on %s (set another loopback port with --status-listen or status.listen; port 0 picks a free one): %w",
+		return fmt.Errorf("%w on %s (choose a free loopback port with --status-listen or status.listen): %w",
 			ErrStatusListen, r.cfg.Status.Listen, errors.Unwrap(err))
 	}
 	return nil
@@ -241,7 +241,7 @@ func (r *Runner) Close() {
 
 func (r *Runner) closeStores() {
 	if r.status != nil {
-		_ = r.status.Close() // nothing to lose: the endpoint has not served
+		_ = r.status.Close() // after Run the server already closed it; before, nothing was served
 	}
 	if r.outbox != nil {
 		_ = r.outbox.Close()
