@@ -287,8 +287,8 @@ func (r *Runner) buildLoops() error {
 	return r.registerMetrics()
 }
 
-// Plug adds a station's parts; call it before Run. A command type already served is refused
-// and nothing of x is added.
+// Plug adds a station's parts; call it before Run. A nameless loop or a command type already
+// served is a wiring error: do not Run a runner whose Plug failed (Close it).
 func (r *Runner) Plug(x Extras) error {
 	if r.running.Load() {
 		return errors.New("runner: Plug after Run")
