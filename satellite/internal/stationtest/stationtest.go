@@ -3,6 +3,7 @@
 package stationtest
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +64,7 @@ func removeTeamUsers(t testing.TB, work string) {
 		var out []byte
 		for range 20 {
 			// #nosec G204 -- a talos- user this test's station made, read from /etc/passwd.
-			if out, err = exec.Command("userdel", "--force", f[0]).CombinedOutput(); err == nil {
+			if out, err = exec.CommandContext(context.Background(), "userdel", "--force", f[0]).CombinedOutput(); err == nil {
 				break
 			}
 			<-time.After(50 * time.Millisecond)
