@@ -22,6 +22,7 @@ import (
 	"github.com/talos-gs/talos/satellite/command"
 	"github.com/talos-gs/talos/satellite/config"
 	"github.com/talos-gs/talos/satellite/events"
+	"github.com/talos-gs/talos/satellite/internal/clock"
 	"github.com/talos-gs/talos/satellite/proc"
 	"github.com/talos-gs/talos/satellite/rotator"
 	"github.com/talos-gs/talos/satellite/runner"
@@ -41,7 +42,8 @@ func Assemble(ctx context.Context, cfg config.Config, log *zap.Logger, opts runn
 	if log == nil {
 		log = zap.NewNop()
 	}
-	hw, err := buildHardware(ctx, stationDeps{cfg: cfg, log: log, em: r.Emitter(), identity: r.Identity(), reg: r.Registerer()})
+	hw, err := buildHardware(ctx, stationDeps{cfg: cfg, log: log, em: r.Emitter(), identity: r.Identity(),
+		reg: r.Registerer(), clk: r.Clock()})
 	if err != nil {
 		r.Close()
 		return nil, err
@@ -61,6 +63,7 @@ type stationDeps struct {
 	em       events.Emitter
 	identity state.Identity
 	reg      prometheus.Registerer
+	clk      clock.Clock // the runner's: every part of the station keeps the same time
 }
 
 // hardware is the station's hardware-facing part: decoder processes (proc), the rotator and
@@ -106,7 +109,7 @@ func (st *hardware) buildProcs(ctx context.Context, d stationDeps) error {
 		st.log.Warn("team users cannot reach their directories: a parent of proc.work_dir is not traversable by others (o+x); their processes will fail to start",
 			zap.String("work_dir", pc.WorkDir), zap.String("parent", blocked))
 	}
-	m, err := proc.New(ctx, proc.Options{Config: pc, Log: d.log.Named("proc"), Emitter: d.em})
+	m, err := proc.New(ctx, proc.Options{Config: pc, Log: d.log.Named("proc"), Emitter: d.em, Clock: d.clk})
 	if err != nil {
 		return fmt.Errorf("process manager: %w", err)
 	}
@@ -145,7 +148,7 @@ func untraversable(dir string) string {
 // reached is fatal only with station.require_devices; otherwise the station starts without it
 // and the clients keep reconnecting (rotator.fault / rotator.recovered from the Monitor).
 func (st *hardware) buildDevices(ctx context.Context, d stationDeps) error {
-	dev, err := rotator.OpenDevices(d.cfg.Devices, rotator.DevicesOptions{Emitter: d.em,
+	dev, err := rotator.OpenDevices(d.cfg.Devices, rotator.DevicesOptions{Emitter: d.em, Clock: d.clk,
 		Logger: d.log.Named("devices"), Registerer: d.reg})
 	if err != nil {
 		return err
@@ -169,12 +172,12 @@ func (st *hardware) buildScheduler(_ context.Context, d stationDeps) error {
 	if err != nil {
 		return err
 	}
-	tr, err := tracker.New(tracker.Options{Config: d.cfg.Tracker, Rotator: st.dev.Rotator, Downlink: st.dev.Radio,
+	tr, err := tracker.New(tracker.Options{Config: d.cfg.Tracker, Clock: d.clk, Rotator: st.dev.Rotator, Downlink: st.dev.Radio,
 		Uplink: st.dev.Uplink, Logger: d.log.Named("tracker"), Emitter: d.em, Registerer: d.reg})
 	if err != nil {
 		return err
 	}
-	st.sched, err = schedule.New(schedule.Options{StateDir: d.cfg.StateDir, Tracker: tr, Rotator: st.dev.Rotator,
+	st.sched, err = schedule.New(schedule.Options{StateDir: d.cfg.StateDir, Clock: d.clk, Tracker: tr, Rotator: st.dev.Rotator,
 		Targets: schedule.OrbitTargets(obs), Processes: procAdapter{st.procs}, PrepareLead: d.cfg.Station.PrepareLead,
 		Logger: d.log.Named("schedule"), Emitter: d.em})
 	return err
