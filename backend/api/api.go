@@ -263,6 +263,10 @@ const (
 	StatusDegraded    SatelliteStatus = "degraded"
 	StatusMaintenance SatelliteStatus = "maintenance"
 	StatusOffline     SatelliteStatus = "offline"
+	// StatusStopping is sent by a satellite in the last heartbeat of a clean stop: the backend
+	// marks it offline at once (with a satellite.offline event) instead of waiting 2.5
+	// heartbeat intervals for the sweep. A satellite never sends offline, the backend's verdict.
+	StatusStopping SatelliteStatus = "stopping"
 )
 
 // Memory is a memory or disk usage report, in bytes.

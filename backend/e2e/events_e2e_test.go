@@ -171,7 +171,8 @@ func TestChildRunner(t *testing.T) {
 	require.NoError(t, err)
 	progress := os.Getenv(envChildProgress)
 	part := &sequence{em: r.Emitter(), satellite: r.Identity().SatelliteID, progress: progress}
-	require.NoError(t, r.Add(part, &slowCommand{ranLog: ranLog(progress)}))
+	require.NoError(t, r.Plug(runner.Extras{Loops: []runner.Loop{{Name: "sequence", Run: part.Run}},
+		Handlers: (&slowCommand{ranLog: ranLog(progress)}).Handlers()}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	require.NoError(t, r.Run(ctx))

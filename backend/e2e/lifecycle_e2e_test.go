@@ -16,6 +16,7 @@ import (
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/satellite/client"
 	"github.com/talos-gs/talos/satellite/command"
+	"github.com/talos-gs/talos/satellite/runner"
 )
 
 // satellite returns the team's satellite id as the user API lists it.
@@ -40,9 +41,10 @@ func hasEvent(t testing.TB, c *cast, satelliteID, typ, msg string) bool {
 	return false
 }
 
-// TestOfflineAndBackOnline stops the runner: after 2.5 heartbeat intervals of silence the
-// backend's sweeper marks the station offline (with an event); a runner started again on the
-// same state directory brings it back online (with an event).
+// TestOfflineAndBackOnline stops the runner without its final heartbeat (cut, as a crash or a
+// lost network would): after 2.5 heartbeat intervals of silence the backend's sweeper marks the
+// station offline (with an event); a runner started again on the same state directory brings
+// it back online (with an event). A clean stop is TestCleanStopMarksOfflineAtOnce.
 func TestOfflineAndBackOnline(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, d store.Dialect, dbURL string) {
@@ -51,6 +53,7 @@ func TestOfflineAndBackOnline(t *testing.T) {
 		s := startStation(t, b.URL, c.registrationToken(t), "Roof station")
 		eventually(t, func() bool { return len(c.heartbeats(t, s.id)) >= 1 }, "first heartbeat")
 
+		s.wire.cutHeartbeats.Store(true)
 		s.stop(t)
 		eventually(t, func() bool { return c.satellite(t, s.id).Status == "offline" },
 			"marked offline after 2.5 heartbeat intervals of silence")
@@ -173,7 +176,7 @@ func TestLapsedLeaseRedeliversAndRunsOnce(t *testing.T) {
 		})
 		c := seed(t, b)
 		part := &counter{runs: map[string]int{}}
-		s := startStation(t, b.URL, c.registrationToken(t), "Roof station", part)
+		s := startStation(t, b.URL, c.registrationToken(t), "Roof station", runner.Extras{Handlers: part.Handlers()})
 
 		s.wire.cutStatus.Store(true)
 		cmd := c.createCommand(t, c.operator, s.id, map[string]any{"type": "e2e.count", "priority": "immediate"})

@@ -18,9 +18,9 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/store"
-	"github.com/talos-gs/talos/satellite/cli"
 	"github.com/talos-gs/talos/satellite/proc/proctest"
 	"github.com/talos-gs/talos/satellite/runner"
+	satstation "github.com/talos-gs/talos/satellite/station"
 )
 
 // CALSPHERE 1 from orbit/testdata/celestrak-active-2026-177.tle: a 1000 km orbit, so SGP4
@@ -99,8 +99,8 @@ func TestObservationThroughTheUserAPI(t *testing.T) {
 	})
 }
 
-// runAssembledStation runs cli.Assemble's station on the registered state directory dir until
-// the test ends, with e2ePrograms as its allow-list.
+// runAssembledStation runs station.Assemble's station on the registered state directory dir
+// until the test ends, with e2ePrograms as its allow-list.
 func runAssembledStation(t *testing.T, dir string) *runner.Runner {
 	t.Helper()
 	cfg := runnerConfig(dir)
@@ -112,7 +112,7 @@ func runAssembledStation(t *testing.T, dir string) *runner.Runner {
 	cfg.Proc.GracePeriod = 2 * time.Second
 	cfg.Proc.SampleInterval = time.Second
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("runner")
-	r, err := cli.Assemble(context.Background(), cfg, log, runner.Options{Rand: shortJitter})
+	r, err := satstation.Assemble(context.Background(), cfg, log, runner.Options{Rand: shortJitter})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -76,21 +76,26 @@ type station struct {
 
 // startStation registers a station with token through backendURL and runs it until the test
 // ends.
-func startStation(t testing.TB, backendURL, token, name string, parts ...any) *station {
+func startStation(t testing.TB, backendURL, token, name string, extras ...runner.Extras) *station {
 	t.Helper()
 	dir, id := register(t, backendURL, token, name)
-	return runStation(t, dir, id, parts...)
+	return runStation(t, dir, id, extras...)
 }
 
-// runStation runs a runner (with parts, see runner.New) on the registered state directory dir
-// until the test ends (or stop).
-func runStation(t testing.TB, dir, id string, parts ...any) *station {
+// runStation runs a runner (with extras plugged in, see runner.Plug) on the registered state
+// directory dir until the test ends (or stop).
+func runStation(t testing.TB, dir, id string, extras ...runner.Extras) *station {
 	t.Helper()
 	s := &station{id: id, stateDir: dir, wire: newWire(), done: make(chan error, 1)}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("runner")
-	r, err := runner.NewWithOptions(runnerConfig(dir), log, runner.Options{Rand: shortJitter, Transport: s.wire}, parts...)
+	r, err := runner.NewWithOptions(runnerConfig(dir), log, runner.Options{Rand: shortJitter, Transport: s.wire})
 	if err != nil {
 		t.Fatalf("e2e: new runner: %v", err)
+	}
+	for _, x := range extras {
+		if err := r.Plug(x); err != nil {
+			t.Fatalf("e2e: plug into the runner: %v", err)
+		}
 	}
 	s.r = r
 	ctx, cancel := context.WithCancel(context.Background())

@@ -25,6 +25,9 @@ type wire struct {
 	// cutStatus, while set, fails every command status report before it leaves (as a network
 	// that drops those requests would), so the backend never hears of them.
 	cutStatus atomic.Bool
+	// cutHeartbeats, while set, fails every heartbeat before it leaves: the station goes
+	// silent as a crashed one or a lost network would, without its final heartbeat.
+	cutHeartbeats atomic.Bool
 
 	mu      sync.Mutex
 	polls   []*pollCall
@@ -66,6 +69,8 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		return w.poll(req)
 	case req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/status"):
 		return w.status(req)
+	case req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/heartbeat") && w.cutHeartbeats.Load():
+		return nil, errCut
 	}
 	return w.inner.RoundTrip(req)
 }

@@ -20,9 +20,9 @@ const maxHeartbeatProcesses = api.MaxHeartbeatProcesses
 
 func (r *heartbeatRequest) validate() error {
 	switch r.Status {
-	case api.StatusOnline, api.StatusDegraded, api.StatusMaintenance:
+	case api.StatusOnline, api.StatusDegraded, api.StatusMaintenance, api.StatusStopping:
 	default:
-		return errInvalid("status", "status must be online, degraded or maintenance")
+		return errInvalid("status", "status must be online, degraded, maintenance or stopping")
 	}
 	if err := validText("version", r.Version, 0, 100); err != nil {
 		return err
@@ -143,8 +143,11 @@ func (s *Server) heartbeat(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if res.CameBack {
+	switch {
+	case res.CameBack:
 		s.log.Info("satellite back online", zap.String("satellite_id", sat.ID))
+	case res.WentOffline:
+		s.log.Info("satellite stopped cleanly: offline", zap.String("satellite_id", sat.ID))
 	}
 	writeJSON(c, http.StatusOK, api.HeartbeatResponse{NextHeartbeatSeconds: res.Satellite.HeartbeatSeconds,
 		ServerTime: s.store.Now()})

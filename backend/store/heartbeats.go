@@ -30,16 +30,24 @@ func (Heartbeat) TableName() string { return "satellite_heartbeats" }
 // HeartbeatResult says what a heartbeat changed.
 type HeartbeatResult struct {
 	// CameBack is set when the satellite was offline before this heartbeat.
-	CameBack  bool
-	Satellite *Satellite
+	CameBack bool
+	// WentOffline is set when this heartbeat, the last of a clean stop (status "stopping"),
+	// marked the satellite offline.
+	WentOffline bool
+	Satellite   *Satellite
 }
+
+// statusStopping is the heartbeat status of a clean stop (api.StatusStopping).
+const statusStopping = "stopping"
 
 // heartbeatReadHook, when set (by tests, through export_test.go), runs inside RecordHeartbeat's
 // transaction right after the satellite's status was read.
 var heartbeatReadHook atomic.Pointer[func(tx *Store, satelliteID string)]
 
 // RecordHeartbeat stores hb, moves the satellite's liveness window forward and sets its
-// status. When the satellite was offline, a satellite.online event records its return.
+// status. When the satellite was offline, a satellite.online event records its return. A
+// heartbeat with status "stopping" (a clean stop) sets the satellite offline at once and
+// records a satellite.offline event, so a stopped station does not show online until the sweep.
 //
 // The status is read with the row locked (FOR UPDATE on PostgreSQL; SQLite write transactions
 // hold the database's write lock from their start), so the offline sweep cannot commit between
@@ -60,8 +68,8 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb *Heartbeat) (HeartbeatRe
 		if err := tx.db.WithContext(ctx).Create(hb).Error; err != nil {
 			return err
 		}
-		out.CameBack = sat.Status == "offline"
-		sat.Status, sat.Version, sat.LastSeenAt, sat.UpdatedAt = hb.Status, hb.Version, &now, now
+		out = heartbeatTransition(sat, hb)
+		sat.Status, sat.Version, sat.LastSeenAt, sat.UpdatedAt = statusAfter(hb), hb.Version, &now, now
 		sat.OfflineAfter = offlineAfter(now, sat.HeartbeatSeconds)
 		if err := tx.db.WithContext(ctx).Model(&Satellite{}).Where("id = ?", sat.ID).Updates(map[string]any{
 			"status": sat.Status, "version": sat.Version, "last_seen_at": now, "updated_at": now,
@@ -70,15 +78,40 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb *Heartbeat) (HeartbeatRe
 			return err
 		}
 		out.Satellite = sat
-		if out.CameBack {
-			return tx.AddSystemEvent(ctx, sat.ID, "satellite.online", "info", "heartbeat received: back online")
-		}
-		return nil
+		return tx.recordTransition(ctx, sat.ID, out)
 	})
 	if err != nil {
 		return out, fmt.Errorf("record heartbeat of %s: %w", hb.SatelliteID, err)
 	}
 	return out, nil
+}
+
+// heartbeatTransition says whether hb brings sat back online or takes it offline.
+func heartbeatTransition(sat *Satellite, hb *Heartbeat) HeartbeatResult {
+	wasOffline := sat.Status == "offline"
+	if hb.Status == statusStopping {
+		return HeartbeatResult{WentOffline: !wasOffline}
+	}
+	return HeartbeatResult{CameBack: wasOffline}
+}
+
+// statusAfter is the satellite's status once hb is recorded: what it reports, except that a
+// stopping satellite is offline.
+func statusAfter(hb *Heartbeat) string {
+	if hb.Status == statusStopping {
+		return "offline"
+	}
+	return hb.Status
+}
+
+func (s *Store) recordTransition(ctx context.Context, satelliteID string, r HeartbeatResult) error {
+	switch {
+	case r.CameBack:
+		return s.AddSystemEvent(ctx, satelliteID, "satellite.online", "info", "heartbeat received: back online")
+	case r.WentOffline:
+		return s.AddSystemEvent(ctx, satelliteID, "satellite.offline", "info", "stopped cleanly (final heartbeat): marked offline")
+	}
+	return nil
 }
 
 // lockSatellite reads a satellite inside a transaction, locking its row until the commit.

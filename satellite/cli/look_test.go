@@ -14,7 +14,7 @@ import (
 )
 
 func lookArgs(extra ...string) []string {
-	args := append([]string{"look", "--tle", catalogFile, "--norad", "25544"}, station...)
+	args := append([]string{"look", "--tle", catalogFile, "--norad", "25544"}, observerArgs...)
 	args = append(args, "--from", "2026-06-27T01:41:00.250Z")
 	return append(args, extra...)
 }
@@ -66,7 +66,7 @@ func TestLookRejectsBadFlags(t *testing.T) {
 	}{
 		{"no step", lookArgs("--count", "3"), `"step" not set`},
 		{"no count", lookArgs("--step", "1s"), `"count" not set`},
-		{"no norad", append([]string{"look", "--tle", catalogFile, "--from", "2026-06-27T00:00:00Z", "--step", "1s", "--count", "1"}, station...), `"norad" not set`},
+		{"no norad", append([]string{"look", "--tle", catalogFile, "--from", "2026-06-27T00:00:00Z", "--step", "1s", "--count", "1"}, observerArgs...), `"norad" not set`},
 		{"step zero", lookArgs("--step", "0s", "--count", "3"), "--step: \"0s\" is shorter than"},
 		{"step negative", lookArgs("--step", "-5", "--count", "3"), "--step: \"-5\" is shorter than"},
 		{"step garbage", lookArgs("--step", "soon", "--count", "3"), "--step: \"soon\" is neither"},

@@ -26,10 +26,10 @@ func run(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
-var station = []string{"--lat", "48.15", "--lon", "11.58", "--alt-m", "520"}
+var observerArgs = []string{"--lat", "48.15", "--lon", "11.58", "--alt-m", "520"}
 
 func predictArgs(extra ...string) []string {
-	args := append([]string{"predict", "--tle", catalogFile}, station...)
+	args := append([]string{"predict", "--tle", catalogFile}, observerArgs...)
 	args = append(args, "--from", "2026-06-27T00:00:00Z", "--hours", "24")
 	return append(args, extra...)
 }
@@ -145,7 +145,7 @@ func TestPredictRejectsBadFlags(t *testing.T) {
 	empty := filepath.Join(dir, "empty.tle")
 	require.NoError(t, os.WriteFile(empty, []byte("# nothing\n"), 0o600))
 	base := func(tle string) []string {
-		return append([]string{"predict", "--tle", tle, "--from", "2026-06-27T00:00:00Z", "--hours", "24"}, station...)
+		return append([]string{"predict", "--tle", tle, "--from", "2026-06-27T00:00:00Z", "--hours", "24"}, observerArgs...)
 	}
 	tests := []struct {
 		name    string
@@ -153,7 +153,7 @@ func TestPredictRejectsBadFlags(t *testing.T) {
 		wantErr string
 	}{
 		{"no tle", []string{"predict", "--lat", "1", "--lon", "1", "--alt-m", "1", "--from", "2026-06-27T00:00:00Z", "--hours", "1"}, `"tle" not set`},
-		{"no hours", append([]string{"predict", "--tle", catalogFile, "--from", "2026-06-27T00:00:00Z"}, station...), `"hours" not set`},
+		{"no hours", append([]string{"predict", "--tle", catalogFile, "--from", "2026-06-27T00:00:00Z"}, observerArgs...), `"hours" not set`},
 		{"latitude", append(base(catalogFile), "--lat", "91"), "--lat: 91 is outside"},
 		{"longitude", append(base(catalogFile), "--lon", "-200"), "--lon: -200 is outside"},
 		{"altitude", append(base(catalogFile), "--alt-m", "520000"), "--alt-m: 520000 is outside"},

@@ -14,19 +14,13 @@ import (
 
 	"github.com/talos-gs/talos/satellite/client"
 	"github.com/talos-gs/talos/satellite/config"
-	"github.com/talos-gs/talos/satellite/events"
 	"github.com/talos-gs/talos/satellite/runner"
+	"github.com/talos-gs/talos/satellite/station"
 )
 
 // exitKeyRevoked is the exit code when the backend refuses the API key (sysexits EX_CONFIG).
 // The systemd unit lists it in RestartPreventExitStatus: restarting cannot fix a revoked key.
 const exitKeyRevoked = 78
-
-// PartFactory builds one more optional part of the runner, beyond the station's own (proc,
-// devices, scheduler: station.go). A factory returning nil adds nothing.
-type PartFactory func(cfg config.Config, log *zap.Logger, em events.Emitter) (any, error)
-
-var partFactories []PartFactory
 
 // forceExit ends the process on a second signal.
 var forceExit = os.Exit
@@ -45,6 +39,7 @@ func newRunCmd(s stdio) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ignoreBrokenPipes()
 			ctx, stop := signalContext(cmd.Context(), s)
 			defer stop()
 			return runStation(ctx, cfg)
@@ -60,7 +55,7 @@ func runStation(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	r, err := Assemble(ctx, cfg, log, runner.Options{Level: &level})
+	r, err := station.Assemble(ctx, cfg, log, runner.Options{Level: &level})
 	if err != nil {
 		return err
 	}
@@ -89,6 +84,12 @@ func newLogger(c config.Log) (*zap.Logger, zap.AtomicLevel, error) {
 	}
 	return log, level, nil
 }
+
+// ignoreBrokenPipes keeps a write to a closed stdout or stderr from killing the runner. Go
+// dies of SIGPIPE on such a write by default; under `make run 2>&1 | tee log`, Ctrl-C ends tee
+// first, and the next log line would kill the runner before its graceful stop (final heartbeat,
+// event flush). Ignored, the write fails with EPIPE instead and the log line is lost, nothing else.
+func ignoreBrokenPipes() { signal.Ignore(syscall.SIGPIPE) }
 
 // signalContext is cancelled by the first SIGTERM/SIGINT; a second one exits at once.
 func signalContext(parent context.Context, s stdio) (context.Context, context.CancelFunc) {

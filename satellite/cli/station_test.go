@@ -21,9 +21,11 @@ import (
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/config"
 	"github.com/talos-gs/talos/satellite/internal/fakebackend"
+	"github.com/talos-gs/talos/satellite/internal/stationtest"
 	"github.com/talos-gs/talos/satellite/proc/proctest"
 	"github.com/talos-gs/talos/satellite/runner"
 	"github.com/talos-gs/talos/satellite/state"
+	"github.com/talos-gs/talos/satellite/station"
 )
 
 // CALSPHERE 1 (orbit/testdata/celestrak-active-2026-177.tle): a 1000 km orbit, so SGP4 stays
@@ -47,8 +49,8 @@ func stationTestConfig(t *testing.T, dir string) config.Config {
 	cfg.Proc.CgroupParent = fmt.Sprintf("talos-cli-test-%d-%s", os.Getpid(), uuid.NewString()[:8])
 	cfg.Proc.GracePeriod = 2 * time.Second
 	cfg.Proc.SampleInterval = time.Second
-	cfg.Proc.Programs = testPrograms()
-	cfg.Proc.WorkDir = decoderWorkDir(t)
+	cfg.Proc.Programs = stationtest.Programs()
+	cfg.Proc.WorkDir = stationtest.DecoderWorkDir(t)
 	return cfg
 }
 
@@ -85,7 +87,7 @@ func TestStationRunsAnObservation(t *testing.T) {
 	id := ident.SatelliteID
 
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
-	r, err := Assemble(context.Background(), stationTestConfig(t, dir), log, runner.Options{})
+	r, err := station.Assemble(context.Background(), stationTestConfig(t, dir), log, runner.Options{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -239,7 +241,7 @@ func startTestStation(t *testing.T, fb *fakebackend.Backend, change func(*config
 	dir, ident := registerStation(t, fb)
 	cfg := stationTestConfig(t, dir)
 	change(&cfg)
-	r, err := Assemble(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), runner.Options{})
+	r, err := station.Assemble(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), runner.Options{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -293,7 +295,7 @@ func TestStationStartsWithItsRotatorDown(t *testing.T) {
 	dir, _ := registerStation(t, fb2)
 	cfg := stationTestConfig(t, dir)
 	cfg.Devices.Rotctld, cfg.Devices.DialTimeout, cfg.Station.RequireDevices = rot, 200*time.Millisecond, true
-	_, err := Assemble(context.Background(), cfg, zaptest.NewLogger(t), runner.Options{})
+	_, err := station.Assemble(context.Background(), cfg, zaptest.NewLogger(t), runner.Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), rot)
 	assert.Contains(t, err.Error(), "station.require_devices")

@@ -194,7 +194,7 @@ func (f *trackFlags) devices(ctx context.Context, clk clock.Clock, log *zap.Logg
 			return nil, err
 		}
 	} else {
-		rig, err := rotator.NewRigctld(rotator.ConnOptions{Addr: f.rigctld, Logger: log})
+		rig, err := rotator.NewRigctld(rotator.RigctldOptions{ConnOptions: rotator.ConnOptions{Addr: f.rigctld, Logger: log}})
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("--rigctld: %w", err)

@@ -18,7 +18,7 @@ import (
 	"github.com/talos-gs/talos/satellite/internal/integration"
 )
 
-// issPass is the first ISS pass over `station` after 2026-06-27T00:00:00Z (see predict).
+// issPass is the first ISS pass over `observerArgs` after 2026-06-27T00:00:00Z (see predict).
 func issPass(t *testing.T) orbit.Pass {
 	t.Helper()
 	_, prop := catalogPropagator(t, 25544)
@@ -32,7 +32,7 @@ func issPass(t *testing.T) orbit.Pass {
 }
 
 func trackArgs(extra ...string) []string {
-	args := append([]string{"track", "--tle", catalogFile, "--norad", "25544"}, station...)
+	args := append([]string{"track", "--tle", catalogFile, "--norad", "25544"}, observerArgs...)
 	return append(args, extra...)
 }
 
@@ -89,7 +89,7 @@ func TestTrackFlagErrors(t *testing.T) {
 		want string
 	}{
 		{"no norad", []string{"track", "--tle", catalogFile, "--lat", "1", "--lon", "1", "--alt-m", "1"}, `"norad" not set`},
-		{"unknown norad", append([]string{"track", "--tle", catalogFile, "--norad", "1"}, station...), "--norad: 1 is not in"},
+		{"unknown norad", append([]string{"track", "--tle", catalogFile, "--norad", "1"}, observerArgs...), "--norad: 1 is not in"},
 		{"both modes", trackArgs("--once", "--next-pass"), "none of the others can be"},
 		{"speed with rotctld", trackArgs("--rotctld", "127.0.0.1:1", "--speed", "10"), "only with simulated devices"},
 		{"bad speed", trackArgs("--speed", "0"), "--speed"},

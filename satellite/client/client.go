@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/internal/clock"
 )
 
 // maxResponseBytes bounds what the client reads from the backend, so a broken proxy cannot make
@@ -38,7 +39,7 @@ type Client struct {
 	userAgent string
 	timeout   time.Duration
 	observer  Observer
-	now       func() time.Time
+	clk       clock.Clock
 }
 
 // Options configure New.
@@ -55,8 +56,8 @@ type Options struct {
 	Observer Observer
 	// Transport replaces the default transport (tests).
 	Transport http.RoundTripper
-	// Now replaces time.Now for measuring calls (tests).
-	Now func() time.Time
+	// Clock measures calls (the runner's clock); nil means the system clock.
+	Clock clock.Clock
 }
 
 // New builds a client for opts.BaseURL.
@@ -74,13 +75,13 @@ func New(opts Options) (*Client, error) {
 	c := &Client{
 		base: base, http: &http.Client{Transport: rt, CheckRedirect: refuseRedirect}, apiKey: opts.APIKey,
 		userAgent: "talos-satellite/" + api.Version, timeout: opts.Timeout,
-		observer: opts.Observer, now: opts.Now,
+		observer: opts.Observer, clk: opts.Clock,
 	}
 	if c.timeout <= 0 {
 		c.timeout = 30 * time.Second
 	}
-	if c.now == nil {
-		c.now = time.Now
+	if c.clk == nil {
+		c.clk = clock.Real{}
 	}
 	return c, nil
 }
@@ -130,10 +131,10 @@ func (c *Client) do(ctx context.Context, cl call) (http.Header, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	start := c.now()
+	start := c.clk.Now()
 	header, status, err := c.roundTrip(ctx, cl)
 	if c.observer != nil {
-		c.observer.ObserveCall(cl.op, status, c.now().Sub(start), err)
+		c.observer.ObserveCall(cl.op, status, c.clk.Now().Sub(start), err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cl.op, err)

@@ -111,7 +111,7 @@ func Default() Config {
 		Executor:  Executor{Workers: 4, DrainTimeout: 30 * time.Second, Retain: 7 * 24 * time.Hour},
 		Station:   Station{PrepareLead: 90 * time.Second},
 		Proc:      defaultProc(),
-		Devices:   defaultDevices(),
-		Tracker:   defaultTracker(),
+		Devices:   rotator.DefaultDevicesConfig(),
+		Tracker:   tracker.DefaultConfig(),
 	}
 }

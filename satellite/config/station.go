@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/talos-gs/talos/backend/api"
-	"github.com/talos-gs/talos/satellite/events"
 	"github.com/talos-gs/talos/satellite/proc"
 	"github.com/talos-gs/talos/satellite/rotator"
 	"github.com/talos-gs/talos/satellite/tracker"
@@ -67,26 +65,15 @@ func TeamsDir(stateDir string) (string, error) {
 	return strings.TrimRight(abs, "/") + "-teams", nil
 }
 
-func defaultDevices() rotator.DevicesConfig {
-	return rotator.DevicesConfig{TxVFO: "VFOB", Limits: rotator.DefaultLimits, SimAzRateDegPerS: 6, SimElRateDegPerS: 6,
-		DialTimeout: 3 * time.Second, CallTimeout: 2 * time.Second,
-		Monitor: rotator.MonitorConfig{StuckThresholdDeg: 5, StuckAfter: 10 * time.Second, ProgressDeg: 1, PollInterval: time.Second}}
-}
-
-func defaultTracker() tracker.Config {
-	return tracker.Config{Period: 500 * time.Millisecond, DopplerPeriod: 500 * time.Millisecond,
-		CommandLatency: 250 * time.Millisecond, SlewRateDegS: 6, MaxLead: 5 * time.Second, EdgeWindow: 10 * time.Second,
-		EdgeThresholdDeg: 0.2, PlanStep: time.Second, DeadbandHz: tracker.DefaultDeadbandHz, DeviceTimeout: 2 * time.Second}
-}
-
 func defaultProc() Proc {
 	c := proc.DefaultConfig()
 	c.WorkDir = "" // TeamsDir(state_dir)
 	return Proc{Config: c}
 }
 
-// validateDevices builds the devices and the tracker the way `run` does, without connecting
-// to anything, so a bad value is refused when the file is loaded rather than at the first pass.
+// validateDevices checks the devices and the tracker as `run` will use them, without building
+// or connecting anything, so a bad value is refused when the file is loaded rather than at the
+// first pass. Errors keep their chain (errors.Is/As see the rotator's and tracker's own).
 func (c Config) validateDevices() error {
 	for name, addr := range map[string]string{"devices.rotctld": c.Devices.Rotctld, "devices.rigctld": c.Devices.Rigctld} {
 		if addr != "" && !validHostPort(addr) {
@@ -99,14 +86,11 @@ func (c Config) validateDevices() error {
 	if c.Devices.DialTimeout < 0 || c.Devices.CallTimeout < 0 {
 		return errors.New("devices.dial_timeout and devices.call_timeout: must not be negative")
 	}
-	nop := events.EmitterFunc(func(api.Event) {})
-	dev, err := rotator.OpenDevices(c.Devices, rotator.DevicesOptions{Emitter: nop})
-	if err != nil {
-		return fmt.Errorf("devices: %w", trimPrefix(err, "devices: "))
+	if err := rotator.ValidateDevices(c.Devices); err != nil {
+		return fmt.Errorf("devices: %w", err)
 	}
-	defer func() { _ = dev.Close() }()
-	if _, err := tracker.New(tracker.Options{Config: c.Tracker, Rotator: dev.Rotator}); err != nil {
-		return fmt.Errorf("tracker: %w", trimPrefix(err, "tracker config: "))
+	if err := tracker.ValidateConfig(c.Tracker); err != nil {
+		return fmt.Errorf("tracker: %w", err)
 	}
 	return nil
 }
@@ -117,11 +101,3 @@ func validHostPort(s string) bool {
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-
-// trimPrefix drops a package's own prefix, so the error reads "devices: rotctld: ..." once.
-func trimPrefix(err error, prefix string) error {
-	if msg := err.Error(); strings.HasPrefix(msg, prefix) {
-		return errors.New(strings.TrimPrefix(msg, prefix))
-	}
-	return err
-}

@@ -165,6 +165,18 @@ func (l *Loop) wait(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
+// Final sends the last heartbeat of a clean stop, status stopping, once: the backend then
+// marks the station offline at once instead of after 2.5 silent intervals. Call it after Run
+// has returned, with a context bounded by the shutdown's timeout.
+func (l *Loop) Final(ctx context.Context) error {
+	hb := l.Build(ctx)
+	hb.Status = api.StatusStopping
+	if _, err := l.opts.Sender.Heartbeat(ctx, hb); err != nil {
+		return fmt.Errorf("final heartbeat: %w", err)
+	}
+	return nil
+}
+
 func (l *Loop) beat(ctx context.Context) (time.Duration, error) {
 	hb := l.Build(ctx)
 	l.note(func(s *Stats) { s.LastAttempt = l.clk.Now() })

@@ -55,14 +55,14 @@ func (p *Poller) handOff(ctx context.Context) {
 // pollOnce makes one request and returns how long to wait before the next.
 func (p *Poller) pollOnce(ctx context.Context) (time.Duration, error) {
 	wait := p.waitFor()
-	start := p.now()
+	start := p.clk.Now()
 	p.mu.Lock()
 	last := p.lastServer
 	p.stats.LastPoll = p.clk.Now()
 	p.mu.Unlock()
 
 	resp, header, err := p.src.Poll(ctx, wait, last)
-	held := p.now().Sub(start)
+	held := p.clk.Now().Sub(start)
 	switch {
 	case ctx.Err() != nil:
 		return 0, nil

@@ -77,9 +77,9 @@ type Options struct {
 	Source Source
 	Sink   Sink
 	Logger *zap.Logger
-	// Clock paces the loop; Now measures how long a request was held (default time.Now).
+	// Clock paces the loop and measures how long a request was held; nil means the system
+	// clock.
 	Clock   clock.Clock
-	Now     func() time.Time
 	Backoff *backoff.Backoff
 	// LongPoll is the longest wait to ask for (intervals.long_poll); 0 short-polls.
 	LongPoll time.Duration
@@ -91,7 +91,6 @@ type Poller struct {
 	sink    Sink
 	log     *zap.Logger
 	clk     clock.Clock
-	now     func() time.Time
 	backoff *backoff.Backoff
 
 	longPoll atomic.Int64 // ns; 0: short polling only
@@ -127,16 +126,13 @@ type Stats struct {
 
 // New builds a poller.
 func New(opts Options) *Poller {
-	p := &Poller{src: opts.Source, sink: opts.Sink, log: opts.Logger, clk: opts.Clock, now: opts.Now,
+	p := &Poller{src: opts.Source, sink: opts.Sink, log: opts.Logger, clk: opts.Clock,
 		backoff: opts.Backoff, interval: DefaultInterval, batches: make(chan []api.Command, 1)}
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
 	if p.clk == nil {
 		p.clk = clock.Real{}
-	}
-	if p.now == nil {
-		p.now = time.Now
 	}
 	if p.backoff == nil {
 		p.backoff = backoff.New(nil)

@@ -87,7 +87,7 @@ func play(t *testing.T, longPoll time.Duration, steps []step) ([]call, *Poller, 
 	t.Helper()
 	clk := clock.NewFake(t0)
 	src := &script{clk: clk, steps: steps, done: make(chan struct{})}
-	p := New(Options{Source: src, Sink: &sink{}, Clock: clk, Now: clk.Now, LongPoll: longPoll,
+	p := New(Options{Source: src, Sink: &sink{}, Clock: clk, LongPoll: longPoll,
 		Backoff: backoff.New(func() float64 { return 1 })})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -276,10 +276,10 @@ func TestAgainstFakeBackendProxyCut(t *testing.T) {
 	require.NoError(t, err)
 	clk := clock.NewFake(t0)
 	// The fake backend cuts after 20 ms of real time; a real proxy cuts after seconds (under
-	// MinHeldForCut a failure is not a cut). Each reading of held time is 5 s after the last.
+	// MinHeldForCut a failure is not a cut). Each reading of the clock is 5 s after the last.
 	var reads atomic.Int64
 	held := func() time.Time { return t0.Add(time.Duration(reads.Add(1)) * 5 * time.Second) }
-	p := New(Options{Source: client.Satellite{Client: c, ID: reg.SatelliteID}, Sink: &sink{}, Clock: clk, Now: held,
+	p := New(Options{Source: client.Satellite{Client: c, ID: reg.SatelliteID}, Sink: &sink{}, Clock: heldClock{clk, held},
 		LongPoll: 10 * time.Second, Backoff: backoff.New(func() float64 { return 0 })})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -291,3 +291,12 @@ func TestAgainstFakeBackendProxyCut(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// heldClock is clk whose readings come from now: the loop's waits stay on the fake clock while
+// each reading moves on, so a request appears held as long as the test says.
+type heldClock struct {
+	*clock.Fake
+	now func() time.Time
+}
+
+func (c heldClock) Now() time.Time { return c.now() }

@@ -118,7 +118,7 @@ func TestTakesAtMostMaxCommandsPerPollAndKeepsPolling(t *testing.T) {
 
 	clk := clock.NewFake(t0)
 	src := &script{clk: clk, steps: steps, done: make(chan struct{})}
-	p := New(Options{Source: src, Sink: sk, Clock: clk, Now: clk.Now, LongPoll: 30 * time.Second,
+	p := New(Options{Source: src, Sink: sk, Clock: clk, LongPoll: 30 * time.Second,
 		Backoff: backoff.New(func() float64 { return 1 })})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

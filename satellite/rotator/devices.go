@@ -41,6 +41,41 @@ type DevicesConfig struct {
 	Monitor MonitorConfig `json:"monitor" yaml:"monitor"`
 }
 
+// DefaultDevicesConfig is the configuration of a station with simulated devices, every
+// default spelled out (the zero value of each field means the same).
+func DefaultDevicesConfig() DevicesConfig {
+	return DevicesConfig{TxVFO: "VFOB", Limits: DefaultLimits, SimAzRateDegPerS: 6, SimElRateDegPerS: 6,
+		DialTimeout: 3 * time.Second, CallTimeout: 2 * time.Second,
+		Monitor: MonitorConfig{StuckThresholdDeg: 5, StuckAfter: 10 * time.Second, ProgressDeg: 1, PollInterval: time.Second}}
+}
+
+// ValidateDevices checks cfg as OpenDevices will use it, without building, opening or
+// connecting anything, so a configuration loader can refuse a bad value when it reads it.
+func ValidateDevices(cfg DevicesConfig) error {
+	if cfg.Rotctld == "" {
+		if _, err := simRotatorConfig(cfg, nil).withDefaults(); err != nil {
+			return fmt.Errorf("rotator: %w", err)
+		}
+	} else if err := limitsOrDefault(cfg.Limits).Validate(); err != nil {
+		return fmt.Errorf("rotctld: configured %w", err)
+	}
+	if _, err := cfg.Monitor.withDefaults(); err != nil {
+		return fmt.Errorf("rotator monitor: %w", err)
+	}
+	return nil
+}
+
+func simRotatorConfig(cfg DevicesConfig, clk clock.Clock) SimRotatorConfig {
+	return SimRotatorConfig{Limits: cfg.Limits, AzRateDegPerS: cfg.SimAzRateDegPerS, ElRateDegPerS: cfg.SimElRateDegPerS, Clock: clk}
+}
+
+func limitsOrDefault(l Limits) Limits {
+	if l == (Limits{}) {
+		return DefaultLimits
+	}
+	return l
+}
+
 // DevicesOptions are the collaborators of OpenDevices.
 type DevicesOptions struct {
 	// Emitter receives the Monitor's events; required.
@@ -113,8 +148,7 @@ func OpenDevices(cfg DevicesConfig, opts DevicesOptions) (*Devices, error) {
 
 func (d *Devices) openRotator(cfg DevicesConfig, conn func(string) ConnOptions, clk clock.Clock) (Rotator, string, error) {
 	if cfg.Rotctld == "" {
-		sim, err := NewSimRotator(SimRotatorConfig{Limits: cfg.Limits, AzRateDegPerS: cfg.SimAzRateDegPerS,
-			ElRateDegPerS: cfg.SimElRateDegPerS, Clock: clk})
+		sim, err := NewSimRotator(simRotatorConfig(cfg, clk))
 		if err != nil {
 			return nil, "", fmt.Errorf("devices: rotator: %w", err)
 		}
@@ -141,7 +175,7 @@ func (d *Devices) openRadio(cfg DevicesConfig, conn func(string) ConnOptions) er
 		}
 		return nil
 	}
-	rc, err := NewRigctld(conn(cfg.Rigctld))
+	rc, err := NewRigctld(RigctldOptions{ConnOptions: conn(cfg.Rigctld)})
 	if err != nil {
 		return fmt.Errorf("devices: rigctld: %w", err)
 	}

@@ -443,7 +443,7 @@ func TestOptionsValidation(t *testing.T) {
 	t.Parallel()
 	_, err := NewRotctld(RotctldOptions{ConnOptions: ConnOptions{Addr: "no-port"}})
 	require.ErrorContains(t, err, "addr")
-	_, err = NewRigctld(ConnOptions{Addr: "h:1", Backoff: &backoff.Backoff{Base: time.Second, Max: time.Millisecond}})
+	_, err = NewRigctld(RigctldOptions{ConnOptions: ConnOptions{Addr: "h:1", Backoff: &backoff.Backoff{Base: time.Second, Max: time.Millisecond}}})
 	require.ErrorContains(t, err, "backoff")
 	_, err = NewRotctld(RotctldOptions{ConnOptions: ConnOptions{Addr: "h:1"}, Limits: Limits{MinAz: 5, MaxAz: 1, MaxEl: 90}})
 	require.ErrorContains(t, err, "min_az")

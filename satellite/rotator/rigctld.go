@@ -23,9 +23,14 @@ type Rigctld struct {
 
 var _ Radio = (*Rigctld)(nil)
 
+// RigctldOptions configures a Rigctld client, as RotctldOptions does a Rotctld.
+type RigctldOptions struct {
+	ConnOptions
+}
+
 // NewRigctld returns a client for the rigctld at opts.Addr. It does not connect.
-func NewRigctld(opts ConnOptions) (*Rigctld, error) {
-	c, err := newConn("rigctld", opts)
+func NewRigctld(opts RigctldOptions) (*Rigctld, error) {
+	c, err := newConn("rigctld", opts.ConnOptions)
 	if err != nil {
 		return nil, err
 	}

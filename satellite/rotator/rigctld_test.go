@@ -11,7 +11,7 @@ import (
 
 func newTestRigctld(t *testing.T, addr string) *Rigctld {
 	t.Helper()
-	r, err := NewRigctld(ConnOptions{Addr: addr, CallTimeout: 5 * time.Second})
+	r, err := NewRigctld(RigctldOptions{ConnOptions: ConnOptions{Addr: addr, CallTimeout: 5 * time.Second}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
 	return r
@@ -118,7 +118,7 @@ func TestRigctldRefusals(t *testing.T) {
 // rigctld on loopback: the cost of one Doppler correction with readback.
 func BenchmarkRigctldSetGetFrequency(b *testing.B) {
 	d := startDaemon(b, "rigctld")
-	r, err := NewRigctld(ConnOptions{Addr: d.addr()})
+	r, err := NewRigctld(RigctldOptions{ConnOptions: ConnOptions{Addr: d.addr()}})
 	require.NoError(b, err)
 	defer func() { _ = r.Close() }()
 	ctx := context.Background()

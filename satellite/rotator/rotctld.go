@@ -38,9 +38,7 @@ var _ Rotator = (*Rotctld)(nil)
 // NewRotctld returns a client for the rotctld at opts.Addr. It does not connect: the first call
 // (or Connect, or Run) does.
 func NewRotctld(opts RotctldOptions) (*Rotctld, error) {
-	if opts.Limits == (Limits{}) {
-		opts.Limits = DefaultLimits
-	}
+	opts.Limits = limitsOrDefault(opts.Limits)
 	if err := opts.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("rotctld: configured %w", err)
 	}

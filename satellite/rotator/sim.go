@@ -25,6 +25,32 @@ type SimRotatorConfig struct {
 	Clock clock.Clock
 }
 
+// withDefaults fills in the zero fields and checks the result.
+func (cfg SimRotatorConfig) withDefaults() (SimRotatorConfig, error) {
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits
+	}
+	if err := cfg.Limits.Validate(); err != nil {
+		return cfg, fmt.Errorf("simulated rotator: %w", err)
+	}
+	if cfg.AzRateDegPerS == 0 {
+		cfg.AzRateDegPerS = 6
+	}
+	if cfg.ElRateDegPerS == 0 {
+		cfg.ElRateDegPerS = 6
+	}
+	if !(cfg.AzRateDegPerS > 0 && cfg.AzRateDegPerS <= 360) || !(cfg.ElRateDegPerS > 0 && cfg.ElRateDegPerS <= 360) {
+		return cfg, fmt.Errorf("simulated rotator: slew rates az %v el %v °/s must be in (0, 360]", cfg.AzRateDegPerS, cfg.ElRateDegPerS)
+	}
+	if !cfg.Limits.Contains(cfg.ParkAz, cfg.ParkEl) {
+		return cfg, fmt.Errorf("simulated rotator: park position %v/%v outside limits %+v", cfg.ParkAz, cfg.ParkEl, cfg.Limits)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	return cfg, nil
+}
+
 // SimRotator is an in-process Rotator that slews at a fixed rate per axis on an injected clock,
 // for `make run` and for tests without hardware. Jam and Disconnect inject the two failures the
 // Monitor detects. Safe for concurrent use.
@@ -44,26 +70,9 @@ var _ Rotator = (*SimRotator)(nil)
 
 // NewSimRotator returns a simulated rotator standing at its park position.
 func NewSimRotator(cfg SimRotatorConfig) (*SimRotator, error) {
-	if cfg.Limits == (Limits{}) {
-		cfg.Limits = DefaultLimits
-	}
-	if err := cfg.Limits.Validate(); err != nil {
-		return nil, fmt.Errorf("simulated rotator: %w", err)
-	}
-	if cfg.AzRateDegPerS == 0 {
-		cfg.AzRateDegPerS = 6
-	}
-	if cfg.ElRateDegPerS == 0 {
-		cfg.ElRateDegPerS = 6
-	}
-	if !(cfg.AzRateDegPerS > 0 && cfg.AzRateDegPerS <= 360) || !(cfg.ElRateDegPerS > 0 && cfg.ElRateDegPerS <= 360) {
-		return nil, fmt.Errorf("simulated rotator: slew rates az %v el %v °/s must be in (0, 360]", cfg.AzRateDegPerS, cfg.ElRateDegPerS)
-	}
-	if !cfg.Limits.Contains(cfg.ParkAz, cfg.ParkEl) {
-		return nil, fmt.Errorf("simulated rotator: park position %v/%v outside limits %+v", cfg.ParkAz, cfg.ParkEl, cfg.Limits)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real{}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	s := &SimRotator{cfg: cfg, fromAz: cfg.ParkAz, fromEl: cfg.ParkEl, toAz: cfg.ParkAz, toEl: cfg.ParkEl}
 	s.fromTime = cfg.Clock.Now()

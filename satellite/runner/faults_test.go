@@ -98,7 +98,7 @@ func TestRestartOnSameStateDirResumesQueueAndRunsCommandsOnce(t *testing.T) {
 	e.cfg.Outbox.FlushTimeout = time.Second
 	e.cfg.Poll.LongPoll = false
 	part := newCounter()
-	s := e.start(t, part)
+	s := e.start(t, part.extras())
 	cid := e.fb.Queue(e.id, "test.count", api.PriorityHigh, nil)
 	for i := 0; i < 100 && e.fb.Command(e.id, cid).Status != api.CommandSucceeded; i++ {
 		e.settle(5 * time.Second) // short polls at the backend's interval
@@ -119,7 +119,7 @@ func TestRestartOnSameStateDirResumesQueueAndRunsCommandsOnce(t *testing.T) {
 	e.fb.SetDown(false)
 	e.fb.Redeliver(e.id, cid)
 	part2 := newCounter()
-	s = e.start(t, part2)
+	s = e.start(t, part2.extras())
 	done := func() bool {
 		return len(storedIDs(e.fb.Events(e.id))) >= len(emitted) && len(e.fb.Command(e.id, cid).Updates) > 3
 	}
@@ -214,7 +214,7 @@ func TestChildRunner(t *testing.T) {
 	r, err := New(cfg, zap.NewNop())
 	require.NoError(t, err)
 	part.em = r.Emitter()
-	require.NoError(t, r.Add(part))
+	require.NoError(t, r.Plug(Extras{Loops: []Loop{{Name: "slow part", Run: part.Run}}, Handlers: part.Handlers()}))
 	ctx, stop := signalContext()
 	defer stop()
 	require.NoError(t, r.Run(ctx))

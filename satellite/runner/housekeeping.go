@@ -60,16 +60,7 @@ func (r *Runner) Snapshot() statusapi.Status {
 			Succeeded: r.executor.Finished(api.CommandSucceeded), Failed: r.executor.Finished(api.CommandFailed),
 			Recorded: recorded},
 	}
-	for _, tr := range r.trackingReporters() {
-		if ts := tr.Tracking(); ts != nil {
-			s.Tracking = ts
-		}
-	}
-	for _, pr := range r.processReporters() {
-		s.Processes = append(s.Processes, pr.Processes()...)
-		if c := pr.CgroupLimits(); c != "" {
-			s.CgroupLimits = c
-		}
-	}
+	parts := reports{r}
+	s.Tracking, s.Processes, s.CgroupLimits = parts.Tracking(), parts.Processes(), parts.CgroupLimits()
 	return s
 }

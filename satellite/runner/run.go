@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/satellite/client"
 	"github.com/talos-gs/talos/satellite/events"
 	"github.com/talos-gs/talos/satellite/statusapi"
 )
@@ -43,6 +44,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	intakeErr := r.runIntake(intakeCtx)
 	r.announceStop(intakeErr)
+	r.sayGoodbye(ctx, intakeErr)
 	stopOutbox()
 	outboxErr := <-outboxDone
 	r.saveSnapshot()
@@ -60,9 +62,9 @@ func (r *Runner) runIntake(ctx context.Context) error {
 	for name, run := range loops {
 		g.Go(func() error { return wrap(name, run(gctx)) })
 	}
-	for i, p := range r.parts {
-		if part, ok := p.(Part); ok {
-			g.Go(func() error { return wrap(fmt.Sprintf("part %d (%T)", i, p), part.Run(gctx)) })
+	for _, x := range r.extras {
+		for _, loop := range x.Loops {
+			g.Go(func() error { return wrap(loop.Name, loop.Run(gctx)) })
 		}
 	}
 	err := g.Wait()
@@ -87,6 +89,20 @@ func (r *Runner) announceStop(cause error) {
 		r.log.Error("stopping on error", zap.Error(cause))
 	}
 	r.outbox.Emit(events.New(r.clk.Now(), api.EventSatelliteOffline, sev, msg, nil))
+}
+
+// sayGoodbye sends the final heartbeat (status stopping), so the backend shows the station
+// offline at once. It is bounded by outbox.flush_timeout, detached from the cancelled ctx, and
+// skipped when the backend refused the key: it would refuse this call too.
+func (r *Runner) sayGoodbye(ctx context.Context, cause error) {
+	if errors.Is(cause, client.ErrUnauthorized) {
+		return
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Outbox.FlushTimeout)
+	defer cancel()
+	if err := r.heartbeat.Final(fctx); err != nil {
+		r.log.Warn("could not tell the backend this station is stopping; it will show offline after 2.5 heartbeat intervals", zap.Error(err))
+	}
 }
 
 func (r *Runner) saveSnapshot() {

@@ -1,8 +1,9 @@
-// Package runner assembles talos-satellite: it opens the state directory, builds the client,
-// the loops (poller, heartbeat, outbox, executor, status endpoint, housekeeping) and the
-// optional parts the lead plugs in (proc, tracker, ...), and runs them under one errgroup with
-// a staged shutdown: stop taking work, let running commands finish (drain timeout), then flush
-// the outbox under its own timeout.
+// Package runner is talos-satellite's protocol core: it opens the state directory, builds the
+// client and the loops that talk to the backend (poller, heartbeat, outbox, executor, status
+// endpoint, housekeeping), takes the station's own parts through Plug (satellite/station builds
+// them: processes, devices, scheduler), and runs everything under one errgroup with a staged
+// shutdown: stop taking work, let running commands finish (drain timeout), send the final
+// heartbeat, then flush the outbox under its own timeout.
 package runner
 
 import (
@@ -33,32 +34,42 @@ import (
 	"github.com/talos-gs/talos/satellite/statusapi"
 )
 
-// Part is an optional long-running component (proc, tracker, scheduler) run under the
-// runner's errgroup. Its Run must return when ctx is done.
-type Part interface {
-	Run(ctx context.Context) error
+// Extras are what a station adds to the runner's protocol loops, each field by its role;
+// every field is optional. satellite/station fills them from the hardware it builds.
+type Extras struct {
+	// Loops run under the runner's errgroup from Run until its context ends; each must return
+	// then. An error from one stops the runner.
+	Loops []Loop
+	// Handlers serve command types beside the runner's built-ins; a type served twice is a
+	// wiring error.
+	Handlers command.Handlers
+	// Processes reports decoder processes in heartbeats and GET /api/status.
+	Processes ProcessReporter
+	// Tracking reports the tracker's state in heartbeats and GET /api/status.
+	Tracking TrackingReporter
 }
 
-// CommandServer is a part that serves command types; its handlers join the executor's registry.
-type CommandServer interface {
-	Handlers() command.Handlers
+// Loop is a named long-running part (the name prefixes its errors).
+type Loop struct {
+	Name string
+	Run  func(ctx context.Context) error
 }
 
-// ProcessReporter is a part whose processes appear in heartbeats.
+// ProcessReporter reports decoder processes and whether they run under cgroup limits.
 type ProcessReporter interface {
 	Processes() []api.ProcessInfo
 	CgroupLimits() string
 }
 
-// TrackingReporter is a part whose tracking state appears in heartbeats and status.
+// TrackingReporter reports what the tracker is doing.
 type TrackingReporter interface {
 	Tracking() *api.TrackingState
 }
 
 // Options are the test seams of New; the zero value is production.
 type Options struct {
+	// Clock is the runner's one clock: every loop waits on it and measures with it.
 	Clock clock.Clock
-	Now   func() time.Time // measures request durations (default time.Now)
 	Rand  backoff.Rand
 	// Level is the logger's level, changed by config.update; nil: a fresh one at cfg.Log.Level
 	// (changes then only show in the diagnostics).
@@ -90,18 +101,18 @@ type Runner struct {
 
 	maintenance atomic.Bool
 	ivMu        sync.Mutex // guards identity.Intervals, changed by config.update
-	parts       []any
+	extras      []Extras   // set by Plug before Run, read-only from then on
 	running     atomic.Bool
 }
 
-// New builds a runner from the configuration and the registered identity in cfg.StateDir.
-// parts may implement Part, CommandServer, ProcessReporter and TrackingReporter.
-func New(cfg config.Config, log *zap.Logger, parts ...any) (*Runner, error) {
-	return NewWithOptions(cfg, log, Options{}, parts...)
+// New builds a runner from the configuration and the registered identity in cfg.StateDir. It
+// binds the status endpoint's port; Plug adds a station's parts, Run runs everything.
+func New(cfg config.Config, log *zap.Logger) (*Runner, error) {
+	return NewWithOptions(cfg, log, Options{})
 }
 
 // NewWithOptions is New with test seams.
-func NewWithOptions(cfg config.Config, log *zap.Logger, opts Options, parts ...any) (*Runner, error) {
+func NewWithOptions(cfg config.Config, log *zap.Logger, opts Options) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -121,7 +132,7 @@ func NewWithOptions(cfg config.Config, log *zap.Logger, opts Options, parts ...a
 		r.closeStores()
 		return nil, err
 	}
-	if err := r.Add(parts...); err != nil {
+	if err := r.listenStatus(); err != nil {
 		r.closeStores()
 		return nil, err
 	}
@@ -168,10 +179,10 @@ func (r *Runner) buildClientWithKey(key string) error {
 	if err := CheckTransportSecurity(u, r.cfg.Backend.Insecure); err != nil {
 		return err
 	}
-	r.health = statusapi.NewHealth(raw, r.registry, nil)
+	r.health = statusapi.NewHealth(raw, r.registry, r.clk.Now)
 	c, err := client.New(client.Options{BaseURL: raw, APIKey: key, Timeout: r.cfg.Backend.Timeout,
 		TLS:      client.TLSOptions{CAFile: r.cfg.Backend.CAFile, CertFile: r.cfg.Backend.CertFile, KeyFile: r.cfg.Backend.KeyFile},
-		Observer: r.health, Transport: r.opts.Transport, Now: r.opts.Now})
+		Observer: r.health, Transport: r.opts.Transport, Clock: r.clk})
 	if err != nil {
 		return err
 	}
@@ -206,7 +217,32 @@ func (r *Runner) openStores() error {
 	return err
 }
 
+// ErrStatusListen is returned by New when the status endpoint cannot bind its address.
+var ErrStatusListen = errors.New("the status endpoint cannot listen")
+
+// listenStatus binds the status endpoint's port before anything else starts: a port in use
+// (a second station on the machine) fails here with a message naming the setting, before the
+// station announces itself online or builds its devices.
+func (r *Runner) listenStatus() error {
+	if err := r.status.Listen(context.Background()); err != nil {
+		return fmt.Errorf("%w on %s (choose a free loopback port with --status-listen or status.listen): %w",
+			ErrStatusListen, r.cfg.Status.Listen, errors.Unwrap(err))
+	}
+	return nil
+}
+
+// Close releases the stores and the status port of a runner that will not Run (its assembly
+// failed). Run releases them itself; after Close, Run refuses to start.
+func (r *Runner) Close() {
+	if r.running.CompareAndSwap(false, true) {
+		r.closeStores()
+	}
+}
+
 func (r *Runner) closeStores() {
+	if r.status != nil {
+		_ = r.status.Close() // after Run the server already closed it; before, nothing was served
+	}
 	if r.outbox != nil {
 		_ = r.outbox.Close()
 	}
@@ -235,9 +271,11 @@ func (r *Runner) buildLoops() error {
 		Clock: r.clk, Rand: r.opts.Rand, Workers: r.cfg.Executor.Workers, DrainTimeout: r.cfg.Executor.DrainTimeout,
 		Handlers: executor.Builtins{Clock: r.clk, Settings: r, Maintenance: r, Diagnostics: r.Diagnostics}.Handlers()})
 	r.poller = poller.New(poller.Options{Source: r.sat, Sink: r.executor, Logger: r.log.Named("poller"), Clock: r.clk,
-		Now: r.opts.Now, Backoff: r.newBackoff(), LongPoll: r.longPoll()})
+		Backoff: r.newBackoff(), LongPoll: r.longPoll()})
 	r.system = &heartbeat.System{DiskPath: r.cfg.StateDir, ThermalRoot: r.cfg.Heartbeat.ThermalRoot}
+	parts := reports{r}
 	r.heartbeat = heartbeat.New(heartbeat.Options{Sender: r.sat, Sampler: r.system, Outbox: r.outbox, Status: r.Status,
+		Processes: []heartbeat.ProcessReporter{parts}, Tracking: []heartbeat.TrackingReporter{parts},
 		Logger: r.log.Named("heartbeat"), Clock: r.clk, Backoff: r.newBackoff(),
 		Interval: time.Duration(r.identity.Intervals.HeartbeatSeconds) * time.Second})
 	var err error
@@ -249,52 +287,61 @@ func (r *Runner) buildLoops() error {
 	return r.registerMetrics()
 }
 
-// Add plugs parts in; call it before Run. A value that implements none of the part interfaces
-// is a wiring error.
-func (r *Runner) Add(parts ...any) error {
+// Plug adds a station's parts; call it before Run. A nameless loop or a command type already
+// served is a wiring error: do not Run a runner whose Plug failed (Close it).
+func (r *Runner) Plug(x Extras) error {
 	if r.running.Load() {
-		return errors.New("runner: Add after Run")
+		return errors.New("runner: Plug after Run")
 	}
-	for i, p := range parts {
-		used := false
-		if cs, ok := p.(CommandServer); ok {
-			if err := r.executor.Register(cs.Handlers()); err != nil {
-				return fmt.Errorf("part %d (%T): %w", i, p, err)
-			}
-			used = true
+	for i, loop := range x.Loops {
+		if loop.Name == "" || loop.Run == nil {
+			return fmt.Errorf("plug: loop %d (%q) needs a name and a Run", i, loop.Name)
 		}
-		_, isPart := p.(Part)
-		_, isProc := p.(ProcessReporter)
-		_, isTrack := p.(TrackingReporter)
-		if !used && !isPart && !isProc && !isTrack {
-			return fmt.Errorf("part %d (%T) implements none of Part, CommandServer, ProcessReporter, TrackingReporter", i, p)
-		}
-		r.parts = append(r.parts, p)
 	}
-	r.heartbeat = heartbeat.New(heartbeat.Options{Sender: r.sat, Sampler: r.system, Outbox: r.outbox, Status: r.Status,
-		Processes: r.processReporters(), Tracking: r.trackingReporters(), Logger: r.log.Named("heartbeat"),
-		Clock: r.clk, Backoff: r.newBackoff(), Interval: r.heartbeat.Interval()})
+	if len(x.Handlers) > 0 {
+		if err := r.executor.Register(x.Handlers); err != nil {
+			return fmt.Errorf("plug: %w", err)
+		}
+	}
+	r.extras = append(r.extras, x)
 	return nil
 }
 
-func (r *Runner) processReporters() []heartbeat.ProcessReporter {
-	var out []heartbeat.ProcessReporter
-	for _, p := range r.parts {
-		if pr, ok := p.(ProcessReporter); ok {
-			out = append(out, pr)
+// reports gathers the plugged parts' reports for the heartbeat and the status snapshot.
+type reports struct{ r *Runner }
+
+func (p reports) Processes() []api.ProcessInfo {
+	var out []api.ProcessInfo
+	for _, x := range p.r.extras {
+		if x.Processes != nil {
+			out = append(out, x.Processes.Processes()...)
 		}
 	}
 	return out
 }
 
-func (r *Runner) trackingReporters() []heartbeat.TrackingReporter {
-	var out []heartbeat.TrackingReporter
-	for _, p := range r.parts {
-		if tr, ok := p.(TrackingReporter); ok {
-			out = append(out, tr)
+func (p reports) CgroupLimits() string {
+	limits := ""
+	for _, x := range p.r.extras {
+		if x.Processes != nil {
+			if c := x.Processes.CgroupLimits(); c != "" {
+				limits = c
+			}
 		}
 	}
-	return out
+	return limits
+}
+
+func (p reports) Tracking() *api.TrackingState {
+	var ts *api.TrackingState
+	for _, x := range p.r.extras {
+		if x.Tracking != nil {
+			if t := x.Tracking.Tracking(); t != nil {
+				ts = t
+			}
+		}
+	}
+	return ts
 }
 
 // Emitter is where parts send events: the durable outbox.

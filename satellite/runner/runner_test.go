@@ -56,11 +56,14 @@ type started struct {
 	done   chan error
 }
 
-func (e *env) start(t *testing.T, parts ...any) *started {
+func (e *env) start(t *testing.T, extras ...Extras) *started {
 	t.Helper()
 	lvl := zap.NewAtomicLevel()
-	r, err := NewWithOptions(e.cfg, zap.NewNop(), Options{Clock: e.clk, Rand: func() float64 { return 1 }, Level: &lvl}, parts...)
+	r, err := NewWithOptions(e.cfg, zap.NewNop(), Options{Clock: e.clk, Rand: func() float64 { return 1 }, Level: &lvl})
 	require.NoError(t, err)
+	for _, x := range extras {
+		require.NoError(t, r.Plug(x))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &started{r: r, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- r.Run(ctx) }()
@@ -91,6 +94,11 @@ type counter struct {
 
 func newCounter() *counter { return &counter{runs: map[string]int{}, block: make(chan struct{})} }
 
+// extras plugs the counter in every role.
+func (c *counter) extras() Extras {
+	return Extras{Loops: []Loop{{Name: "counter", Run: c.Run}}, Handlers: c.Handlers(), Processes: c, Tracking: c}
+}
+
 func (c *counter) Run(ctx context.Context) error { c.ran.Store(true); <-ctx.Done(); return nil }
 func (c *counter) Handlers() command.Handlers {
 	return command.Handlers{"test.count": func(_ context.Context, cmd api.Command) (json.RawMessage, error) {
@@ -118,7 +126,7 @@ func TestRunnerEndToEndWithFakeBackend(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	part := newCounter()
-	s := e.start(t, part)
+	s := e.start(t, part.extras())
 
 	// Heartbeat at start, with the part's reports.
 	eventually(t, func() bool { return len(e.fb.Heartbeats(e.id)) >= 1 }, "first heartbeat")
@@ -239,13 +247,14 @@ func TestPlainHTTPToRemoteHostIsRefused(t *testing.T) {
 	r.closeStores()
 }
 
-func TestBadPartsAreRejected(t *testing.T) {
+func TestPlugRefusesWiringErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, err := New(e.cfg, nil, struct{}{})
-	require.ErrorContains(t, err, "implements none")
-	_, err = New(e.cfg, nil, dupPing{})
-	require.ErrorContains(t, err, "registered twice")
+	r, err := New(e.cfg, nil)
+	require.NoError(t, err)
+	t.Cleanup(r.closeStores)
+	require.ErrorContains(t, r.Plug(Extras{Loops: []Loop{{Name: "nameless run"}}}), "needs a name and a Run")
+	require.ErrorContains(t, r.Plug(Extras{Handlers: dupPing{}.Handlers()}), "registered twice")
 }
 
 type dupPing struct{}

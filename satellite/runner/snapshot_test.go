@@ -15,7 +15,7 @@ import (
 func TestStatusShowsPartsState(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	s := e.start(t, newCounter())
+	s := e.start(t, newCounter().extras())
 	st, err := statusapi.Fetch(context.Background(), s.r.StatusAddr())
 	require.NoError(t, err)
 	assert.Equal(t, "v1", st.CgroupLimits)

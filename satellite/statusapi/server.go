@@ -27,6 +27,7 @@ type Server struct {
 	log      *zap.Logger
 
 	mu   sync.Mutex
+	ln   net.Listener // bound by Listen, served by Run
 	addr net.Addr
 	up   chan struct{}
 }
@@ -81,16 +82,42 @@ func (s *Server) Addr() net.Addr {
 // Ready is closed once the server listens.
 func (s *Server) Ready() <-chan struct{} { return s.up }
 
-// Run serves until ctx is done.
-func (s *Server) Run(ctx context.Context) error {
+// Listen binds the address now, so a port already in use fails at start-up, before the
+// station builds or announces anything; Run then serves on it. Close releases it if Run never
+// runs.
+func (s *Server) Listen(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.listen)
 	if err != nil {
 		return fmt.Errorf("status endpoint: listen on %s: %w", s.listen, err)
 	}
 	s.mu.Lock()
-	s.addr = ln.Addr()
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.ln, s.addr = ln, ln.Addr()
+	return nil
+}
+
+// Close releases the listener bound by Listen when Run will not serve it.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	err := s.ln.Close()
+	s.ln = nil
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Run serves until ctx is done, on the listener Listen bound (or binding it now).
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := s.listener(ctx)
+	if err != nil {
+		return err
+	}
 	close(s.up)
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
@@ -107,6 +134,22 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("status endpoint: shutdown: %w", err)
 	}
 	return nil
+}
+
+// listener returns the listener Listen bound, binding it now if Listen was not called.
+func (s *Server) listener(ctx context.Context) (net.Listener, error) {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln != nil {
+		return ln, nil
+	}
+	if err := s.Listen(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ln, nil
 }
 
 func (s *Server) routes() http.Handler {

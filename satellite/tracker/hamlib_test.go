@@ -183,7 +183,7 @@ func runHamlibCase(t *testing.T, tc hamlibCase) {
 		Config: rotator.MonitorConfig{StuckAfter: time.Hour}})
 	require.NoError(t, err)
 	logRot := &positionLog{Rotator: mon, clk: clk}
-	rig, err := rotator.NewRigctld(rotator.ConnOptions{Addr: rigd.addr(), CallTimeout: time.Second})
+	rig, err := rotator.NewRigctld(rotator.RigctldOptions{ConnOptions: rotator.ConnOptions{Addr: rigd.addr(), CallTimeout: time.Second}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rig.Close() })
 	radio := &recordingRadio{Radio: rig, clk: clk}

@@ -50,49 +50,76 @@ type Config struct {
 	DeviceTimeout time.Duration `json:"device_timeout" yaml:"device_timeout"`
 }
 
+// DefaultConfig is the tracker's configuration with every default filled in: what the zero
+// value of each field means, spelled out for the station's configuration file.
+func DefaultConfig() Config {
+	return Config{Period: 500 * time.Millisecond, DopplerPeriod: 500 * time.Millisecond,
+		CommandLatency: 250 * time.Millisecond, SlewRateDegS: 6, MaxLead: 5 * time.Second, EdgeWindow: 10 * time.Second,
+		EdgeThresholdDeg: 0.2, PlanStep: time.Second, DeadbandHz: DefaultDeadbandHz, DeviceTimeout: 2 * time.Second}
+}
+
+// ValidateConfig checks c as New will use it (zero fields take their defaults), without
+// building a tracker or touching a device.
+func ValidateConfig(c Config) error {
+	_, err := c.withDefaults()
+	return err
+}
+
 func (c Config) withDefaults() (Config, error) {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
+	d := DefaultConfig()
+	def := func(v *time.Duration, dv time.Duration) {
+		if *v == 0 {
+			*v = dv
 		}
 	}
-	def(&c.Period, 500*time.Millisecond)
-	def(&c.DopplerPeriod, c.Period)
-	def(&c.CommandLatency, 250*time.Millisecond)
-	def(&c.MaxLead, 5*time.Second)
-	def(&c.EdgeWindow, 10*time.Second)
-	def(&c.PlanStep, time.Second)
-	def(&c.DeviceTimeout, 2*time.Second)
+	def(&c.Period, d.Period)
+	def(&c.DopplerPeriod, c.Period) // every tick unless told otherwise
+	def(&c.CommandLatency, d.CommandLatency)
+	def(&c.MaxLead, d.MaxLead)
+	def(&c.EdgeWindow, d.EdgeWindow)
+	def(&c.PlanStep, d.PlanStep)
+	def(&c.DeviceTimeout, d.DeviceTimeout)
 	if c.SlewRateDegS == 0 {
-		c.SlewRateDegS = 6
+		c.SlewRateDegS = d.SlewRateDegS
 	}
 	if c.EdgeThresholdDeg == 0 {
-		c.EdgeThresholdDeg = 0.2
+		c.EdgeThresholdDeg = d.EdgeThresholdDeg
 	}
 	if c.DeadbandHz == 0 {
-		c.DeadbandHz = DefaultDeadbandHz
+		c.DeadbandHz = d.DeadbandHz
 	}
 	return c, c.validate()
 }
 
+// ConfigError names the Config field (by its yaml name) that is out of range.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return e.Field + " " + e.Reason }
+
 func (c Config) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
 	switch {
 	case c.Period < 10*time.Millisecond || c.Period > 10*time.Second:
-		return fmt.Errorf("tracker config: period %s must be 10ms to 10s", c.Period)
+		return bad("period", "%s must be 10ms to 10s", c.Period)
 	case c.DopplerPeriod < 50*time.Millisecond:
-		return fmt.Errorf("tracker config: doppler_period %s must be at least 50ms (20 Hz)", c.DopplerPeriod)
+		return bad("doppler_period", "%s must be at least 50ms (20 Hz)", c.DopplerPeriod)
 	case c.CommandLatency < 0 || c.MaxLead < 0 || c.EdgeWindow < 0:
-		return errors.New("tracker config: command_latency, max_lead and edge_window must not be negative")
+		return bad("command_latency, max_lead and edge_window", "must not be negative")
 	case !(c.SlewRateDegS > 0 && c.SlewRateDegS <= 360):
-		return fmt.Errorf("tracker config: slew_rate_deg_s %v must be in (0, 360]", c.SlewRateDegS)
+		return bad("slew_rate_deg_s", "%v must be in (0, 360]", c.SlewRateDegS)
 	case !(c.EdgeThresholdDeg > 0 && c.EdgeThresholdDeg < 30):
-		return fmt.Errorf("tracker config: edge_threshold_deg %v must be in (0, 30)", c.EdgeThresholdDeg)
+		return bad("edge_threshold_deg", "%v must be in (0, 30)", c.EdgeThresholdDeg)
 	case c.PlanStep < 100*time.Millisecond || c.PlanStep > time.Minute:
-		return fmt.Errorf("tracker config: plan_step %s must be 100ms to 1m", c.PlanStep)
+		return bad("plan_step", "%s must be 100ms to 1m", c.PlanStep)
 	case !(c.DeadbandHz >= 0 && c.DeadbandHz < 1e6):
-		return fmt.Errorf("tracker config: deadband_hz %v must be 0 to 1e6", c.DeadbandHz)
+		return bad("deadband_hz", "%v must be 0 to 1e6", c.DeadbandHz)
 	case c.DeviceTimeout <= 0:
-		return fmt.Errorf("tracker config: device_timeout %s must be positive", c.DeviceTimeout)
+		return bad("device_timeout", "%s must be positive", c.DeviceTimeout)
 	}
 	return nil
 }
@@ -141,7 +168,7 @@ var ErrBusy = errors.New("tracker: another pass is being tracked")
 func New(opts Options) (*Tracker, error) {
 	cfg, err := opts.Config.withDefaults()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tracker config: %w", err)
 	}
 	if opts.Rotator == nil {
 		return nil, errors.New("tracker: a rotator is required")

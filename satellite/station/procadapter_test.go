@@ -1,12 +1,10 @@
-package cli
+package station
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/internal/clock"
+	"github.com/talos-gs/talos/satellite/internal/stationtest"
 	"github.com/talos-gs/talos/satellite/proc"
 	"github.com/talos-gs/talos/satellite/rotator"
 	"github.com/talos-gs/talos/satellite/schedule"
@@ -64,7 +63,7 @@ func TestDecoderEventsCarryTheObservation(t *testing.T) {
 	const team = "team-decoder-test"
 	m, err := proc.New(context.Background(), proc.Options{Config: proc.Config{
 		CgroupParent: fmt.Sprintf("talos-cli-procadapter-%d-%s", os.Getpid(), uuid.NewString()[:8]),
-		WorkDir:      decoderWorkDir(t), GracePeriod: 2 * time.Second, OwnTeam: team, Programs: testPrograms(),
+		WorkDir:      stationtest.DecoderWorkDir(t), GracePeriod: 2 * time.Second, OwnTeam: team, Programs: stationtest.Programs(),
 		Users:  map[string]string{team: "nobody"},
 		Output: proc.OutputConfig{FlushInterval: 20 * time.Millisecond},
 	}, Log: zaptest.NewLogger(t), Emitter: evs})
@@ -137,63 +136,5 @@ func TestDecoderEventsCarryTheObservation(t *testing.T) {
 	}
 	for _, typ := range []string{api.EventProcessStarted, api.EventProcessOutput, api.EventProcessExited} {
 		assert.True(t, seen[typ], "%s was emitted", typ)
-	}
-}
-
-// testPrograms is the allow-list of the station tests: a decoder that prints and waits, and a
-// process that ignores SIGTERM.
-func testPrograms() map[string]proc.Program {
-	return map[string]proc.Program{
-		"decoder-sim": {Path: "/bin/sh", Args: []string{"-c", "echo decoding; exec sleep 600"}},
-		"stubborn":    {Path: "/bin/sh", Args: []string{"-c", "trap '' TERM; echo up; while :; do sleep 1; done"}},
-	}
-}
-
-// decoderWorkDir is a team directory base every team user can traverse, outside /tmp (which an
-// isolated decoder gets as its team's own directory); removed when the test ends.
-func decoderWorkDir(t *testing.T) string {
-	t.Helper()
-	base := ""
-	if os.Geteuid() == 0 {
-		base = "/var/lib"
-	}
-	work, err := os.MkdirTemp(base, "talos-cli-decoders-")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if os.Geteuid() == 0 {
-			removeTeamUsers(t, work)
-		}
-		_ = os.RemoveAll(work)
-	})
-	require.NoError(t, os.Chmod(work, 0o711)) //nolint:gosec // traversable by the team users
-	return filepath.Join(work, "teams")
-}
-
-// removeTeamUsers deletes the talos-<team> users the station made for teams below work (their
-// home is their team directory), so the test leaves no system user behind. It runs after the
-// station stopped (cleanups run last-registered first). useradd/userdel of parallel tests hold
-// the passwd lock for a moment, hence the retries.
-func removeTeamUsers(t *testing.T, work string) {
-	t.Helper()
-	raw, err := os.ReadFile("/etc/passwd")
-	if err != nil {
-		t.Errorf("read /etc/passwd: %v", err)
-		return
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) < 7 || !strings.HasPrefix(f[0], "talos-") || !strings.HasPrefix(f[5], work+"/") {
-			continue
-		}
-		var out []byte
-		for range 20 {
-			if out, err = exec.Command("userdel", "--force", f[0]).CombinedOutput(); err == nil {
-				break
-			}
-			<-time.After(50 * time.Millisecond)
-		}
-		if err != nil {
-			t.Errorf("remove test user %s: %v: %s", f[0], err, out)
-		}
 	}
 }

@@ -1,4 +1,9 @@
-package cli
+// Package station assembles a whole talos-satellite from its configuration, in one place: the
+// runner (identity, client, the loops that talk to the backend), then the station's own parts
+// — decoder processes (proc), rotator and radio (rotator), the observation scheduler and its
+// tracker — plugged into the runner by role (runner.Extras). `talos-satellite run` only parses
+// its flags and calls Assemble; the end-to-end tests call it too, so they run what stations run.
+package station
 
 import (
 	"context"
@@ -17,6 +22,7 @@ import (
 	"github.com/talos-gs/talos/satellite/command"
 	"github.com/talos-gs/talos/satellite/config"
 	"github.com/talos-gs/talos/satellite/events"
+	"github.com/talos-gs/talos/satellite/internal/clock"
 	"github.com/talos-gs/talos/satellite/proc"
 	"github.com/talos-gs/talos/satellite/rotator"
 	"github.com/talos-gs/talos/satellite/runner"
@@ -25,30 +31,27 @@ import (
 	"github.com/talos-gs/talos/satellite/tracker"
 )
 
-// Assemble builds a whole station: the runner (identity, client, loops), then its
-// hardware-facing part (buildStation), plugged in as one runner part, then the extra
-// partFactories. `run` calls it; so do the end-to-end tests, so they run what stations run.
+// Assemble builds the station cfg describes: the runner first (it binds the status port, so a
+// second station on the machine fails before touching any device), then the hardware-facing
+// parts, plugged in by role. Run the returned runner.
 func Assemble(ctx context.Context, cfg config.Config, log *zap.Logger, opts runner.Options) (*runner.Runner, error) {
 	r, err := runner.NewWithOptions(cfg, log, opts)
 	if err != nil {
 		return nil, err
 	}
-	st, err := buildStation(ctx, stationDeps{cfg: cfg, log: log, em: r.Emitter(), identity: r.Identity(), reg: r.Registerer()})
+	if log == nil {
+		log = zap.NewNop()
+	}
+	hw, err := buildHardware(ctx, stationDeps{cfg: cfg, log: log, em: r.Emitter(), identity: r.Identity(),
+		reg: r.Registerer(), clk: r.Clock()})
 	if err != nil {
+		r.Close()
 		return nil, err
 	}
-	if err := r.Add(st); err != nil {
-		st.close()
+	if err := r.Plug(hw.extras()); err != nil {
+		hw.close()
+		r.Close()
 		return nil, err
-	}
-	for _, build := range partFactories {
-		part, err := build(cfg, log, r.Emitter())
-		if err == nil && part != nil {
-			err = r.Add(part)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("build part: %w", err)
-		}
 	}
 	return r, nil
 }
@@ -60,13 +63,14 @@ type stationDeps struct {
 	em       events.Emitter
 	identity state.Identity
 	reg      prometheus.Registerer
+	clk      clock.Clock // the runner's: every part of the station keeps the same time
 }
 
-// stationPart is the hardware-facing part of a runner: decoder processes (proc), the rotator and
-// radio (rotator), and the observation scheduler driving the tracker. It is one runner part:
-// Run, Handlers (process.*, observation.*, rotator.park), Processes/CgroupLimits and Tracking
-// (heartbeats and GET /api/status).
-type stationPart struct {
+// hardware is the station's hardware-facing part: decoder processes (proc), the rotator and
+// radio (rotator), and the observation scheduler driving the tracker. It plugs into the runner
+// as one loop (Run), the commands process.*, observation.* and rotator.park (Handlers), and
+// the processes and tracking reports of heartbeats and GET /api/status.
+type hardware struct {
 	once  sync.Once
 	log   *zap.Logger
 	procs *proc.Manager
@@ -74,10 +78,10 @@ type stationPart struct {
 	sched *schedule.Scheduler
 }
 
-// buildStation builds, in this order, the process manager, the devices (connected once, so a
+// buildHardware builds, in this order, the process manager, the devices (connected once, so a
 // wrong rotctld/rigctld address shows at start-up) and the scheduler with its tracker.
-func buildStation(ctx context.Context, d stationDeps) (*stationPart, error) {
-	st := &stationPart{log: d.log.Named("station")}
+func buildHardware(ctx context.Context, d stationDeps) (*hardware, error) {
+	st := &hardware{log: d.log.Named("station")}
 	steps := []func(context.Context, stationDeps) error{st.buildProcs, st.buildDevices, st.buildScheduler}
 	for _, step := range steps {
 		if err := step(ctx, d); err != nil {
@@ -88,7 +92,7 @@ func buildStation(ctx context.Context, d stationDeps) (*stationPart, error) {
 	return st, nil
 }
 
-func (st *stationPart) buildProcs(ctx context.Context, d stationDeps) error {
+func (st *hardware) buildProcs(ctx context.Context, d stationDeps) error {
 	pc := d.cfg.Proc.Config
 	pc.OwnTeam = d.identity.TeamID // the station's own team may always run processes
 	if pc.WorkDir == "" {
@@ -105,7 +109,7 @@ func (st *stationPart) buildProcs(ctx context.Context, d stationDeps) error {
 		st.log.Warn("team users cannot reach their directories: a parent of proc.work_dir is not traversable by others (o+x); their processes will fail to start",
 			zap.String("work_dir", pc.WorkDir), zap.String("parent", blocked))
 	}
-	m, err := proc.New(ctx, proc.Options{Config: pc, Log: d.log.Named("proc"), Emitter: d.em})
+	m, err := proc.New(ctx, proc.Options{Config: pc, Log: d.log.Named("proc"), Emitter: d.em, Clock: d.clk})
 	if err != nil {
 		return fmt.Errorf("process manager: %w", err)
 	}
@@ -143,8 +147,8 @@ func untraversable(dir string) string {
 // buildDevices opens the rotator and radio and connects them once. A daemon that cannot be
 // reached is fatal only with station.require_devices; otherwise the station starts without it
 // and the clients keep reconnecting (rotator.fault / rotator.recovered from the Monitor).
-func (st *stationPart) buildDevices(ctx context.Context, d stationDeps) error {
-	dev, err := rotator.OpenDevices(d.cfg.Devices, rotator.DevicesOptions{Emitter: d.em,
+func (st *hardware) buildDevices(ctx context.Context, d stationDeps) error {
+	dev, err := rotator.OpenDevices(d.cfg.Devices, rotator.DevicesOptions{Emitter: d.em, Clock: d.clk,
 		Logger: d.log.Named("devices"), Registerer: d.reg})
 	if err != nil {
 		return err
@@ -163,17 +167,17 @@ func (st *stationPart) buildDevices(ctx context.Context, d stationDeps) error {
 	return nil
 }
 
-func (st *stationPart) buildScheduler(_ context.Context, d stationDeps) error {
+func (st *hardware) buildScheduler(_ context.Context, d stationDeps) error {
 	obs, err := observer(d)
 	if err != nil {
 		return err
 	}
-	tr, err := tracker.New(tracker.Options{Config: d.cfg.Tracker, Rotator: st.dev.Rotator, Downlink: st.dev.Radio,
+	tr, err := tracker.New(tracker.Options{Config: d.cfg.Tracker, Clock: d.clk, Rotator: st.dev.Rotator, Downlink: st.dev.Radio,
 		Uplink: st.dev.Uplink, Logger: d.log.Named("tracker"), Emitter: d.em, Registerer: d.reg})
 	if err != nil {
 		return err
 	}
-	st.sched, err = schedule.New(schedule.Options{StateDir: d.cfg.StateDir, Tracker: tr, Rotator: st.dev.Rotator,
+	st.sched, err = schedule.New(schedule.Options{StateDir: d.cfg.StateDir, Clock: d.clk, Tracker: tr, Rotator: st.dev.Rotator,
 		Targets: schedule.OrbitTargets(obs), Processes: procAdapter{st.procs}, PrepareLead: d.cfg.Station.PrepareLead,
 		Logger: d.log.Named("schedule"), Emitter: d.em})
 	return err
@@ -199,7 +203,7 @@ func observer(d stationDeps) (*orbit.Observer, error) {
 // them in order: the scheduler first (a pass in progress parks the rotator and stays stored, to
 // resume at the next start; its decoder is stopped), then every other process (SIGTERM, SIGKILL
 // after proc.grace_period), then the device loops; the devices are closed last.
-func (st *stationPart) Run(ctx context.Context) error {
+func (st *hardware) Run(ctx context.Context) error {
 	defer st.close()
 	// The manager and devices outlive ctx until the scheduler has parked and stopped its decoder.
 	late, stopLate := context.WithCancel(context.WithoutCancel(ctx))
@@ -225,9 +229,9 @@ func wrapErr(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
-// close releases what buildStation opened; each step may be missing after a failed build.
+// close releases what buildHardware opened; each step may be missing after a failed build.
 // The parts stay readable afterwards (the runner's last status snapshot asks for tracking).
-func (st *stationPart) close() {
+func (st *hardware) close() {
 	st.once.Do(func() {
 		if st.sched != nil {
 			if err := st.sched.Close(); err != nil {
@@ -243,7 +247,7 @@ func (st *stationPart) close() {
 }
 
 // Handlers are the process manager's and the scheduler's commands.
-func (st *stationPart) Handlers() command.Handlers {
+func (st *hardware) Handlers() command.Handlers {
 	hs := st.procs.Handlers()
 	for typ, h := range st.sched.Handlers() {
 		if _, dup := hs[typ]; dup {
@@ -255,11 +259,17 @@ func (st *stationPart) Handlers() command.Handlers {
 	return hs
 }
 
+// extras plugs the hardware into the runner, each piece by its role.
+func (st *hardware) extras() runner.Extras {
+	return runner.Extras{Loops: []runner.Loop{{Name: "station", Run: st.Run}}, Handlers: st.Handlers(),
+		Processes: st, Tracking: st}
+}
+
 // Processes are the decoder processes, for the heartbeat.
-func (st *stationPart) Processes() []api.ProcessInfo { return st.procs.Processes() }
+func (st *hardware) Processes() []api.ProcessInfo { return st.procs.Processes() }
 
 // CgroupLimits is "v1", "v2" or "off: <reason>", for the heartbeat.
-func (st *stationPart) CgroupLimits() string { return st.procs.CgroupLimits() }
+func (st *hardware) CgroupLimits() string { return st.procs.CgroupLimits() }
 
 // Tracking is the tracker's state, for the heartbeat.
-func (st *stationPart) Tracking() *api.TrackingState { return st.sched.Tracking() }
+func (st *hardware) Tracking() *api.TrackingState { return st.sched.Tracking() }
