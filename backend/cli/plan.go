@@ -179,16 +179,11 @@ func describeJSONError(err error) error {
 }
 
 func writePlanJSON(out io.Writer, req planner.Request, res *planner.Result) error {
-	w, err := planner.NewJSONLines(out, req)
-	if err != nil {
+	bw := bufio.NewWriterSize(out, 1<<16)
+	if err := planner.WriteJSONLines(bw, req, res.Passes); err != nil {
 		return err
 	}
-	for _, p := range res.Passes {
-		if err := w.Write(p); err != nil {
-			return err
-		}
-	}
-	return w.Flush()
+	return bw.Flush()
 }
 
 func writePlanTable(out io.Writer, req planner.Request, res *planner.Result) error {

@@ -39,16 +39,7 @@ func BenchmarkPlanNetwork(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		w, err := planner.NewJSONLines(io.Discard, req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, p := range res.Passes {
-			if err := w.Write(p); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := w.Flush(); err != nil {
+		if err := planner.WriteJSONLines(io.Discard, req, res.Passes); err != nil {
 			b.Fatal(err)
 		}
 		passes = len(res.Passes)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -18,10 +20,15 @@ import (
 // "start", "end" or "both" is added to a pass cut by the window. It writes by hand, without
 // reflection: a plan of a thousand stations has over a million lines.
 type JSONLines struct {
-	w      *bufio.Writer
+	w   *bufio.Writer
+	enc *lineEncoder
+	buf []byte
+}
+
+// lineEncoder appends passes as JSON lines; each goroutine needs its own (it caches a date).
+type lineEncoder struct {
 	ids    [][]byte // each station's id as a JSON string
 	norads [][]byte
-	buf    []byte
 	day    dayCache
 }
 
@@ -32,32 +39,91 @@ type dayCache struct {
 	prefix []byte // "2026-06-26T"
 }
 
-// NewJSONLines returns a writer of passes planned for req to w.
-func NewJSONLines(w io.Writer, req Request) (*JSONLines, error) {
-	j := &JSONLines{w: bufio.NewWriterSize(w, 1<<16), ids: make([][]byte, len(req.Stations)),
-		norads: make([][]byte, len(req.Spacecraft))}
+func newLineEncoder(req Request) (*lineEncoder, error) {
+	e := &lineEncoder{ids: make([][]byte, len(req.Stations)), norads: make([][]byte, len(req.Spacecraft))}
 	for i, s := range req.Stations {
 		id, err := json.Marshal(s.ID)
 		if err != nil {
 			return nil, fmt.Errorf("station %d id: %w", i, err)
 		}
-		j.ids[i] = id
+		e.ids[i] = id
 	}
 	for i, s := range req.Spacecraft {
-		j.norads[i] = strconv.AppendInt(nil, int64(s.NORAD), 10)
+		e.norads[i] = strconv.AppendInt(nil, int64(s.NORAD), 10)
 	}
-	return j, nil
+	return e, nil
+}
+
+// clone is an encoder sharing e's read-only tables, with a cache of its own.
+func (e *lineEncoder) clone() *lineEncoder { return &lineEncoder{ids: e.ids, norads: e.norads} }
+
+// NewJSONLines returns a writer of passes planned for req to w.
+func NewJSONLines(w io.Writer, req Request) (*JSONLines, error) {
+	enc, err := newLineEncoder(req)
+	if err != nil {
+		return nil, err
+	}
+	return &JSONLines{w: bufio.NewWriterSize(w, 1<<16), enc: enc}, nil
 }
 
 // Write writes one pass.
 func (j *JSONLines) Write(p Pass) error {
-	b := append(j.buf[:0], `{"station":`...)
-	b = append(b, j.ids[p.Station]...)
+	j.buf = j.enc.append(j.buf[:0], p)
+	_, err := j.w.Write(j.buf)
+	return err
+}
+
+// Flush writes what is buffered.
+func (j *JSONLines) Flush() error { return j.w.Flush() }
+
+// jsonChunk is how many passes one goroutine of WriteJSONLines encodes at a time.
+const jsonChunk = 8192
+
+// WriteJSONLines writes passes as JSON lines (see JSONLines) to w in their order, encoding
+// chunks of them on every core: for a network plan, encoding is a good part of the work.
+func WriteJSONLines(w io.Writer, req Request, passes []Pass) error {
+	first, err := newLineEncoder(req)
+	if err != nil {
+		return err
+	}
+	workers := runtime.GOMAXPROCS(0)
+	encs, bufs := make([]*lineEncoder, workers), make([][]byte, workers)
+	for i := range encs {
+		encs[i] = first.clone()
+	}
+	for start := 0; start < len(passes); start += workers * jsonChunk {
+		var wg sync.WaitGroup
+		for i := range workers {
+			lo := min(len(passes), start+i*jsonChunk)
+			hi := min(len(passes), lo+jsonChunk)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := bufs[i][:0]
+				for _, p := range passes[lo:hi] {
+					b = encs[i].append(b, p)
+				}
+				bufs[i] = b
+			}()
+		}
+		wg.Wait()
+		for i := range workers {
+			if _, err := w.Write(bufs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *lineEncoder) append(b []byte, p Pass) []byte {
+	b = append(b, `{"station":`...)
+	b = append(b, e.ids[p.Station]...)
 	b = append(b, `,"norad":`...)
-	b = append(b, j.norads[p.Spacecraft]...)
-	b = j.appendTimeField(b, `,"aos":"`, p.AOS)
-	b = j.appendTimeField(b, `,"tca":"`, p.TCA)
-	b = j.appendTimeField(b, `,"los":"`, p.LOS)
+	b = append(b, e.norads[p.Spacecraft]...)
+	b = e.appendTimeField(b, `,"aos":"`, p.AOS)
+	b = e.appendTimeField(b, `,"tca":"`, p.TCA)
+	b = e.appendTimeField(b, `,"los":"`, p.LOS)
 	b = appendAngleField(b, `,"max_el":`, p.MaxElevationDeg)
 	b = appendAngleField(b, `,"aos_az":`, p.AOSAzimuthDeg)
 	b = appendAngleField(b, `,"los_az":`, p.LOSAzimuthDeg)
@@ -69,14 +135,8 @@ func (j *JSONLines) Write(p Pass) error {
 	case p.InProgressAtEnd:
 		b = append(b, `,"in_progress":"end"`...)
 	}
-	b = append(b, "}\n"...)
-	j.buf = b
-	_, err := j.w.Write(b)
-	return err
+	return append(b, "}\n"...)
 }
-
-// Flush writes what is buffered.
-func (j *JSONLines) Flush() error { return j.w.Flush() }
 
 // appendAngleField appends deg rounded to 0.01° (halves away from zero), in integer arithmetic
 // for the angles a pass has (|deg| < 1e6).
@@ -93,16 +153,16 @@ func appendAngleField(b []byte, name string, deg float64) []byte {
 	return appendDigits(append(b, '.'), int(c%100), 2)
 }
 
-func (j *JSONLines) appendTimeField(b []byte, name string, t time.Time) []byte {
+func (e *lineEncoder) appendTimeField(b []byte, name string, t time.Time) []byte {
 	b = append(b, name...)
 	ms := t.Round(time.Millisecond).UnixMilli()
 	sec := ms / 1000
-	if sec < j.day.start || sec >= j.day.start+86400 || j.day.prefix == nil {
+	if sec < e.day.start || sec >= e.day.start+86400 || e.day.prefix == nil {
 		day := time.Unix(sec, 0).UTC().Truncate(24 * time.Hour)
-		j.day = dayCache{start: day.Unix(), prefix: AppendTimeMillis(nil, day)[:11]}
+		e.day = dayCache{start: day.Unix(), prefix: AppendTimeMillis(nil, day)[:11]}
 	}
-	b = append(b, j.day.prefix...)
-	sod := int(sec - j.day.start)
+	b = append(b, e.day.prefix...)
+	sod := int(sec - e.day.start)
 	b = appendDigits(b, sod/3600, 2)
 	b = appendDigits(append(b, ':'), sod/60%60, 2)
 	b = appendDigits(append(b, ':'), sod%60, 2)

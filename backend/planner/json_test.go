@@ -75,3 +75,36 @@ func TestJSONLinesMatchesTheStandardLibrary(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteJSONLinesMatchesTheStreamingWriter: the parallel writer writes exactly what the
+// streaming one does, in the same order, across chunk boundaries and days.
+func TestWriteJSONLinesMatchesTheStreamingWriter(t *testing.T) {
+	t.Parallel()
+	req := Request{Stations: []Station{{ID: "a"}, {ID: "b"}, {ID: "c"}}, Spacecraft: []Spacecraft{{NORAD: 1}, {NORAD: 2}}}
+	base := time.Date(2026, 6, 26, 0, 0, 0, 0, time.UTC)
+	passes := make([]Pass, 3*jsonChunk+17)
+	for i := range passes {
+		at := base.Add(time.Duration(i) * 97 * time.Second)
+		passes[i] = Pass{Station: i % 3, Spacecraft: i % 2, AOS: at, TCA: at.Add(time.Minute), LOS: at.Add(9 * time.Minute),
+			MaxElevationDeg: float64(i%900) / 10, AOSAzimuthDeg: float64(i % 360), InProgressAtEnd: i%11 == 0}
+	}
+	var want, got bytes.Buffer
+	w, err := NewJSONLines(&want, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range passes {
+		if err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSONLines(&got, req, passes); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("parallel output differs: %d bytes, want %d", got.Len(), want.Len())
+	}
+}
