@@ -135,7 +135,7 @@ func Plan(ctx context.Context, req Request) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	return merge(parts, len(req.Spacecraft)), nil
+	return merge(parts, len(req.Spacecraft), workers), nil
 }
 
 // workerOutput is what one worker found.
@@ -187,22 +187,33 @@ func (s *scratch) byStation(passes []Pass) []Pass {
 	return out
 }
 
-// merge puts the workers' passes in spacecraft order.
-func merge(parts []workerOutput, spacecraft int) *Result {
+// merge puts the workers' passes in spacecraft order, copying on every core (a network plan
+// holds hundreds of megabytes of passes).
+func merge(parts []workerOutput, spacecraft, workers int) *Result {
 	bySpacecraft := make([][]Pass, spacecraft)
-	total := 0
+	offset := make([]int, spacecraft+1)
 	res := &Result{}
 	for _, p := range parts {
 		for i, passes := range p.bySpacecraft {
 			bySpacecraft[i] = passes
-			total += len(passes)
 		}
 		res.Errors = append(res.Errors, p.errs...)
 	}
-	res.Passes = make([]Pass, 0, total)
-	for _, passes := range bySpacecraft {
-		res.Passes = append(res.Passes, passes...)
+	for i, passes := range bySpacecraft {
+		offset[i+1] = offset[i] + len(passes)
 	}
+	res.Passes = make([]Pass, offset[spacecraft])
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < spacecraft; i += workers {
+				copy(res.Passes[offset[i]:], bySpacecraft[i])
+			}
+		}()
+	}
+	wg.Wait()
 	slices.SortFunc(res.Errors, func(a, b SpacecraftError) int { return a.Spacecraft - b.Spacecraft })
 	return res
 }
