@@ -3,11 +3,13 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,9 +169,9 @@ func startDaemonForTrack(t *testing.T, bin string, extra ...string) string {
 }
 
 // hamlibQuery sends one extended-protocol command and returns the value of key. rigctld now and
-// then closes a fresh connection before answering (decision 0042; seen once in 20 runs under
-// -race), so a query that gets no reply at all is asked again on a new connection, as the
-// runner's own client does.
+// then closes or resets a fresh connection before answering (decision 0042; seen in about 1 of
+// 20 runs under -race), so a query that gets no reply at all is asked again on a new connection,
+// as the runner's own client does.
 func hamlibQuery(t *testing.T, addr, command, key string) string {
 	t.Helper()
 	for range 3 {
@@ -181,7 +183,7 @@ func hamlibQuery(t *testing.T, addr, command, key string) string {
 	return ""
 }
 
-// hamlibQueryOnce asks once; ok is false when the connection closed without a reply.
+// hamlibQueryOnce asks once; ok is false when the connection closed or was reset unanswered.
 func hamlibQueryOnce(t *testing.T, addr, command, key string) (string, bool) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -198,6 +200,8 @@ func hamlibQueryOnce(t *testing.T, addr, command, key string) (string, bool) {
 		}
 		require.False(t, strings.HasPrefix(line, "RPRT"), "no %s in the reply to %s: %s", key, command, line)
 	}
-	require.NoError(t, sc.Err(), "reply to %s", command)
+	if err := sc.Err(); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		require.NoError(t, err, "reply to %s", command)
+	}
 	return "", false
 }
