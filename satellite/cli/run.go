@@ -78,7 +78,9 @@ func newLogger(c config.Log) (*zap.Logger, zap.AtomicLevel, error) {
 	}
 	zc.Level = level
 	zc.Sampling = nil // every line matters on a station; volumes are small
-	log, err := zc.Build()
+	// A warning is something for the operator to read, not a bug to trace: stack traces only
+	// for errors (the development config puts them on warnings too).
+	log, err := zc.Build(zap.AddStacktrace(zapcore.ErrorLevel))
 	if err != nil {
 		return nil, level, fmt.Errorf("build logger: %w", err)
 	}
