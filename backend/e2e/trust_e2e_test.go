@@ -4,11 +4,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -18,6 +15,7 @@ import (
 	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/satellite/proc"
+	"github.com/talos-gs/talos/satellite/proc/proctest"
 )
 
 // e2ePrograms is the allow-list of the e2e stations: a decoder that prints and waits, and a
@@ -35,49 +33,7 @@ func e2ePrograms() map[string]proc.Program {
 // root cannot isolate decoders; the e2e tests that only need a decoder to run then allow that.
 func decoderWorkDir(t *testing.T) string {
 	t.Helper()
-	base := ""
-	if os.Geteuid() == 0 {
-		base = "/var/lib"
-	}
-	work, err := os.MkdirTemp(base, "talos-e2e-decoders-")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if os.Geteuid() == 0 {
-			removeTeamUsers(t, work)
-		}
-		_ = os.RemoveAll(work)
-	})
-	require.NoError(t, os.Chmod(work, 0o711)) //nolint:gosec // traversable by the team users
-	return filepath.Join(work, "teams")
-}
-
-// removeTeamUsers deletes the talos-<team> users the station made for teams below work (their
-// home is their team directory), so the test leaves no system user behind. It runs after the
-// station stopped (cleanups run last-registered first). useradd/userdel of parallel tests hold
-// the passwd lock for a moment, hence the retries.
-func removeTeamUsers(t *testing.T, work string) {
-	t.Helper()
-	raw, err := os.ReadFile("/etc/passwd")
-	if err != nil {
-		t.Errorf("read /etc/passwd: %v", err)
-		return
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) < 7 || !strings.HasPrefix(f[0], "talos-") || !strings.HasPrefix(f[5], work+"/") {
-			continue
-		}
-		var out []byte
-		for range 20 {
-			if out, err = exec.Command("userdel", "--force", f[0]).CombinedOutput(); err == nil {
-				break
-			}
-			<-time.After(50 * time.Millisecond)
-		}
-		if err != nil {
-			t.Errorf("remove test user %s: %v: %s", f[0], err, out)
-		}
-	}
+	return proctest.DecoderWorkDir(t, "talos-e2e-decoders-")
 }
 
 // TestTrustModel is the table of docs/processes.md ("Who can make a station do what"), checked
