@@ -46,10 +46,8 @@ func TestWakeOutlivesTheCaller(t *testing.T) {
 		return n
 	}
 	sender, other := mk(), mk()
-	for deadline := time.Now().Add(15 * time.Second); !sender.Listening() || !other.Listening(); {
-		require.True(t, time.Now().Before(deadline), "listeners did not start")
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return sender.Listening() && other.Listening() },
+		15*time.Second, 5*time.Millisecond, "listeners did not start")
 	woken, unsub := other.Subscribe("sat-1")
 	defer unsub()
 	drain(woken) // the listener's start-up wake-up
