@@ -141,18 +141,17 @@ type scratch struct {
 	runStart []int // first near sample of each station's open run, −1 if none
 	runEnd   []int // last near sample of that run
 	search   search
-	count    []int  // per station, for byStation
-	found    []Pass // the current spacecraft's passes in the order the scan finds them
+	found    []found // the current spacecraft's passes in the order the scan finds them
 }
 
 func newScratch(stations int) *scratch {
-	return &scratch{runStart: make([]int, stations), runEnd: make([]int, stations), count: make([]int, stations+1)}
+	return &scratch{runStart: make([]int, stations), runEnd: make([]int, stations)}
 }
 
 // scan finds the passes of the sampled spacecraft sc over every station and appends them to out.
 // A station is near at a sample when it lies inside the sample's cap; the passes of a station
 // lie within its runs of near samples, widened by one sample either side.
-func (n *network) scan(tr *track, sc int, s *scratch, out []Pass) []Pass {
+func (n *network) scan(tr *track, s *scratch, out []found) []found {
 	for i := range s.runStart {
 		s.runStart[i], s.runEnd[i] = -1, -1
 	}
@@ -176,14 +175,14 @@ func (n *network) scan(tr *track, sc int, s *scratch, out []Pass) []Pass {
 				continue
 			}
 			if s.runStart[i] >= 0 {
-				out = s.search.run(n, tr, i, sc, s.runStart[i], s.runEnd[i], out)
+				out = s.search.run(n, tr, i, s.runStart[i], s.runEnd[i], out)
 			}
 			s.runStart[i], s.runEnd[i] = k, k
 		}
 	}
 	for i, a := range s.runStart {
 		if a >= 0 {
-			out = s.search.run(n, tr, i, sc, a, s.runEnd[i], out)
+			out = s.search.run(n, tr, i, a, s.runEnd[i], out)
 		}
 	}
 	return out

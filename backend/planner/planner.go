@@ -135,18 +135,34 @@ func Plan(ctx context.Context, req Request) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	return merge(parts, len(req.Spacecraft), workers), nil
+	return net.merge(parts, len(req.Spacecraft), workers), nil
 }
 
-// workerOutput is what one worker found.
+// found is a pass as the search finds it: times in seconds from the window start and no
+// pointers, so a worker's passes cost the garbage collector nothing and copy at half the size
+// of a Pass. merge turns them into Passes once, in place.
+type found struct {
+	station             int32
+	flags               uint8
+	aos, tca, los       float64
+	maxEl, aosAz, losAz float64
+}
+
+const (
+	flagAtStart uint8 = 1 << iota
+	flagAtEnd
+)
+
+// workerOutput is what one worker found: each spacecraft's passes in the order the scan found
+// them (by station run, not by station).
 type workerOutput struct {
-	bySpacecraft map[int][]Pass
+	bySpacecraft map[int][]found
 	errs         []SpacecraftError
 }
 
 // work plans spacecraft taken from next until none is left or ctx ends.
 func (n *network) work(ctx context.Context, req Request, next *atomic.Int64) workerOutput {
-	out := workerOutput{bySpacecraft: map[int][]Pass{}}
+	out := workerOutput{bySpacecraft: map[int][]found{}}
 	sc := newScratch(len(n.stations))
 	for ctx.Err() == nil {
 		i := int(next.Add(1) - 1)
@@ -158,39 +174,19 @@ func (n *network) work(ctx context.Context, req Request, next *atomic.Int64) wor
 			serr.Spacecraft = i
 			out.errs = append(out.errs, *serr)
 		}
-		var passes []Pass
 		if len(tr.r) >= 2 {
-			sc.found = n.scan(tr, i, sc, sc.found[:0])
-			passes = sc.byStation(sc.found)
+			sc.found = n.scan(tr, sc, sc.found[:0])
+			out.bySpacecraft[i] = slices.Clone(sc.found)
 		}
-		out.bySpacecraft[i] = passes
 	}
 	return out
 }
 
-// byStation orders one spacecraft's passes by station, keeping each station's in the order
-// the scan found them, which is by AOS (a counting sort: the scan closes a station's runs in
-// time order).
-func (s *scratch) byStation(passes []Pass) []Pass {
-	clear(s.count)
-	for _, p := range passes {
-		s.count[p.Station+1]++
-	}
-	for i := 1; i < len(s.count); i++ {
-		s.count[i] += s.count[i-1]
-	}
-	out := make([]Pass, len(passes))
-	for _, p := range passes {
-		out[s.count[p.Station]] = p
-		s.count[p.Station]++
-	}
-	return out
-}
-
-// merge puts the workers' passes in spacecraft order, copying on every core (a network plan
-// holds hundreds of megabytes of passes).
-func merge(parts []workerOutput, spacecraft, workers int) *Result {
-	bySpacecraft := make([][]Pass, spacecraft)
+// merge puts the workers' passes in spacecraft order, then station order, on every core (a
+// network plan holds hundreds of megabytes of passes). Within a station the scan found them by
+// AOS (it closes a station's runs in time order), so a counting sort by station keeps that.
+func (n *network) merge(parts []workerOutput, spacecraft, workers int) *Result {
+	bySpacecraft := make([][]found, spacecraft)
 	offset := make([]int, spacecraft+1)
 	res := &Result{}
 	for _, p := range parts {
@@ -208,14 +204,40 @@ func merge(parts []workerOutput, spacecraft, workers int) *Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			count := make([]int, len(n.stations)+1)
 			for i := w; i < spacecraft; i += workers {
-				copy(res.Passes[offset[i]:], bySpacecraft[i])
+				n.place(res.Passes[offset[i]:offset[i+1]], i, bySpacecraft[i], count)
+				bySpacecraft[i] = nil
 			}
 		}()
 	}
 	wg.Wait()
 	slices.SortFunc(res.Errors, func(a, b SpacecraftError) int { return a.Spacecraft - b.Spacecraft })
 	return res
+}
+
+// place writes spacecraft sc's passes into dst ordered by station, reusing count (one entry per
+// station and one more).
+func (n *network) place(dst []Pass, sc int, passes []found, count []int) {
+	clear(count)
+	for _, f := range passes {
+		count[f.station+1]++
+	}
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	for _, f := range passes {
+		p := &dst[count[f.station]]
+		count[f.station]++
+		*p = Pass{
+			Station: int(f.station), Spacecraft: sc,
+			AOS: n.time(f.aos), TCA: n.time(f.tca), LOS: n.time(f.los),
+			MaxElevationDeg: f.maxEl, AOSAzimuthDeg: f.aosAz, LOSAzimuthDeg: f.losAz,
+			InProgressAtStart: f.flags&flagAtStart != 0,
+			InProgressAtEnd:   f.flags&flagAtEnd != 0,
+			AlwaysVisible:     f.flags == flagAtStart|flagAtEnd,
+		}
+	}
 }
 
 // SortByAOS orders passes by AOS, then station, then spacecraft: the order a schedule is read in.

@@ -99,6 +99,7 @@ func TestPlanMatchesSinglePairSearch(t *testing.T) {
 		failed[e.Spacecraft] = true
 	}
 	var compared, geo int
+	var worst passErrors
 	for i, st := range stations {
 		var opts []orbit.ObserverOption
 		if st.Mask != nil {
@@ -120,7 +121,7 @@ func TestPlanMatchesSinglePairSearch(t *testing.T) {
 				}
 				continue
 			}
-			comparePasses(t, st.ID, s.NORAD, want, got[[2]int{i, j}])
+			comparePasses(t, st.ID, s.NORAD, want, got[[2]int{i, j}], &worst)
 			compared += len(want)
 			for _, p := range want {
 				if p.AlwaysVisible {
@@ -131,12 +132,35 @@ func TestPlanMatchesSinglePairSearch(t *testing.T) {
 	}
 	t.Logf("compared %d passes (%d always visible) of %d spacecraft over %d stations; planner found %d",
 		compared, geo, len(sc), len(stations), len(res.Passes))
+	t.Logf("largest differences: AOS %v, LOS %v, TCA %v, max elevation %.5f°, azimuth %.4f°",
+		worst.aos, worst.los, worst.tca, worst.elevation, worst.azimuth)
 	if compared < 1000/catalogStride || geo == 0 {
 		t.Fatalf("the comparison covered too little: %d passes, %d always visible", compared, geo)
 	}
 }
 
-func comparePasses(t *testing.T, station string, norad int, want []orbit.Pass, got []planner.Pass) {
+// passErrors holds the largest differences seen between the planner and FindPasses.
+type passErrors struct {
+	aos, los, tca      time.Duration
+	elevation, azimuth float64
+}
+
+func (e *passErrors) add(w orbit.Pass, g planner.Pass) {
+	e.aos = max(e.aos, absDuration(g.AOS.Sub(w.AOS)))
+	e.los = max(e.los, absDuration(g.LOS.Sub(w.LOS)))
+	if !w.AlwaysVisible {
+		e.tca = max(e.tca, absDuration(g.TCA.Sub(w.TCA)))
+	}
+	e.elevation = math.Max(e.elevation, math.Abs(g.MaxElevationDeg-w.MaxElevationDeg))
+	if !w.InProgressAtStart {
+		e.azimuth = math.Max(e.azimuth, angleDiff(g.AOSAzimuthDeg, w.AOSAzimuthDeg))
+	}
+	if !w.InProgressAtEnd {
+		e.azimuth = math.Max(e.azimuth, angleDiff(g.LOSAzimuthDeg, w.LOSAzimuthDeg))
+	}
+}
+
+func comparePasses(t *testing.T, station string, norad int, want []orbit.Pass, got []planner.Pass, worst *passErrors) {
 	t.Helper()
 	if len(want) != len(got) {
 		t.Errorf("%s × %d: %d passes, want %d", station, norad, len(got), len(want))
@@ -150,6 +174,7 @@ func comparePasses(t *testing.T, station string, norad int, want []orbit.Pass, g
 	}
 	for k, w := range want {
 		g := got[k]
+		worst.add(w, g)
 		switch {
 		case absDuration(g.AOS.Sub(w.AOS)) > maxTimeError, absDuration(g.LOS.Sub(w.LOS)) > maxTimeError:
 			t.Errorf("%s × %d pass %d: %s – %s, want %s – %s", station, norad, k, g.AOS, g.LOS, w.AOS, w.LOS)

@@ -48,7 +48,7 @@ type search struct {
 // run searches station i from sample a−1 to sample b+1 (clipped to the window) and appends the
 // passes found to out. Outside a run the station cannot see the spacecraft, so the first point
 // is visible only at the window start and the last only at the window end.
-func (s *search) run(n *network, tr *track, i, sc, a, b int, out []Pass) []Pass {
+func (s *search) run(n *network, tr *track, i, a, b int, out []found) []found {
 	s.tr, s.st = tr, &n.stations[i]
 	s.maxima, s.crossings = s.maxima[:0], s.crossings[:0]
 	lo := math.Max(0, float64(a-1)*tr.h)
@@ -70,7 +70,7 @@ func (s *search) run(n *network, tr *track, i, sc, a, b int, out []Pass) []Pass 
 			break
 		}
 	}
-	return s.passes(n, i, sc, first, prev, out)
+	return s.passes(n, i, first, prev, out)
 }
 
 // eval is the pair's state at t.
@@ -110,10 +110,12 @@ func gOf(p point) float64 { return p.g }
 // fits the cubic through the bracket's ends (sin(elevation) and its rate at both) and evaluates
 // where its derivative vanishes, then keeps the half that still brackets the sign change; near
 // a smooth maximum the cubic is nearly exact, so two or three evaluations reach tcaTolerance.
-// A step that would not shrink the bracket by a quarter bisects instead.
+// It bisects instead when the cubic's estimate leaves the bracket, or when two steps have not
+// halved it (the estimates creeping up on one end instead of closing in): a guard that rejected
+// every estimate near an end made it bisect down to tcaTolerance, eleven evaluations a pass.
 func (s *search) extremum(a, b point) point {
-	t := s.stationary(a, b)
-	for range newtonSteps {
+	t, width := cubicStationary(a, b), b.t-a.t
+	for i := range newtonSteps {
 		m := s.eval(t)
 		if m.rate == 0 {
 			return m
@@ -123,24 +125,22 @@ func (s *search) extremum(a, b point) point {
 		} else {
 			b = m
 		}
-		next := s.stationary(a, b)
+		next := cubicStationary(a, b)
 		if math.Abs(next-t) < tcaTolerance || b.t-a.t < tcaTolerance {
 			return m
+		}
+		if i%2 == 1 {
+			if b.t-a.t > width/2 {
+				next = math.NaN()
+			}
+			width = b.t - a.t
+		}
+		if !(next > a.t && next < b.t) {
+			next = a.t + (b.t-a.t)/2
 		}
 		t = next
 	}
 	return s.eval(t)
-}
-
-// stationary is the next estimate of the extremum in [a, b]: the cubic's, or the midpoint if
-// that would not cut an eighth off either end of a bracket still wide.
-func (s *search) stationary(a, b point) float64 {
-	t := cubicStationary(a, b)
-	w := b.t - a.t
-	if !(t > a.t+w/8 && t < b.t-w/8) && w > 4*tcaTolerance {
-		return a.t + w/2
-	}
-	return t
 }
 
 // cubicStationary returns where the derivative of the cubic Hermite interpolant of sin(el)
@@ -256,24 +256,24 @@ func (s *search) crossingIn(a, b point) {
 }
 
 // passes turns the crossings between first and last into passes.
-func (s *search) passes(n *network, i, sc int, first, last point, out []Pass) []Pass {
+func (s *search) passes(n *network, i int, first, last point, out []found) []found {
 	start, open, atStart := first, first.visible(), first.visible()
 	for _, c := range s.crossings {
 		switch {
 		case c.rise && !open:
 			start, open, atStart = c.at, true, false
 		case !c.rise && open:
-			out = append(out, s.pass(n, i, sc, start, c.at, atStart, false))
+			out = append(out, s.pass(i, start, c.at, atStart, false))
 			open = false
 		}
 	}
 	if open {
-		out = append(out, s.pass(n, i, sc, start, last, atStart, last.t >= n.end || last.t >= s.tr.end))
+		out = append(out, s.pass(i, start, last, atStart, last.t >= n.end || last.t >= s.tr.end))
 	}
 	return out
 }
 
-func (s *search) pass(n *network, i, sc int, aos, los point, atStart, atEnd bool) Pass {
+func (s *search) pass(i int, aos, los point, atStart, atEnd bool) found {
 	tca := aos
 	if los.sinEl > aos.sinEl {
 		tca = los
@@ -283,17 +283,18 @@ func (s *search) pass(n *network, i, sc int, aos, los point, atStart, atEnd bool
 			tca = m
 		}
 	}
-	p := Pass{
-		Station: i, Spacecraft: sc,
-		AOS: n.time(aos.t), TCA: n.time(tca.t), LOS: n.time(los.t),
-		MaxElevationDeg:   math.Asin(tca.sinEl) / radPerDeg,
-		AOSAzimuthDeg:     s.azimuthAt(aos.t),
-		LOSAzimuthDeg:     s.azimuthAt(los.t),
-		InProgressAtStart: atStart,
-		InProgressAtEnd:   atEnd,
+	f := found{
+		station: int32(i), aos: aos.t, tca: tca.t, los: los.t,
+		maxEl: math.Asin(tca.sinEl) / radPerDeg,
+		aosAz: s.azimuthAt(aos.t), losAz: s.azimuthAt(los.t),
 	}
-	p.AlwaysVisible = atStart && atEnd
-	return p
+	if atStart {
+		f.flags |= flagAtStart
+	}
+	if atEnd {
+		f.flags |= flagAtEnd
+	}
+	return f
 }
 
 func (s *search) azimuthAt(t float64) float64 {
