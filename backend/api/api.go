@@ -449,3 +449,16 @@ const (
 	ErrConflict                  = "conflict"
 	ErrRateLimited               = "rate_limited"
 )
+
+// MaxHorizonPoints is the most points a station's horizon mask may have.
+const MaxHorizonPoints = 360
+
+// HorizonPoint is one point of a station's horizon mask: the lowest elevation at which the
+// station sees the sky at one azimuth. Between points the mask is linear in azimuth, wrapping
+// through north.
+type HorizonPoint struct {
+	// AzimuthDeg is degrees from north, 0 to 360 (exclusive).
+	AzimuthDeg float64 `json:"az_deg"`
+	// ElevationDeg is degrees above the horizon, −90 to 90 (exclusive).
+	ElevationDeg float64 `json:"el_deg"`
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/planner"
 	"github.com/talos-gs/talos/orbit"
 )
@@ -30,8 +31,8 @@ func newPlanCmd(e *env) *cobra.Command {
 		Use:   "plan --tle FILE --stations FILE.json --from RFC3339 --hours H [--min-el D] [--json]",
 		Short: "Print every pass of the element sets in a TLE file over a list of stations",
 		Long: "Plan the passes of every spacecraft in --tle (2- or 3-line TLEs) over every station in " +
-			"--stations, a JSON array of {\"id\", \"lat\", \"lon\", \"alt_m\", \"min_el\"?} (degrees, " +
-			"metres above the WGS-84 ellipsoid), for --hours from --from. Works offline, without a " +
+			"--stations, a JSON array of {\"id\", \"lat\", \"lon\", \"alt_m\", \"min_el\"?, \"horizon_mask\"?} (degrees, " +
+			"metres above the WGS-84 ellipsoid; horizon_mask a list of {\"az_deg\", \"el_deg\"}), for --hours from --from. Works offline, without a " +
 			"database. --json prints one object per pass and line, ordered by spacecraft (the file's " +
 			"order), station, then AOS; the table is ordered by AOS.",
 		Args: cobra.NoArgs,
@@ -123,6 +124,8 @@ type planStation struct {
 	Lon   *float64 `json:"lon"`
 	AltM  float64  `json:"alt_m"`
 	MinEl float64  `json:"min_el"`
+	// HorizonMask is the station's mask, as the satellites API takes it; absent: flat.
+	HorizonMask []api.HorizonPoint `json:"horizon_mask"`
 }
 
 // maxPlanStations bounds the --stations file.
@@ -157,8 +160,12 @@ func readPlanStations(path string) ([]planner.Station, error) {
 		case s.Lat == nil || s.Lon == nil:
 			return nil, fmt.Errorf("--stations %s: station %d (%s): lat and lon are required", path, i, s.ID)
 		}
+		mask, err := planner.StationMask(s.HorizonMask)
+		if err != nil {
+			return nil, fmt.Errorf("--stations %s: station %d (%s): horizon_mask: %w", path, i, s.ID, err)
+		}
 		seen[s.ID] = true
-		out[i] = planner.Station{ID: s.ID, LatDeg: *s.Lat, LonDeg: *s.Lon, AltM: s.AltM, MinElevationDeg: s.MinEl}
+		out[i] = planner.Station{ID: s.ID, LatDeg: *s.Lat, LonDeg: *s.Lon, AltM: s.AltM, MinElevationDeg: s.MinEl, Mask: mask}
 	}
 	return out, nil
 }

@@ -30,7 +30,9 @@ func TestPlanCommandMatchesFindPasses(t *testing.T) {
 	stations := filepath.Join(dir, "stations.json")
 	require.NoError(t, os.WriteFile(stations, []byte(`[
 		{"id": "munich", "lat": 48.15, "lon": 11.57, "alt_m": 520},
-		{"id": "cape-town", "lat": -33.9, "lon": 18.4, "min_el": 5}]`), 0o600))
+		{"id": "cape-town", "lat": -33.9, "lon": 18.4, "min_el": 5},
+		{"id": "tokyo", "lat": 35.68, "lon": 139.69, "horizon_mask": [{"az_deg": 0, "el_deg": 5},
+			{"az_deg": 90, "el_deg": 25}, {"az_deg": 180, "el_deg": 2}, {"az_deg": 270, "el_deg": 12}]}]`), 0o600))
 	from := "2026-06-26T12:00:00Z"
 	r := runCLI(t, nil, "", "plan", "--tle", tle, "--stations", stations, "--from", from, "--hours", "24", "--json")
 	require.Equal(t, 0, r.code, r.err)
@@ -60,12 +62,20 @@ func TestPlanCommandMatchesFindPasses(t *testing.T) {
 	prop, err := orbit.NewPropagator(sets[0])
 	require.NoError(t, err)
 	start := time.Date(2026, 6, 26, 12, 0, 0, 0, time.UTC)
+	mask, err := orbit.NewHorizonMask([]orbit.MaskPoint{{AzimuthDeg: 0, ElevationDeg: 5},
+		{AzimuthDeg: 90, ElevationDeg: 25}, {AzimuthDeg: 180, ElevationDeg: 2}, {AzimuthDeg: 270, ElevationDeg: 12}})
+	require.NoError(t, err)
 	for _, st := range []struct {
 		id            string
 		lat, lon, alt float64
 		minEl         float64
-	}{{"munich", 48.15, 11.57, 520, 0}, {"cape-town", -33.9, 18.4, 0, 5}} {
-		obs, err := orbit.NewObserver(st.lat, st.lon, st.alt)
+		mask          *orbit.HorizonMask
+	}{{"munich", 48.15, 11.57, 520, 0, nil}, {"cape-town", -33.9, 18.4, 0, 5, nil}, {"tokyo", 35.68, 139.69, 0, 0, mask}} {
+		var opts []orbit.ObserverOption
+		if st.mask != nil {
+			opts = append(opts, orbit.WithHorizonMask(st.mask))
+		}
+		obs, err := orbit.NewObserver(st.lat, st.lon, st.alt, opts...)
 		require.NoError(t, err)
 		want, err := orbit.FindPasses(prop, obs, start, start.Add(24*time.Hour), orbit.PassOptions{MinElevationDeg: st.minEl})
 		require.NoError(t, err)
@@ -112,6 +122,7 @@ func TestPlanCommandNamesBadInput(t *testing.T) {
 		{"duplicate", []string{"--tle", tle, "--stations", write("dup.json", `[{"id":"a","lat":1,"lon":2},{"id":"a","lat":1,"lon":2}]`)}, `id "a" is used twice`},
 		{"latitude", []string{"--tle", tle, "--stations", write("lat.json", `[{"id":"a","lat":100,"lon":2}]`)}, "latitude 100°"},
 		{"not json", []string{"--tle", tle, "--stations", write("text.json", `stations`)}, "invalid JSON"},
+		{"mask", []string{"--tle", tle, "--stations", write("mask.json", `[{"id":"a","lat":1,"lon":2,"horizon_mask":[{"az_deg":400,"el_deg":3}]}]`)}, "station 0 (a): horizon_mask: "},
 	}
 	for _, c := range cases {
 		r := runCLI(t, nil, "", append([]string{"plan"}, c.args...)...)

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/orbit"
 )
 
@@ -279,3 +280,19 @@ func (req Request) validate() error {
 }
 
 func validElevation(deg float64) bool { return !math.IsNaN(deg) && deg >= -90 && deg < 90 }
+
+// StationMask turns a station's horizon mask as the API and the stations file give it into
+// the planner's (orbit validates the points and names a bad one); no points mean a flat horizon.
+func StationMask(points []api.HorizonPoint) (*orbit.HorizonMask, error) {
+	if len(points) == 0 {
+		return nil, nil //nolint:nilnil // a flat horizon is no mask, and no error
+	}
+	if len(points) > api.MaxHorizonPoints {
+		return nil, fmt.Errorf("horizon mask has %d points, at most %d", len(points), api.MaxHorizonPoints)
+	}
+	ps := make([]orbit.MaskPoint, len(points))
+	for i, p := range points {
+		ps[i] = orbit.MaskPoint{AzimuthDeg: p.AzimuthDeg, ElevationDeg: p.ElevationDeg}
+	}
+	return orbit.NewHorizonMask(ps)
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -78,7 +79,11 @@ func (s *Server) listPasses(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	req, stations := passRequest(q, tracked, sats)
+	req, stations, err := passRequest(q, tracked, sats)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	res, err := planner.Plan(ctx, req)
 	if err != nil {
 		s.fail(c, err)
@@ -145,8 +150,10 @@ func parsePassQuery(c *gin.Context, now time.Time) (passQuery, error) {
 	return q, nil
 }
 
-// passRequest builds the planner's request; stations[i] is the satellite id of station i.
-func passRequest(q passQuery, tracked []catalog.Tracked, sats []store.Satellite) (planner.Request, []string) {
+// passRequest builds the planner's request; stations[i] is the satellite id of station i. Each
+// station brings its own minimum elevation and horizon mask (a stored mask that no longer
+// parses is an error naming the satellite).
+func passRequest(q passQuery, tracked []catalog.Tracked, sats []store.Satellite) (planner.Request, []string, error) {
 	req := planner.Request{From: q.from, To: q.to, MinElevationDeg: q.minEl}
 	for _, t := range tracked {
 		req.Spacecraft = append(req.Spacecraft, planner.Spacecraft{NORAD: t.NORADID, Name: t.Name, Elements: t.Elements})
@@ -156,10 +163,15 @@ func passRequest(q passQuery, tracked []catalog.Tracked, sats []store.Satellite)
 		if len(q.satelliteIDs) > 0 && !slices.Contains(q.satelliteIDs, sat.ID) {
 			continue
 		}
-		req.Stations = append(req.Stations, planner.Station{ID: sat.ID, LatDeg: sat.Lat, LonDeg: sat.Lon, AltM: sat.AltM})
+		mask, err := planner.StationMask(sat.HorizonMask)
+		if err != nil {
+			return req, nil, fmt.Errorf("satellite %s: %w", sat.ID, err)
+		}
+		req.Stations = append(req.Stations, planner.Station{ID: sat.ID, LatDeg: sat.Lat, LonDeg: sat.Lon, AltM: sat.AltM,
+			Mask: mask, MinElevationDeg: sat.MinElevationDeg})
 		ids = append(ids, sat.ID)
 	}
-	return req, ids
+	return req, ids, nil
 }
 
 func inProgress(p planner.Pass) string {

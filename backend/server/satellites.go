@@ -14,6 +14,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/planner"
 	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/regtoken"
 	"github.com/talos-gs/talos/backend/store"
@@ -106,24 +107,27 @@ func (s *Server) teamSatelliteAccess(c *gin.Context) {
 
 // satelliteJSON is a satellite as users see it (never its key hash).
 type satelliteJSON struct {
-	ID               string       `json:"id"`
-	TeamID           string       `json:"team_id,omitempty"`
-	Name             string       `json:"name"`
-	Location         api.Location `json:"location"`
-	Version          string       `json:"version"`
-	Capabilities     []string     `json:"capabilities"`
-	Status           string       `json:"status"`
-	Maintenance      bool         `json:"maintenance"`
-	KeyID            string       `json:"key_id"`
-	HeartbeatSeconds int          `json:"heartbeat_seconds"`
-	RegisteredAt     time.Time    `json:"registered_at"`
-	KeyRotatedAt     time.Time    `json:"key_rotated_at"`
-	LastSeenAt       *time.Time   `json:"last_seen_at,omitempty"`
-	UpdatedAt        time.Time    `json:"updated_at"`
+	ID               string             `json:"id"`
+	TeamID           string             `json:"team_id,omitempty"`
+	Name             string             `json:"name"`
+	Location         api.Location       `json:"location"`
+	MinElevationDeg  float64            `json:"min_elevation_deg"`
+	HorizonMask      []api.HorizonPoint `json:"horizon_mask"`
+	Version          string             `json:"version"`
+	Capabilities     []string           `json:"capabilities"`
+	Status           string             `json:"status"`
+	Maintenance      bool               `json:"maintenance"`
+	KeyID            string             `json:"key_id"`
+	HeartbeatSeconds int                `json:"heartbeat_seconds"`
+	RegisteredAt     time.Time          `json:"registered_at"`
+	KeyRotatedAt     time.Time          `json:"key_rotated_at"`
+	LastSeenAt       *time.Time         `json:"last_seen_at,omitempty"`
+	UpdatedAt        time.Time          `json:"updated_at"`
 }
 
 func toSatelliteJSON(sat *store.Satellite) satelliteJSON {
 	out := satelliteJSON{ID: sat.ID, Name: sat.Name, Location: api.Location{Lat: sat.Lat, Lon: sat.Lon, AltM: sat.AltM},
+		MinElevationDeg: sat.MinElevationDeg, HorizonMask: sat.HorizonMask,
 		Version: sat.Version, Capabilities: sat.Capabilities, Status: sat.Status, Maintenance: sat.Maintenance,
 		KeyID: sat.APIKeyID, HeartbeatSeconds: sat.HeartbeatSeconds, RegisteredAt: sat.RegisteredAt,
 		KeyRotatedAt: sat.KeyRotatedAt, LastSeenAt: sat.LastSeenAt, UpdatedAt: sat.UpdatedAt}
@@ -132,6 +136,9 @@ func toSatelliteJSON(sat *store.Satellite) satelliteJSON {
 	}
 	if out.Capabilities == nil {
 		out.Capabilities = []string{}
+	}
+	if out.HorizonMask == nil {
+		out.HorizonMask = []api.HorizonPoint{}
 	}
 	return out
 }
@@ -356,21 +363,34 @@ func (s *Server) getSatellite(c *gin.Context) {
 }
 
 type updateSatelliteRequest struct {
-	Name        *string `json:"name"`
-	Maintenance *bool   `json:"maintenance"`
+	Name            *string             `json:"name"`
+	Maintenance     *bool               `json:"maintenance"`
+	MinElevationDeg *float64            `json:"min_elevation_deg"`
+	HorizonMask     *[]api.HorizonPoint `json:"horizon_mask"`
 }
 
 func (r *updateSatelliteRequest) validate() error {
-	if r.Name == nil && r.Maintenance == nil {
-		return errInvalid("", "give name and/or maintenance")
+	if r.Name == nil && r.Maintenance == nil && r.MinElevationDeg == nil && r.HorizonMask == nil {
+		return errInvalid("", "give name, maintenance, min_elevation_deg and/or horizon_mask")
 	}
 	if r.Name != nil {
-		return validText("name", *r.Name, 1, 100)
+		if err := validText("name", *r.Name, 1, 100); err != nil {
+			return err
+		}
+	}
+	if r.MinElevationDeg != nil && !(*r.MinElevationDeg >= -5 && *r.MinElevationDeg < 90) {
+		return errInvalid("min_elevation_deg", "%v is outside [−5, 90)", *r.MinElevationDeg)
+	}
+	if r.HorizonMask != nil {
+		if _, err := planner.StationMask(*r.HorizonMask); err != nil {
+			return errInvalid("horizon_mask", "%v", err)
+		}
 	}
 	return nil
 }
 
-// updateSatellite renames a satellite or switches its maintenance mode (members and up).
+// updateSatellite renames a satellite, switches its maintenance mode or sets the sky it sees
+// (minimum elevation, horizon mask) for pass planning (members and up).
 func (s *Server) updateSatellite(c *gin.Context) {
 	var req updateSatelliteRequest
 	if !s.bind(c, &req) {
@@ -380,13 +400,15 @@ func (s *Server) updateSatellite(c *gin.Context) {
 		*req.Name = strings.TrimSpace(*req.Name)
 	}
 	sat, err := s.store.UpdateSatellite(c.Request.Context(), teamOf(c).ID, satelliteOf(c).ID,
-		store.SatelliteUpdate{Name: req.Name, Maintenance: req.Maintenance})
+		store.SatelliteUpdate{Name: req.Name, Maintenance: req.Maintenance,
+			MinElevationDeg: req.MinElevationDeg, HorizonMask: req.HorizonMask})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	setAudit(c, auditInfo{Action: "satellite.update", ObjectType: "satellite", ObjectID: sat.ID,
-		Detail: fmt.Sprintf("name=%q maintenance=%t", sat.Name, sat.Maintenance)})
+		Detail: fmt.Sprintf("name=%q maintenance=%t min_elevation_deg=%g horizon_mask=%d points",
+			sat.Name, sat.Maintenance, sat.MinElevationDeg, len(sat.HorizonMask))})
 	if req.Maintenance != nil {
 		// A long-poll in progress answers with the new interval at once.
 		s.cmds.Wake(c.Request.Context(), sat.ID)

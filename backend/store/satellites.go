@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/talos-gs/talos/backend/api"
 )
 
 // Satellite is a registered ground-station runner. APIKeyID is the public id of its current API
@@ -13,9 +16,13 @@ import (
 type Satellite struct {
 	ID string `gorm:"primaryKey"`
 	// TeamID is nil for a satellite registered with a global token and not yet given to a team.
-	TeamID           *string
-	Name             string
-	Lat, Lon, AltM   float64
+	TeamID         *string
+	Name           string
+	Lat, Lon, AltM float64
+	// MinElevationDeg and HorizonMask describe the station's sky for the planner: its own
+	// minimum elevation, degrees, and its horizon mask (empty: flat).
+	MinElevationDeg  float64
+	HorizonMask      []api.HorizonPoint `gorm:"serializer:json"`
 	Version          string
 	Capabilities     []string `gorm:"serializer:json"`
 	Status           string
@@ -136,6 +143,9 @@ func (s *Store) reRegister(ctx context.Context, r Registration, scope *string, g
 func (r Registration) apply(sat *Satellite, now time.Time) {
 	sat.Name, sat.Lat, sat.Lon, sat.AltM = r.Name, r.Lat, r.Lon, r.AltM
 	sat.Version, sat.Capabilities = r.Version, r.Capabilities
+	if sat.HorizonMask == nil {
+		sat.HorizonMask = []api.HorizonPoint{}
+	}
 	if sat.Capabilities == nil {
 		sat.Capabilities = []string{}
 	}
@@ -191,8 +201,11 @@ func (s *Store) Satellites(ctx context.Context, teamID *string) ([]Satellite, er
 
 // SatelliteUpdate changes a satellite's user-editable fields; nil leaves one as it is.
 type SatelliteUpdate struct {
-	Name        *string
-	Maintenance *bool
+	Name            *string
+	Maintenance     *bool
+	MinElevationDeg *float64
+	// HorizonMask replaces the mask when not nil; an empty slice makes the horizon flat.
+	HorizonMask *[]api.HorizonPoint
 }
 
 // UpdateSatellite applies u to a satellite of teamID and returns it.
@@ -203,6 +216,16 @@ func (s *Store) UpdateSatellite(ctx context.Context, teamID, id string, u Satell
 	}
 	if u.Maintenance != nil {
 		fields["maintenance"] = *u.Maintenance
+	}
+	if u.MinElevationDeg != nil {
+		fields["min_elevation_deg"] = *u.MinElevationDeg
+	}
+	if u.HorizonMask != nil {
+		mask, err := json.Marshal(*u.HorizonMask)
+		if err != nil {
+			return nil, fmt.Errorf("update satellite %s: horizon mask: %w", id, err)
+		}
+		fields["horizon_mask"] = string(mask)
 	}
 	res := s.db.WithContext(ctx).Model(&Satellite{}).Where("id = ? AND team_id = ?", id, teamID).Updates(fields)
 	if res.Error != nil {
