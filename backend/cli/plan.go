@@ -2,18 +2,22 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/planner"
 	"github.com/talos-gs/talos/orbit"
 )
@@ -63,10 +67,62 @@ func runPlan(e *env, f planFlags) error {
 			return err
 		}
 	}
+	if w := farFromEpoch(req); w != "" {
+		if _, err := fmt.Fprintln(e.err, w); err != nil {
+			return err
+		}
+	}
 	if f.asJSON {
 		return writePlanJSON(e.out, req, res)
 	}
 	return writePlanTable(e.out, req, res)
+}
+
+// maxNamedFar is how many spacecraft farFromEpoch names.
+const maxNamedFar = 5
+
+// farFromEpoch warns, in one line, about element sets whose epoch lies further from the window
+// than the catalog's stale thresholds (3 days in LEO, 14 days otherwise): their passes can be
+// minutes off, or meaningless decades away. It names the furthest few; "" when none is far.
+func farFromEpoch(req planner.Request) string {
+	type far struct {
+		norad int
+		days  float64
+	}
+	var list []far
+	for _, sc := range req.Spacecraft {
+		es := sc.Elements
+		gap := max(absDuration(req.From.Sub(es.Epoch)), absDuration(req.To.Sub(es.Epoch)))
+		limit := catalog.DefaultStaleOther
+		if es.MeanMotion >= catalog.LEOMeanMotion {
+			limit = catalog.DefaultStaleLEO
+		}
+		if gap > limit {
+			list = append(list, far{sc.NORAD, gap.Hours() / 24})
+		}
+	}
+	if len(list) == 0 {
+		return ""
+	}
+	slices.SortFunc(list, func(a, b far) int { return cmp.Compare(b.days, a.days) })
+	names := make([]string, 0, maxNamedFar)
+	for _, f := range list[:min(len(list), maxNamedFar)] {
+		names = append(names, fmt.Sprintf("NORAD %d (%.0f days)", f.norad, f.days))
+	}
+	more := ""
+	if len(list) > maxNamedFar {
+		more = fmt.Sprintf(" and %d more", len(list)-maxNamedFar)
+	}
+	return fmt.Sprintf("warning: %d of %d element sets are further from the window than %.0f days (LEO) or "+
+		"%.0f days (otherwise), so their passes may be far off: %s%s", len(list), len(req.Spacecraft),
+		catalog.DefaultStaleLEO.Hours()/24, catalog.DefaultStaleOther.Hours()/24, strings.Join(names, ", "), more)
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 func planRequest(f planFlags) (planner.Request, error) {

@@ -36,6 +36,7 @@ func TestPlanCommandMatchesFindPasses(t *testing.T) {
 	from := "2026-06-26T12:00:00Z"
 	r := runCLI(t, nil, "", "plan", "--tle", tle, "--stations", stations, "--from", from, "--hours", "24", "--json")
 	require.Equal(t, 0, r.code, r.err)
+	assert.Empty(t, r.err, "a window a day from the epoch needs no warning")
 
 	type line struct {
 		Station string  `json:"station"`
@@ -93,6 +94,15 @@ func TestPlanCommandMatchesFindPasses(t *testing.T) {
 	require.Equal(t, 0, table.code, table.err)
 	assert.Contains(t, table.out, "ISS (ZARYA)")
 	assert.Contains(t, table.out, "MAX EL")
+
+	// A window 64 years past the epoch still plans (SGP4 goes on), but says the sets are far off.
+	far := runCLI(t, nil, "", "plan", "--tle", tle, "--stations", stations, "--from", "2090-01-01T00:00:00Z", "--hours", "1")
+	require.Equal(t, 0, far.code, far.err)
+	assert.Contains(t, far.err, "warning: 1 of 1 element sets are further from the window than 3 days (LEO)")
+	assert.Contains(t, far.err, "NORAD 25544 (23")
+	week := runCLI(t, nil, "", "plan", "--tle", tle, "--stations", stations, "--from", "2026-06-30T12:00:00Z", "--hours", "1")
+	require.Equal(t, 0, week.code, week.err)
+	assert.Contains(t, week.err, "NORAD 25544 (4 days)", "a LEO set 4 days from the window is named")
 }
 
 // TestPlanCommandNamesBadInput: each mistake in the flags or files is named, with exit code 1.
