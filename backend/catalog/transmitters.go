@@ -6,15 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"unicode/utf8"
 )
 
-// Transmitter is one radio of a spacecraft, with SatNOGS DB's fields. Frequencies are in Hz and
-// nil when unknown (an uplink of nil: none); Baud is in symbols per second.
+// Transmitter is one radio of a spacecraft, with SatNOGS DB's fields: its identity in SatNOGS DB
+// and the radio itself.
 type Transmitter struct {
 	// UUID is SatNOGS DB's id of the transmitter; a repeated import updates it in place.
-	UUID         string   `json:"uuid"`
-	NORADID      int      `json:"norad_cat_id"`
+	UUID    string `json:"uuid"`
+	NORADID int    `json:"norad_cat_id"`
+	Radio
+}
+
+// Radio is what a transmitter is, as SatNOGS DB describes it and as a team adds its own through
+// the API. Frequencies are in Hz and nil when unknown (an uplink of nil: none); Baud is in
+// symbols per second.
+type Radio struct {
 	Description  string   `json:"description"`
 	Type         string   `json:"type"`
 	Alive        *bool    `json:"alive"`
@@ -78,8 +86,10 @@ func ParseTransmitters(data []byte) ([]ParsedTransmitter, []RecordError) {
 func jsonRecordError(n, line int, err error) RecordError {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return RecordError{Record: n, Line: line, Field: typeErr.Field,
-			Message: fmt.Sprintf("%s: must not be a JSON %s", typeErr.Field, typeErr.Value)}
+		// encoding/json names a field of the embedded Radio "Radio.x"; the record has only "x".
+		field := strings.TrimPrefix(typeErr.Field, "Radio.")
+		return RecordError{Record: n, Line: line, Field: field,
+			Message: fmt.Sprintf("%s: must not be a JSON %s", field, typeErr.Value)}
 	}
 	return RecordError{Record: n, Line: line, Message: "malformed transmitter: " + err.Error()}
 }

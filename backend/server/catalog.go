@@ -292,24 +292,10 @@ func (s *Server) listTransmitters(c *gin.Context) {
 
 // createTransmitterRequest carries SatNOGS DB's transmitter fields (uuid and norad_cat_id come
 // from the route and the server).
-type createTransmitterRequest struct {
-	Description  string   `json:"description"`
-	Type         string   `json:"type"`
-	Alive        *bool    `json:"alive"`
-	Status       string   `json:"status"`
-	UplinkLow    *int64   `json:"uplink_low"`
-	UplinkHigh   *int64   `json:"uplink_high"`
-	DownlinkLow  *int64   `json:"downlink_low"`
-	DownlinkHigh *int64   `json:"downlink_high"`
-	Mode         string   `json:"mode"`
-	Baud         *float64 `json:"baud"`
-	Invert       bool     `json:"invert"`
-}
+type createTransmitterRequest catalog.Radio
 
 func (r *createTransmitterRequest) transmitter() catalog.Transmitter {
-	return catalog.Transmitter{UUID: "manual", NORADID: 1, Description: r.Description, Type: r.Type,
-		Alive: r.Alive, Status: r.Status, UplinkLow: r.UplinkLow, UplinkHigh: r.UplinkHigh,
-		DownlinkLow: r.DownlinkLow, DownlinkHigh: r.DownlinkHigh, Mode: r.Mode, Baud: r.Baud, Invert: r.Invert}
+	return catalog.Transmitter{UUID: "manual", NORADID: 1, Radio: catalog.Radio(*r)}
 }
 
 func (r *createTransmitterRequest) validate() error {
