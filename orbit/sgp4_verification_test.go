@@ -118,7 +118,7 @@ var handEditedCases = map[int]bool{29: true, 30: true, 31: true}
 
 // withChecksum replaces the checksum of a TLE line with the right one.
 func withChecksum(line string) string {
-	return line[:68] + strconv.Itoa(tleChecksum(line[:68]))
+	return line[:68] + strconv.Itoa(TLEChecksum(line[:68]))
 }
 
 func parseF(t *testing.T, s string) float64 {

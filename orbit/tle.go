@@ -108,14 +108,15 @@ func cleanTLELine(line string, number byte) (string, error) {
 	if want < '0' || want > '9' {
 		return "", fmt.Errorf("checksum: %w: %q", ErrFieldSyntax, want)
 	}
-	if got := tleChecksum(line[:68]); got != int(want-'0') {
+	if got := TLEChecksum(line[:68]); got != int(want-'0') {
 		return "", fmt.Errorf("checksum: %w: computed %d, line has %c", ErrTLEChecksum, got, want)
 	}
 	return line, nil
 }
 
-// tleChecksum is the sum of the digits, with '-' counting one, modulo 10.
-func tleChecksum(s string) int {
+// TLEChecksum is the checksum of a TLE line's first 68 characters (give it s = line[:68]): the
+// sum of the digits, with '-' counting one, modulo 10. The line's 69th character must equal it.
+func TLEChecksum(s string) int {
 	sum := 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {

@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/store"
+	"github.com/talos-gs/talos/orbit"
 )
 
 // The ISS set of the 2026-177 file, the template of the sets the tests make.
@@ -22,16 +24,7 @@ const (
 
 // withChecksum replaces column 69 with the line's checksum.
 func withChecksum(l string) string {
-	sum := 0
-	for _, c := range l[:68] {
-		switch {
-		case c >= '0' && c <= '9':
-			sum += int(c - '0')
-		case c == '-':
-			sum++
-		}
-	}
-	return l[:68] + fmt.Sprint(sum%10)
+	return l[:68] + strconv.Itoa(orbit.TLEChecksum(l[:68]))
 }
 
 // tle makes a 3-line set of the ISS's elements with another catalog number (5 columns, Alpha-5

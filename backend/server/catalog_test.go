@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
+	"github.com/talos-gs/talos/orbit"
 )
 
 const (
@@ -24,16 +26,7 @@ const (
 
 // catChecksum replaces column 69 of a TLE line with its checksum.
 func catChecksum(l string) string {
-	sum := 0
-	for _, c := range l[:68] {
-		switch {
-		case c >= '0' && c <= '9':
-			sum += int(c - '0')
-		case c == '-':
-			sum++
-		}
-	}
-	return l[:68] + fmt.Sprint(sum%10)
+	return l[:68] + strconv.Itoa(orbit.TLEChecksum(l[:68]))
 }
 
 // catTLE is the ISS's set under another name and catalog number (Alpha-5 allowed).
