@@ -61,6 +61,9 @@ func (a frequencyAxis) ticks(minGap int) []tick {
 	var out []tick
 	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
 		x := int(math.Round((v*a.scale - a.first) / a.binHz))
+		if math.Abs(v) < step*1e-9 {
+			v = 0 // not "-0"
+		}
 		out = append(out, tick{pos: x, label: strconv.FormatFloat(v, 'f', decimals(step), 64)})
 	}
 	return out

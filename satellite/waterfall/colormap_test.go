@@ -58,4 +58,9 @@ func TestAutoRange(t *testing.T) {
 	lo, hi = autoRange(power[10:500]) // noise only
 	assert.InDelta(t, -60, lo, 0.01)
 	assert.InDelta(t, lo+minSpanDB, hi, 0.01)
+
+	clean := []float32{1e-30, 1e-30, 1e-30, 1e-30, 1e-30, 1e-30, 1e-30, 1e-30, 1e-30, 1, 1}
+	lo, hi = autoRange(clean) // a noiseless tone: no rounding errors 300 dB down
+	assert.InDelta(t, 0, hi, 0.01)
+	assert.InDelta(t, -maxSpanDB, lo, 0.01)
 }

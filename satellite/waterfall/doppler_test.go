@@ -15,8 +15,9 @@ import (
 	"github.com/talos-gs/talos/orbit"
 )
 
-// docsSample, when set, is where TestDopplerPassWaterfall copies the PNG it rendered (the
-// sample in docs/waterfall.md): go test ./satellite/waterfall -run DopplerPass -docs-sample ../../docs/waterfall-sample.png
+// docsSample, when set, is where TestDopplerPassWaterfall renders the sample of docs/waterfall.md
+// (the same recording as the test checks, at FFT 512 and 240 rows):
+// go test ./satellite/waterfall -run DopplerPass -docs-sample $PWD/docs/waterfall-sample.png
 var docsSample = flag.String("docs-sample", "", "copy the Doppler pass PNG here")
 
 // The acceptance test's pass: the ISS (NORAD 25544) over Munich, a 437 MHz downlink.
@@ -128,9 +129,9 @@ func TestDopplerPassWaterfall(t *testing.T) {
 	t.Logf("pass %s–%s, max elevation %.1f°: Doppler %+.0f to %+.0f Hz; worst row off by %.0f Hz (bin %.1f Hz)",
 		curve.pass.AOS.Format(time.RFC3339), curve.pass.LOS.Format(time.RFC3339), curve.pass.MaxElevationDeg,
 		hi, lo, worst, info.BinHz)
-	if *docsSample != "" {
-		data, err := os.ReadFile(out)
+	if *docsSample != "" { // smaller than the checked one, to keep the repository light
+		_, err := RenderFile(context.Background(), in, *docsSample,
+			Options{SampleRate: rate, CentreHz: downlinkHz, FFTSize: 512, Height: 240})
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(*docsSample, data, 0o644))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"image"
 	"math"
 	"strconv"
-	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -52,9 +51,10 @@ func (c canvas) vline(x, y0, y1 int) {
 
 // layoutAxes holds the ticks of the three axes and the margins they need.
 type layoutAxes struct {
-	freq, time, db            []tick
-	left, top, right, bottom  int
-	freqUnit, timeUnit, title string
+	freq, time, db           []tick
+	left, top, right, bottom int
+	freqUnit, timeUnit       string
+	title, caption           []string // lines
 }
 
 // axesFor places the ticks and sizes the margins around a plot of info.Bins × info.Rows.
@@ -67,13 +67,29 @@ func axesFor(info Info) layoutAxes {
 	ta := timeAxis{start: info.Start, rowSeconds: info.RowSeconds, rows: info.Rows}
 	l := layoutAxes{
 		freq: ft, time: ta.ticks(minVerticalGap), db: dbTicks(info.MinDB, info.MaxDB, info.Rows),
-		freqUnit: fa.unit, timeUnit: ta.unit(), title: title(info),
+		freqUnit: fa.unit, timeUnit: ta.unit(),
 	}
 	l.left = pad + maxLabel(l.time)*charWidth + 3 + tickLength + 1
-	l.top = pad + lineHeight + pad + lineHeight + 3 + tickLength + 1
 	l.right = 1 + 2*pad + barWidth + tickLength + 3 + maxLabel(l.db)*charWidth + pad
-	l.bottom = 1 + pad + lineHeight + pad
+	titleParts := title(info)
+	captionParts := []string{"down: time (" + l.timeUnit + ")", "across: frequency (" + l.freqUnit + ")",
+		"colour: dB full scale"}
+	// A narrow plot widens the right margin so that no part of the texts is cut.
+	need := max(longest(titleParts), longest(captionParts))*charWidth + 2*pad
+	l.right += max(0, need-(l.left+info.Bins+l.right))
+	width := (l.left + info.Bins + l.right - 2*pad) / charWidth
+	l.title, l.caption = wrap(titleParts, width), wrap(captionParts, width)
+	l.top = pad + len(l.title)*lineHeight + pad + lineHeight + 3 + tickLength + 1
+	l.bottom = 1 + pad + len(l.caption)*lineHeight + pad
 	return l
+}
+
+func longest(parts []string) int {
+	n := 0
+	for _, p := range parts {
+		n = max(n, len(p))
+	}
+	return n
 }
 
 func maxLabel(ts []tick) int {
@@ -95,8 +111,23 @@ func dbTicks(lo, hi float64, rows int) []tick {
 	return out
 }
 
-// title is the line above the plot: what was recorded and how it was transformed.
-func title(info Info) string {
+// wrap breaks the parts of a title into lines of at most width characters, at the parts'
+// boundaries (a part longer than a line gets a line of its own).
+func wrap(parts []string, width int) []string {
+	var lines []string
+	for _, p := range parts {
+		last := len(lines) - 1
+		if last >= 0 && len(lines[last])+2+len(p) <= width {
+			lines[last] += ", " + p
+			continue
+		}
+		lines = append(lines, p)
+	}
+	return lines
+}
+
+// title is the text above the plot, in parts: what was recorded and how it was transformed.
+func title(info Info) []string {
 	parts := []string{string(info.Format)}
 	if info.Complex && info.CentreHz > 0 {
 		parts = append(parts, fmt.Sprintf("centre %.6f MHz", info.CentreHz/1e6))
@@ -106,7 +137,7 @@ func title(info Info) string {
 	if !info.Start.IsZero() {
 		parts = append(parts, "start "+info.Start.UTC().Format("2006-01-02 15:04:05Z"))
 	}
-	return strings.Join(parts, ", ")
+	return parts
 }
 
 // draw renders the spectrogram with its axes, colour bar and title, and records in info where
@@ -132,9 +163,12 @@ func draw(s *spectrogram, info *Info) *image.Paletted {
 	c.frequencyTicks(info.Plot, ax)
 	c.timeTicks(info.Plot, ax)
 	c.colourBar(info.Plot, ax)
-	c.text(pad, pad, ax.title)
-	c.text(pad, info.Plot.Max.Y+1+pad, fmt.Sprintf("down: time (%s); across: frequency (%s); colour: dB full scale",
-		ax.timeUnit, ax.freqUnit))
+	for i, line := range ax.title {
+		c.text(pad, pad+i*lineHeight, line)
+	}
+	for i, line := range ax.caption {
+		c.text(pad, info.Plot.Max.Y+1+pad+i*lineHeight, line)
+	}
 	return img
 }
 

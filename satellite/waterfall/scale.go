@@ -10,11 +10,13 @@ import (
 // floor, so noise shows as a dark texture rather than black; the high end ignores the brightest
 // 0.05 % (a DC spike, a burst of interference) so one strong cell cannot wash the rest out. A
 // steady carrier fills one column of 1024, about 0.1 % of the cells, and so reaches the top.
-// The minimum span keeps a recording of pure noise from being stretched into false contrast.
+// The minimum span keeps a recording of pure noise from being stretched into false contrast; the
+// maximum keeps a noiseless (synthetic) recording from showing rounding errors 200 dB down.
 const (
 	lowPercentile  = 10
 	highPercentile = 99.95
 	minSpanDB      = 20
+	maxSpanDB      = 100
 )
 
 // floorPower is the smallest power shown (−300 dB): a digital silence must not give −Inf.
@@ -29,7 +31,7 @@ func autoRange(power []float32) (lo, hi float64) {
 	slices.Sort(sorted)
 	lo = decibels(percentile(sorted, lowPercentile))
 	hi = decibels(percentile(sorted, highPercentile))
-	return lo, math.Max(hi, lo+minSpanDB)
+	return math.Max(lo, hi-maxSpanDB), math.Max(hi, lo+minSpanDB)
 }
 
 // percentile returns the p-th percentile (nearest rank) of sorted values.
