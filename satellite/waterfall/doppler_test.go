@@ -111,7 +111,7 @@ func TestDopplerPassWaterfall(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 352, info.Rows, "1406 frames, 4 a row")
 	frames := n / info.FFTSize
-	var lo, hi, worst float64
+	var lo, hi, worst, maxDrift float64
 	for r, row := range plotLevels(t, out, info) {
 		first, last := r*info.FramesPerRow, min((r+1)*info.FramesPerRow, frames)
 		x0 := float64(first*info.FFTSize) / float64(n)
@@ -123,12 +123,12 @@ func TestDopplerPassWaterfall(t *testing.T) {
 			"row %d (%.2f–%.2f s): the brightest column is at %.0f Hz, the Doppler curve at %.0f Hz",
 			r, x0*seconds, x1*seconds, got, want)
 		lo, hi = math.Min(lo, want-downlinkHz), math.Max(hi, want-downlinkHz)
-		worst = math.Max(worst, math.Abs(got-want))
+		worst, maxDrift = math.Max(worst, math.Abs(got-want)), math.Max(maxDrift, drift)
 	}
 	assert.Greater(t, hi-lo, 15e3, "the curve sweeps across the band (a flat line would prove little)")
-	t.Logf("pass %s–%s, max elevation %.1f°: Doppler %+.0f to %+.0f Hz; worst row off by %.0f Hz (bin %.1f Hz)",
-		curve.pass.AOS.Format(time.RFC3339), curve.pass.LOS.Format(time.RFC3339), curve.pass.MaxElevationDeg,
-		hi, lo, worst, info.BinHz)
+	t.Logf("pass %s–%s, max elevation %.1f°: Doppler %+.0f to %+.0f Hz; worst row off by %.0f Hz "+
+		"(bin %.1f Hz, largest drift in a row %.0f Hz)", curve.pass.AOS.Format(time.RFC3339),
+		curve.pass.LOS.Format(time.RFC3339), curve.pass.MaxElevationDeg, hi, lo, worst, info.BinHz, maxDrift)
 	if *docsSample != "" { // smaller than the checked one, to keep the repository light
 		_, err := RenderFile(context.Background(), in, *docsSample,
 			Options{SampleRate: rate, CentreHz: downlinkHz, FFTSize: 512, Height: 240})
