@@ -270,3 +270,57 @@ func TestFixedRange(t *testing.T) {
 		assert.Equal(t, 0, row[tone-64], "far from the tone: below −60 dBFS")
 	}
 }
+
+// TestSigMFHeaderBytes: core:header_bytes are skipped; read as samples they would shift every
+// int16 pair and no row would show the tone in its column.
+func TestSigMFHeaderBytes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	raw, in := filepath.Join(dir, "raw.ci16"), filepath.Join(dir, "obs.sigmf-data")
+	s := signal{rate: 8000, amp: 0.5, noise: 0.01, complex: true, seed: 4, freq: func(float64) float64 { return -1500 }}
+	writeRecording(t, raw, encodingCI16, false, s, 8192)
+	data, err := os.ReadFile(raw)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(in, append([]byte("HDR\x00\x01\x02"), data...), 0o600))
+	meta := `{"global":{"core:datatype":"ci16_le","core:sample_rate":8000},"captures":[{"core:header_bytes":6}]}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "obs.sigmf-meta"), []byte(meta), 0o600))
+
+	in2, err := Probe(in, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(8192), in2.Samples)
+	out := filepath.Join(dir, "obs.png")
+	info, err := RenderFile(context.Background(), in, out, Options{FFTSize: 256, Height: 16})
+	require.NoError(t, err)
+	for r, row := range plotLevels(t, out, info) {
+		require.InDeltaf(t, -1500, info.ColumnHz(0)+brightestColumn(row)*info.BinHz, info.BinHz/2, "row %d", r)
+	}
+}
+
+// TestProbe reads what a file is without its samples.
+func TestProbe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "audio.bin") // a WAV is known by its header, whatever its name
+	s := signal{rate: 22050, amp: 0.1, freq: func(float64) float64 { return 100 }}
+	writeRecording(t, wav, encodingF32Real, true, s, 22050*3)
+	in, err := Probe(wav, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, FormatWAV, in.Format)
+	assert.False(t, in.Complex)
+	assert.InDelta(t, 22050, in.SampleRate, 0)
+	assert.Equal(t, int64(22050*3), in.Samples)
+	assert.Equal(t, 3*time.Second, in.Duration())
+
+	raw := filepath.Join(dir, "iq.cf32")
+	require.NoError(t, os.WriteFile(raw, make([]byte, 8*1000+5), 0o600)) // a partial last sample
+	in, err = Probe(raw, Options{SampleRate: 1e6, CentreHz: 145.8e6})
+	require.NoError(t, err)
+	assert.Equal(t, FormatCF32, in.Format)
+	assert.True(t, in.Complex)
+	assert.Equal(t, int64(1000), in.Samples)
+	assert.InDelta(t, 145.8e6, in.CentreHz, 0)
+
+	_, err = Probe(dir, Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is not a regular file")
+}
