@@ -32,6 +32,14 @@ func decimals(step float64) int {
 	return max(0, int(-math.Floor(math.Log10(step)+1e-9)))
 }
 
+// formatTick formats a tick value with the decimals its step needs, and zero as "0", not "-0".
+func formatTick(v, step float64) string {
+	if math.Abs(v) < step*1e-9 {
+		v = 0
+	}
+	return strconv.FormatFloat(v, 'f', decimals(step), 64)
+}
+
 // frequencyAxis describes the frequency across the plot: column j is at first + j·binHz, in the
 // axis's unit after dividing by scale.
 type frequencyAxis struct {
@@ -61,10 +69,7 @@ func (a frequencyAxis) ticks(minGap int) []tick {
 	var out []tick
 	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
 		x := int(math.Round((v*a.scale - a.first) / a.binHz))
-		if math.Abs(v) < step*1e-9 {
-			v = 0 // not "-0"
-		}
-		out = append(out, tick{pos: x, label: strconv.FormatFloat(v, 'f', decimals(step), 64)})
+		out = append(out, tick{pos: x, label: formatTick(v, step)})
 	}
 	return out
 }

@@ -67,3 +67,11 @@ func TestTimeTicks(t *testing.T) {
 	a = timeAxis{start: a.start, rowSeconds: 0.01, rows: 300}
 	assert.Equal(t, "01:36:22.5", a.ticks(26)[1].label)
 }
+
+func TestDBTicks(t *testing.T) {
+	t.Parallel()
+	ts := dbTicks(-0.5, 19.5, 201) // the first tick is math.Ceil(-0.1) × 5 = -0
+	assert.Equal(t, []string{"0", "5", "10", "15"}, labels(ts), "zero is 0, not -0")
+	assert.Equal(t, 195, ts[0].pos, "0 dB is 0.5 dB above the bottom row (200)")
+	assert.Equal(t, 95, ts[2].pos)
+}

@@ -97,6 +97,9 @@ func (in Input) Duration() time.Duration {
 // Probe opens path and works out its format, sample rate, centre frequency, start and length
 // without reading the samples. Values in opts override the file's own (header or sidecar).
 func Probe(path string, opts Options) (Input, error) {
+	if err := opts.withDefaults().validate(); err != nil {
+		return Input{}, fmt.Errorf("waterfall options: %w", err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return Input{}, err
@@ -123,12 +126,11 @@ func probe(f *os.File, path string, opts Options) (Input, error) {
 	}
 	in := Input{Format: format}
 	if format == FormatWAV {
-		err = in.fromWAV(f, st.Size())
+		if err := in.fromWAV(f, st.Size()); err != nil {
+			return Input{}, err
+		}
 	} else {
-		err = in.fromRaw(st.Size(), meta)
-	}
-	if err != nil {
-		return Input{}, err
+		in.fromRaw(st.Size(), meta)
 	}
 	in.applyMeta(meta)
 	in.applyOptions(opts)
@@ -179,7 +181,7 @@ func (in *Input) fromWAV(f io.ReadSeeker, size int64) error {
 
 // fromRaw fills in for a raw IQ file; a trailing partial sample (a recorder stopped mid-write)
 // is left out.
-func (in *Input) fromRaw(size int64, meta *sigmfMeta) error {
+func (in *Input) fromRaw(size int64, meta *sigmfMeta) {
 	in.enc = encodingCF32
 	if in.Format == FormatCI16 {
 		in.enc = encodingCI16
@@ -190,7 +192,6 @@ func (in *Input) fromRaw(size int64, meta *sigmfMeta) error {
 		in.Samples = (size - meta.offset) / int64(in.enc.bytesPerSample())
 		in.dataOffset = meta.offset
 	}
-	return nil
 }
 
 func (in *Input) applyMeta(meta *sigmfMeta) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"strconv"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -93,11 +92,11 @@ func longest(parts []string) int {
 }
 
 func maxLabel(ts []tick) int {
-	n := 0
-	for _, t := range ts {
-		n = max(n, len(t.label))
+	labels := make([]string, len(ts))
+	for i, t := range ts {
+		labels[i] = t.label
 	}
-	return n
+	return longest(labels)
 }
 
 // dbTicks labels the colour bar, whose top row is hi dB and bottom row lo dB.
@@ -106,7 +105,7 @@ func dbTicks(lo, hi float64, rows int) []tick {
 	var out []tick
 	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
 		y := int(math.Round((hi - v) / (hi - lo) * float64(rows-1)))
-		out = append(out, tick{pos: y, label: strconv.FormatFloat(v, 'f', decimals(step), 64)})
+		out = append(out, tick{pos: y, label: formatTick(v, step)})
 	}
 	return out
 }
