@@ -1,10 +1,18 @@
 package waterfall
 
 import (
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestNiceStep(t *testing.T) {
@@ -74,4 +82,51 @@ func TestDBTicks(t *testing.T) {
 	assert.Equal(t, []string{"0", "5", "10", "15"}, labels(ts), "zero is 0, not -0")
 	assert.Equal(t, 195, ts[0].pos, "0 dB is 0.5 dB above the bottom row (200)")
 	assert.Equal(t, 95, ts[2].pos)
+}
+
+// TestAxesAreDrawn checks the PNG itself: a tick mark and a label above the plot at the column
+// of 437.000 MHz (the centre) and of 437.010 MHz, a tick mark and a label left of the plot at the
+// row of 10 s, and none where no tick belongs.
+func TestAxesAreDrawn(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "x.cf32"), filepath.Join(dir, "x.png")
+	s := signal{rate: 48000, amp: 0.1, noise: 0.1, complex: true, seed: 8, freq: func(float64) float64 { return 0 }}
+	writeRecording(t, in, encodingCF32, false, s, 48000*20)
+	info, err := RenderFile(context.Background(), in, out, Options{CentreHz: 437e6, SampleRate: 48000, Height: 200})
+	require.NoError(t, err)
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	img, err := png.Decode(f)
+	require.NoError(t, err)
+	ink := palette()[paletteInk]
+	isInk := func(x, y int) bool { return color.NRGBAModel.Convert(img.At(x, y)) == ink }
+	inkIn := func(r image.Rectangle) int {
+		n := 0
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				if isInk(x, y) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	p := info.Plot
+	for _, hz := range []float64{437e6, 437.01e6} {
+		x := p.Min.X + int(math.Round((hz-info.FirstBinHz)/info.BinHz))
+		for y := p.Min.Y - 1 - tickLength; y <= p.Min.Y-2; y++ {
+			assert.Truef(t, isInk(x, y), "tick of %.0f Hz at (%d, %d)", hz, x, y)
+		}
+		label := image.Rect(x-28, p.Min.Y-1-tickLength-3-lineHeight, x+28, p.Min.Y-1-tickLength-3)
+		assert.Greater(t, inkIn(label), 20, "label of %.0f Hz", hz)
+	}
+	assert.False(t, isInk(p.Min.X+512+53, p.Min.Y-3), "no tick between 437.000 and 437.005 MHz")
+
+	y := p.Min.Y + int(math.Round(10/info.RowSeconds))
+	for x := p.Min.X - 1 - tickLength; x <= p.Min.X-2; x++ {
+		assert.Truef(t, isInk(x, y), "tick of 10 s at (%d, %d)", x, y)
+	}
+	assert.Greater(t, inkIn(image.Rect(0, y-lineHeight/2, p.Min.X-1-tickLength, y+lineHeight/2)), 10, "label of 10 s")
 }
