@@ -92,7 +92,7 @@ func TestAxesAreDrawn(t *testing.T) {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "x.cf32"), filepath.Join(dir, "x.png")
 	s := signal{rate: 48000, amp: 0.1, noise: 0.1, complex: true, seed: 8, freq: func(float64) float64 { return 0 }}
-	writeRecording(t, in, encodingCF32, false, s, 48000*20)
+	writeRecording(t, in, encodingCF32, false, s, 48000*11)
 	info, err := RenderFile(context.Background(), in, out, Options{CentreHz: 437e6, SampleRate: 48000, Height: 200})
 	require.NoError(t, err)
 	f, err := os.Open(out)

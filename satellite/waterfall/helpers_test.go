@@ -29,11 +29,12 @@ func (s signal) each(n int, fn func(re, im float64)) {
 	phase := 0.0
 	for i := range n {
 		re, im := s.amp*math.Cos(phase), s.amp*math.Sin(phase)
-		re += s.noise * rng.NormFloat64()
+		if s.noise > 0 {
+			re += s.noise * rng.NormFloat64()
+			im += s.noise * rng.NormFloat64()
+		}
 		if !s.complex {
 			im = 0
-		} else {
-			im += s.noise * rng.NormFloat64()
 		}
 		fn(re, im)
 		phase = math.Mod(phase+2*math.Pi*s.freq(float64(i)/s.rate)/s.rate, 2*math.Pi)
