@@ -119,6 +119,7 @@ func New(o Options) (*Server, error) {
 		planSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	s.metrics.registry.MustRegister(guard.Collectors()...)
+	s.metrics.registry.MustRegister(newFleetCollector(o.Store, o.Now, o.Logger.Named("metrics")))
 	s.catalog = o.Catalog
 	if s.catalog == nil {
 		s.catalog = &catalog.Catalog{Store: o.Store, Log: o.Logger.Named("catalog")}

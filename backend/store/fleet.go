@@ -1,0 +1,38 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// FleetCount is how many satellites share a status and a version.
+type FleetCount struct {
+	Status  string
+	Version string
+	Count   int64
+}
+
+// FleetCounts counts the satellites of every team by status and version.
+func (s *Store) FleetCounts(ctx context.Context) ([]FleetCount, error) {
+	var out []FleetCount
+	err := s.db.WithContext(ctx).Model(&Satellite{}).Select("status, version, count(*) AS count").
+		Group("status, version").Order("status, version").Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("count satellites by status and version: %w", err)
+	}
+	return out, nil
+}
+
+// SilentSatellites counts the satellites that are offline, not in maintenance, and have not been
+// heard from since before: the ones an operator should be told about.
+func (s *Store) SilentSatellites(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Satellite{}).
+		Where("status = ? AND maintenance = ? AND (last_seen_at IS NULL OR last_seen_at < ?)", "offline", false, before.UTC()).
+		Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count silent satellites: %w", err)
+	}
+	return n, nil
+}
