@@ -1,0 +1,427 @@
+package autosched
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/talos-gs/talos/backend/planner"
+)
+
+// ErrInvalidInput is wrapped by every error about an Input.
+var ErrInvalidInput = errors.New("invalid auto-schedule input")
+
+// Input is everything one run decides from. The same Input gives the same Result.
+type Input struct {
+	// From and To bound the horizon: only passes wholly inside it are chosen.
+	From, To time.Time
+	// Stations are filled one by one (in parallel); Teams hold the lists their shares refer to.
+	Stations []Station
+	Teams    []Team
+	// Busy lists what is already booked, by station id.
+	Busy map[string][]Booking
+	// MinDuration is the shortest pass worth booking (default DefaultMinDuration).
+	MinDuration time.Duration
+	// Workers bounds the goroutines planning and choosing (0: GOMAXPROCS).
+	Workers int
+}
+
+// Reason says why a pass was not chosen.
+type Reason string
+
+// Reasons of a Skip.
+const (
+	// ReasonOverlapsBooking: it overlaps (slew time included) something already booked.
+	ReasonOverlapsBooking Reason = "overlaps_booking"
+	// ReasonOverlapsChoice: it overlaps (slew time included) a pass this run chose first, one
+	// of a higher score or of a team further below its share.
+	ReasonOverlapsChoice Reason = "overlaps_choice"
+	// ReasonTooShort: it is shorter than the minimum duration.
+	ReasonTooShort Reason = "too_short"
+	// ReasonCutByHorizon: it starts before the horizon (too soon to dispatch) or ends after it
+	// (a later run books it whole).
+	ReasonCutByHorizon Reason = "cut_by_horizon"
+	// ReasonRefused: the observations service refused to book it (Run only).
+	ReasonRefused Reason = "refused"
+)
+
+// Conflict names what a skipped pass collided with: an existing booking (BookingID set) or a
+// pass chosen in the same run (NORAD set).
+type Conflict struct {
+	BookingID string
+	TeamID    string
+	NORAD     int
+	AOS, LOS  time.Time
+}
+
+// Skip is a pass a team could have had, and why it did not get it.
+type Skip struct {
+	Choice
+	Reason   Reason
+	Conflict *Conflict
+	// Detail is a refusal's message.
+	Detail string
+}
+
+// SpacecraftError is a spacecraft that could not be planned over the whole horizon (it
+// decays, say); its passes before that were still considered.
+type SpacecraftError struct {
+	NORAD        int
+	ElementSetID string
+	Err          string
+}
+
+// Stats tell how big a run was and where its time went.
+type Stats struct {
+	Stations, Spacecraft, Passes, Candidates int
+	// Plan is the time spent finding passes, Choose the time choosing among them.
+	Plan, Choose time.Duration
+}
+
+// Result is what a run chose.
+type Result struct {
+	From, To time.Time
+	// Chosen is ordered by station (the input's order), then AOS.
+	Chosen []Choice
+	// Skipped is ordered by station, then AOS, then team and NORAD id.
+	Skipped []Skip
+	Errors  []SpacecraftError
+	Stats   Stats
+}
+
+// Schedule chooses, for every station, the passes to book over [in.From, in.To). Per station,
+// teams take turns by weighted deficit: the team whose booked seconds divided by its weight is
+// lowest (already booked time counted) takes its best remaining pass that fits; a pass that
+// does not fit is skipped with the booking or choice in its way. See docs/autoscheduler.md.
+func Schedule(ctx context.Context, in Input) (*Result, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	if in.MinDuration <= 0 {
+		in.MinDuration = DefaultMinDuration
+	}
+	workers := in.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	p := newProblem(in)
+	res := &Result{From: in.From, To: in.To}
+	res.Stats.Stations, res.Stats.Spacecraft = len(in.Stations), len(p.req.Spacecraft)
+	start := time.Now()
+	plan, err := planner.Plan(ctx, p.req)
+	if err != nil {
+		return nil, fmt.Errorf("auto-schedule: %w", err)
+	}
+	res.Stats.Plan = time.Since(start)
+	for _, e := range plan.Errors {
+		res.Errors = append(res.Errors, SpacecraftError{NORAD: p.req.Spacecraft[e.Spacecraft].NORAD,
+			ElementSetID: p.setIDs[e.Spacecraft], Err: e.Error()})
+	}
+	start = time.Now()
+	byStation := p.candidates(plan.Passes, in.MinDuration)
+	res.Stats.Passes = len(plan.Passes)
+	out := make([]stationResult, len(in.Stations))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, max(1, len(in.Stations))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(in.Stations) {
+					return
+				}
+				out[i] = p.choose(i, byStation[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("auto-schedule: %w", err)
+	}
+	for i := range out {
+		res.Chosen = append(res.Chosen, out[i].chosen...)
+		res.Skipped = append(res.Skipped, out[i].skipped...)
+		res.Stats.Candidates += out[i].candidates
+	}
+	res.Stats.Choose = time.Since(start)
+	return res, nil
+}
+
+func (in *Input) validate() error {
+	switch {
+	case !in.To.After(in.From):
+		return fmt.Errorf("%w: horizon end is not after its start", ErrInvalidInput)
+	case in.To.Sub(in.From) > planner.MaxWindow:
+		return fmt.Errorf("%w: horizon longer than %s", ErrInvalidInput, planner.MaxWindow)
+	}
+	for _, t := range in.Teams {
+		for _, tr := range t.Targets {
+			if tr.Elements == nil {
+				return fmt.Errorf("%w: team %s, NORAD %d: no element set", ErrInvalidInput, t.ID, tr.NORAD)
+			}
+		}
+	}
+	return nil
+}
+
+// user is a team's target that uses one planned element set.
+type user struct{ team, target int }
+
+// problem is an Input prepared for the planner and the per-station choice.
+type problem struct {
+	in  Input
+	req planner.Request
+	// setIDs[k] is the element set id of the planner's spacecraft k; users[k] its targets.
+	setIDs []string
+	users  [][]user
+	// weights[station][team index] is the team's weight there (0: none).
+	weights [][]int
+}
+
+func newProblem(in Input) *problem {
+	p := &problem{in: in, req: planner.Request{From: in.From, To: in.To, Workers: in.Workers}}
+	bySet := map[string]int{}
+	for ti, t := range in.Teams {
+		for xi, tr := range t.Targets {
+			k, ok := bySet[tr.ElementSetID]
+			if !ok || tr.ElementSetID == "" {
+				k = len(p.req.Spacecraft)
+				bySet[tr.ElementSetID] = k
+				p.req.Spacecraft = append(p.req.Spacecraft, planner.Spacecraft{NORAD: tr.NORAD, Elements: tr.Elements})
+				p.setIDs = append(p.setIDs, tr.ElementSetID)
+				p.users = append(p.users, nil)
+			}
+			p.users[k] = append(p.users[k], user{ti, xi})
+		}
+	}
+	teamIndex := map[string]int{}
+	for i, t := range in.Teams {
+		teamIndex[t.ID] = i
+	}
+	p.req.MinElevationDeg = 90
+	p.weights = make([][]int, len(in.Stations))
+	for i, s := range in.Stations {
+		p.req.Stations = append(p.req.Stations, planner.Station{ID: s.ID, LatDeg: s.LatDeg, LonDeg: s.LonDeg,
+			AltM: s.AltM, MinElevationDeg: s.MinElevationDeg})
+		p.req.MinElevationDeg = min(p.req.MinElevationDeg, s.MinElevationDeg)
+		p.weights[i] = make([]int, len(in.Teams))
+		for _, sh := range s.Shares {
+			if ti, ok := teamIndex[sh.TeamID]; ok && sh.Weight > 0 {
+				p.weights[i][ti] = sh.Weight
+			}
+		}
+	}
+	if len(in.Stations) == 0 {
+		p.req.MinElevationDeg = 0
+	}
+	return p
+}
+
+// candidate is one pass one team could book on one station.
+type candidate struct {
+	Choice
+	team int
+}
+
+// candidates turns the planner's passes into each station's candidates, and the passes no team
+// can take whole into skips (they are returned as candidates with a reason, sorted out in
+// choose).
+func (p *problem) candidates(passes []planner.Pass, minDuration time.Duration) [][]skipOrCandidate {
+	out := make([][]skipOrCandidate, len(p.in.Stations))
+	for _, ps := range passes {
+		st := &p.in.Stations[ps.Station]
+		for _, u := range p.users[ps.Spacecraft] {
+			if p.weights[ps.Station][u.team] == 0 {
+				continue
+			}
+			c := p.choice(st, ps, u)
+			var why Reason
+			switch {
+			case ps.InProgressAtStart || ps.InProgressAtEnd:
+				why = ReasonCutByHorizon
+			case ps.LOS.Sub(ps.AOS) < minDuration:
+				why = ReasonTooShort
+			}
+			out[ps.Station] = append(out[ps.Station], skipOrCandidate{candidate{c, u.team}, why})
+		}
+	}
+	return out
+}
+
+type skipOrCandidate struct {
+	candidate
+	why Reason
+}
+
+func (p *problem) choice(st *Station, ps planner.Pass, u user) Choice {
+	team := &p.in.Teams[u.team]
+	tr := &team.Targets[u.target]
+	q := Quality(ps.MaxElevationDeg, ps.LOS.Sub(ps.AOS))
+	return Choice{TeamID: team.ID, StationID: st.ID, NORAD: tr.NORAD, SpacecraftID: tr.SpacecraftID,
+		ElementSetID: tr.ElementSetID, TransmitterID: tr.TransmitterID, Decoder: tr.Decoder,
+		Priority: tr.Priority, Quality: q, Score: float64(tr.Priority) * q, Pass: ps,
+		Start: Pointing{ps.AOSAzimuthDeg, st.MinElevationDeg}, End: Pointing{ps.LOSAzimuthDeg, st.MinElevationDeg}}
+}
+
+type stationResult struct {
+	chosen     []Choice
+	skipped    []Skip
+	candidates int
+}
+
+// choose fills station i: teams take turns by weighted deficit on booked seconds, each taking
+// its best remaining candidate that fits.
+func (p *problem) choose(i int, all []skipOrCandidate) stationResult {
+	st := &p.in.Stations[i]
+	var r stationResult
+	lists := make([][]candidate, len(p.in.Teams))
+	for _, sc := range all {
+		if sc.why != "" {
+			r.skipped = append(r.skipped, Skip{Choice: sc.Choice, Reason: sc.why})
+			continue
+		}
+		lists[sc.team] = append(lists[sc.team], sc.candidate)
+		r.candidates++
+	}
+	for _, l := range lists {
+		slices.SortFunc(l, byMerit)
+	}
+	slots := newSlots(st.Slew)
+	used := make([]float64, len(p.in.Teams))
+	for _, b := range p.in.Busy[st.ID] {
+		slots.add(slot{aos: b.AOS, los: b.LOS, start: b.Start, end: b.End,
+			conflict: Conflict{BookingID: b.ID, TeamID: b.TeamID, AOS: b.AOS, LOS: b.LOS}})
+		for ti, t := range p.in.Teams {
+			if t.ID == b.TeamID {
+				used[ti] += overlap(b.AOS, b.LOS, p.in.From, p.in.To).Seconds()
+			}
+		}
+	}
+	next := make([]int, len(lists))
+	for {
+		t := p.neediest(i, lists, next, used)
+		if t < 0 {
+			break
+		}
+		c := lists[t][next[t]]
+		next[t]++
+		s := slot{aos: c.Pass.AOS, los: c.Pass.LOS, start: c.Start, end: c.End}
+		if hit, ok := slots.conflict(s); ok {
+			reason := ReasonOverlapsChoice
+			if hit.BookingID != "" {
+				reason = ReasonOverlapsBooking
+			}
+			r.skipped = append(r.skipped, Skip{Choice: c.Choice, Reason: reason, Conflict: &hit})
+			continue
+		}
+		s.conflict = Conflict{TeamID: c.TeamID, NORAD: c.NORAD, AOS: c.Pass.AOS, LOS: c.Pass.LOS}
+		slots.add(s)
+		used[t] += c.Pass.LOS.Sub(c.Pass.AOS).Seconds()
+		r.chosen = append(r.chosen, c.Choice)
+	}
+	slices.SortFunc(r.chosen, func(a, b Choice) int { return cmpChoice(&a, &b) })
+	slices.SortFunc(r.skipped, func(a, b Skip) int { return cmpChoice(&a.Choice, &b.Choice) })
+	return r
+}
+
+// neediest returns the team (with candidates left) furthest below its share at station i: the
+// lowest booked seconds per unit of weight; ties go to the larger weight, then the earlier team.
+// -1 when no team has candidates left.
+func (p *problem) neediest(i int, lists [][]candidate, next []int, used []float64) int {
+	best := -1
+	for t := range lists {
+		if next[t] >= len(lists[t]) {
+			continue
+		}
+		if best < 0 {
+			best = t
+			continue
+		}
+		wt, wb := float64(p.weights[i][t]), float64(p.weights[i][best])
+		// used[t]/wt < used[best]/wb, without dividing.
+		if l, r := used[t]*wb, used[best]*wt; l < r || (l == r && wt > wb) {
+			best = t
+		}
+	}
+	return best
+}
+
+// byMerit orders a team's candidates best first: score, then earlier AOS, then NORAD id.
+func byMerit(a, b candidate) int {
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	if c := a.Pass.AOS.Compare(b.Pass.AOS); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.NORAD, b.NORAD)
+}
+
+func cmpChoice(a, b *Choice) int {
+	if c := a.Pass.AOS.Compare(b.Pass.AOS); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.TeamID, b.TeamID); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.NORAD, b.NORAD)
+}
+
+func overlap(a0, a1, b0, b1 time.Time) time.Duration {
+	lo, hi := a0, a1
+	if b0.After(lo) {
+		lo = b0
+	}
+	if b1.Before(hi) {
+		hi = b1
+	}
+	return max(0, hi.Sub(lo))
+}
+
+// slot is a booked interval on a station and where the antenna points at its ends.
+type slot struct {
+	aos, los   time.Time
+	start, end Pointing
+	conflict   Conflict
+}
+
+// slots are a station's booked intervals, ordered by AOS. Existing bookings may overlap each
+// other, so a search looks back by the longest booking, not only at the previous one.
+type slots struct {
+	slew             SlewRate
+	maxSlew, longest time.Duration
+	list             []slot
+}
+
+func newSlots(r SlewRate) *slots { return &slots{slew: r, maxSlew: r.maxTime()} }
+
+func (s *slots) add(x slot) {
+	i := sort.Search(len(s.list), func(i int) bool { return s.list[i].aos.After(x.aos) })
+	s.list = slices.Insert(s.list, i, x)
+	s.longest = max(s.longest, x.los.Sub(x.aos))
+}
+
+// conflict returns the first booked slot x cannot share the station with: they overlap, or the
+// rotator cannot slew from one's last pointing to the other's first in the gap between them.
+func (s *slots) conflict(x slot) (Conflict, bool) {
+	end := sort.Search(len(s.list), func(i int) bool { return !s.list[i].aos.Before(x.los.Add(s.maxSlew)) })
+	earliest := x.aos.Add(-s.longest - s.maxSlew)
+	for j := end - 1; j >= 0 && !s.list[j].aos.Before(earliest); j-- {
+		b := &s.list[j]
+		before := !b.los.Add(s.slew.Time(b.end, x.start)).After(x.aos)
+		after := !x.los.Add(s.slew.Time(x.end, b.start)).After(b.aos)
+		if !before && !after {
+			return b.conflict, true
+		}
+	}
+	return Conflict{}, false
+}
