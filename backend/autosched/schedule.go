@@ -279,22 +279,70 @@ type stationResult struct {
 }
 
 // choose fills station i: teams take turns by weighted deficit on booked seconds, each taking
-// its best remaining candidate that fits.
+// its best remaining candidate that fits. It sorts indices into all, not the (large) choices.
 func (p *problem) choose(i int, all []skipOrCandidate) stationResult {
 	st := &p.in.Stations[i]
 	var r stationResult
-	lists := make([][]candidate, len(p.in.Teams))
-	for _, sc := range all {
-		if sc.why != "" {
-			r.skipped = append(r.skipped, Skip{Choice: sc.Choice, Reason: sc.why})
+	lists := make([][]int32, len(p.in.Teams))
+	var skipped []skipRecord
+	for k := range all {
+		if all[k].why != "" {
+			skipped = append(skipped, skipRecord{idx: int32(k), why: all[k].why})
 			continue
 		}
-		lists[sc.team] = append(lists[sc.team], sc.candidate)
+		lists[all[k].team] = append(lists[all[k].team], int32(k))
 		r.candidates++
 	}
 	for _, l := range lists {
-		slices.SortFunc(l, byMerit)
+		slices.SortFunc(l, func(a, b int32) int { return byMerit(&all[a].candidate, &all[b].candidate) })
 	}
+	slots, used := p.busySlots(st)
+	next := make([]int, len(lists))
+	var chosen []int32
+	for {
+		t := p.neediest(i, lists, next, used)
+		if t < 0 {
+			break
+		}
+		k := lists[t][next[t]]
+		next[t]++
+		c := &all[k].Choice
+		s := slot{aos: c.Pass.AOS, los: c.Pass.LOS, start: c.Start, end: c.End}
+		if hit, ok := slots.conflict(s); ok {
+			why := ReasonOverlapsChoice
+			if hit.BookingID != "" {
+				why = ReasonOverlapsBooking
+			}
+			skipped = append(skipped, skipRecord{idx: k, why: why, conflict: &hit})
+			continue
+		}
+		s.conflict = Conflict{TeamID: c.TeamID, NORAD: c.NORAD, AOS: c.Pass.AOS, LOS: c.Pass.LOS}
+		slots.add(s)
+		used[t] += c.Pass.LOS.Sub(c.Pass.AOS).Seconds()
+		chosen = append(chosen, k)
+	}
+	slices.SortFunc(chosen, func(a, b int32) int { return cmpChoice(&all[a].Choice, &all[b].Choice) })
+	slices.SortFunc(skipped, func(a, b skipRecord) int { return cmpChoice(&all[a.idx].Choice, &all[b.idx].Choice) })
+	r.chosen = make([]Choice, len(chosen))
+	for n, k := range chosen {
+		r.chosen[n] = all[k].Choice
+	}
+	r.skipped = make([]Skip, len(skipped))
+	for n, sk := range skipped {
+		r.skipped[n] = Skip{Choice: all[sk.idx].Choice, Reason: sk.why, Conflict: sk.conflict}
+	}
+	return r
+}
+
+type skipRecord struct {
+	idx      int32
+	why      Reason
+	conflict *Conflict
+}
+
+// busySlots returns station st's existing bookings as slots, and the seconds of them each team
+// already has inside the horizon.
+func (p *problem) busySlots(st *Station) (*slots, []float64) {
 	slots := newSlots(st.Slew)
 	used := make([]float64, len(p.in.Teams))
 	for _, b := range p.in.Busy[st.ID] {
@@ -306,37 +354,13 @@ func (p *problem) choose(i int, all []skipOrCandidate) stationResult {
 			}
 		}
 	}
-	next := make([]int, len(lists))
-	for {
-		t := p.neediest(i, lists, next, used)
-		if t < 0 {
-			break
-		}
-		c := lists[t][next[t]]
-		next[t]++
-		s := slot{aos: c.Pass.AOS, los: c.Pass.LOS, start: c.Start, end: c.End}
-		if hit, ok := slots.conflict(s); ok {
-			reason := ReasonOverlapsChoice
-			if hit.BookingID != "" {
-				reason = ReasonOverlapsBooking
-			}
-			r.skipped = append(r.skipped, Skip{Choice: c.Choice, Reason: reason, Conflict: &hit})
-			continue
-		}
-		s.conflict = Conflict{TeamID: c.TeamID, NORAD: c.NORAD, AOS: c.Pass.AOS, LOS: c.Pass.LOS}
-		slots.add(s)
-		used[t] += c.Pass.LOS.Sub(c.Pass.AOS).Seconds()
-		r.chosen = append(r.chosen, c.Choice)
-	}
-	slices.SortFunc(r.chosen, func(a, b Choice) int { return cmpChoice(&a, &b) })
-	slices.SortFunc(r.skipped, func(a, b Skip) int { return cmpChoice(&a.Choice, &b.Choice) })
-	return r
+	return slots, used
 }
 
 // neediest returns the team (with candidates left) furthest below its share at station i: the
 // lowest booked seconds per unit of weight; ties go to the larger weight, then the earlier team.
 // -1 when no team has candidates left.
-func (p *problem) neediest(i int, lists [][]candidate, next []int, used []float64) int {
+func (p *problem) neediest(i int, lists [][]int32, next []int, used []float64) int {
 	best := -1
 	for t := range lists {
 		if next[t] >= len(lists[t]) {
@@ -356,7 +380,7 @@ func (p *problem) neediest(i int, lists [][]candidate, next []int, used []float6
 }
 
 // byMerit orders a team's candidates best first: score, then earlier AOS, then NORAD id.
-func byMerit(a, b candidate) int {
+func byMerit(a, b *candidate) int {
 	if c := cmp.Compare(b.Score, a.Score); c != 0 {
 		return c
 	}
