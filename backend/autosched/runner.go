@@ -212,7 +212,7 @@ func (r *Runner) team(ctx context.Context, teamID string) (Team, []TargetProblem
 			problems = append(problems, TargetProblem{teamID, t.NORADID, ProblemTransmitterMissing})
 		default:
 			team.Targets = append(team.Targets, Tracked{
-				Target: Target{NORAD: t.NORADID, Priority: t.Priority, TransmitterID: t.TransmitterID, Decoder: t.Decoder},
+				Target:       Target{NORAD: t.NORADID, Priority: t.Priority, TransmitterID: t.TransmitterID, Decoder: t.Decoder},
 				SpacecraftID: tr.SpacecraftID, ElementSetID: tr.ElementSetID, Elements: tr.Elements})
 		}
 	}

@@ -21,13 +21,13 @@ import (
 // network is a store with the real 571-object catalog imported, two teams, and the first
 // team's two stations shared with the second.
 type network struct {
-	st                *store.Store
-	cat               *catalog.Catalog
-	ground, cubesat   string // team ids
+	st                 *store.Store
+	cat                *catalog.Catalog
+	ground, cubesat    string // team ids
 	station1, station2 string
-	booker            *autosched.Memory
-	runner            *autosched.Runner
-	clock             *fixedClock
+	booker             *autosched.Memory
+	runner             *autosched.Runner
+	clock              *fixedClock
 }
 
 type fixedClock struct {

@@ -283,8 +283,8 @@ type AutoschedOutcome struct {
 	// At is when it ended (the claimer's clock).
 	At     time.Time
 	Status string // "ok" or "failed"
-	Error       string
-	Booked      int
+	Error  string
+	Booked int
 }
 
 // FinishAutoschedRun records the end of holder's run of teamID and frees the lease.
