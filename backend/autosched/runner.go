@@ -1,6 +1,7 @@
 package autosched
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -233,4 +234,15 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// cmpChoice orders choices of one station as a Result does: AOS, then team id, then NORAD id.
+func cmpChoice(a, b *Choice) int {
+	if c := a.Pass.AOS.Compare(b.Pass.AOS); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.TeamID, b.TeamID); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.NORAD, b.NORAD)
 }

@@ -284,3 +284,28 @@ func (l *lateBooker) Book(ctx context.Context, c autosched.Choice) error {
 	l.once.Do(func() { l.Add(l.station, autosched.Booking{ID: "late", AOS: l.aos, LOS: l.los}) })
 	return l.Memory.Book(ctx, c)
 }
+
+// TestJobRunLoop: the loop runs the due team on its first check and stops with its context.
+func TestJobRunLoop(t *testing.T) {
+	t.Parallel()
+	n := newNetwork(t, storetest.Open(t, store.SQLite))
+	ran := make(chan string, 10)
+	j := &autosched.Job{Runner: n.runner, Log: zaptest.NewLogger(t), Check: 10 * time.Millisecond,
+		OnRun: func(team string, rep *autosched.Report, err error) {
+			assert.NoError(t, err)
+			assert.NotEmpty(t, rep.Chosen)
+			ran <- team
+		}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- j.Run(ctx) }()
+	select {
+	case team := <-ran:
+		assert.Equal(t, n.ground, team)
+	case err := <-done:
+		t.Fatalf("the job stopped: %v", err)
+	}
+	cancel()
+	require.NoError(t, <-done)
+	assert.Empty(t, ran, "nothing changed: no second run")
+}

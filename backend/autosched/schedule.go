@@ -139,7 +139,7 @@ func Schedule(ctx context.Context, in Input) (*Result, error) {
 				if i >= len(in.Stations) {
 					return
 				}
-				out[i] = p.choose(i, byStation[i])
+				out[i] = p.choose(i, plan.Passes, byStation[i])
 			}
 		}()
 	}
@@ -226,49 +226,48 @@ func newProblem(in Input) *problem {
 	return p
 }
 
-// candidate is one pass one team could book on one station.
+// candidate is one pass one team could book on one station: small, so that sorting and
+// scanning the network's candidates stays cheap; the Choice is built only for the answer.
 type candidate struct {
-	Choice
-	team int
+	pass  int32 // index into the plan's passes
+	user  user
+	why   Reason // set: skipped before choosing
+	score float64
+	norad int
 }
 
-// candidates turns the planner's passes into each station's candidates, and the passes no team
-// can take whole into skips (they are returned as candidates with a reason, sorted out in
-// choose).
-func (p *problem) candidates(passes []planner.Pass, minDuration time.Duration) [][]skipOrCandidate {
-	out := make([][]skipOrCandidate, len(p.in.Stations))
-	for _, ps := range passes {
-		st := &p.in.Stations[ps.Station]
+// candidates turns the planner's passes into each station's candidates (with a reason for the
+// passes no team can take whole).
+func (p *problem) candidates(passes []planner.Pass, minDuration time.Duration) [][]candidate {
+	out := make([][]candidate, len(p.in.Stations))
+	for k := range passes {
+		ps := &passes[k]
 		for _, u := range p.users[ps.Spacecraft] {
 			if p.weights[ps.Station][u.team] == 0 {
 				continue
 			}
-			c := p.choice(st, ps, u)
-			var why Reason
+			tr := &p.in.Teams[u.team].Targets[u.target]
+			c := candidate{pass: int32(k), user: u, norad: tr.NORAD,
+				score: float64(tr.Priority) * Quality(ps.MaxElevationDeg, ps.LOS.Sub(ps.AOS))}
 			switch {
 			case ps.InProgressAtStart || ps.InProgressAtEnd:
-				why = ReasonCutByHorizon
+				c.why = ReasonCutByHorizon
 			case ps.LOS.Sub(ps.AOS) < minDuration:
-				why = ReasonTooShort
+				c.why = ReasonTooShort
 			}
-			out[ps.Station] = append(out[ps.Station], skipOrCandidate{candidate{c, u.team}, why})
+			out[ps.Station] = append(out[ps.Station], c)
 		}
 	}
 	return out
 }
 
-type skipOrCandidate struct {
-	candidate
-	why Reason
-}
-
-func (p *problem) choice(st *Station, ps planner.Pass, u user) Choice {
+func (p *problem) choice(st *Station, ps *planner.Pass, u user) Choice {
 	team := &p.in.Teams[u.team]
 	tr := &team.Targets[u.target]
 	q := Quality(ps.MaxElevationDeg, ps.LOS.Sub(ps.AOS))
 	return Choice{TeamID: team.ID, StationID: st.ID, NORAD: tr.NORAD, SpacecraftID: tr.SpacecraftID,
 		ElementSetID: tr.ElementSetID, TransmitterID: tr.TransmitterID, Decoder: tr.Decoder,
-		Priority: tr.Priority, Quality: q, Score: float64(tr.Priority) * q, Pass: ps,
+		Priority: tr.Priority, Quality: q, Score: float64(tr.Priority) * q, Pass: *ps,
 		Start: Pointing{ps.AOSAzimuthDeg, st.MinElevationDeg}, End: Pointing{ps.LOSAzimuthDeg, st.MinElevationDeg}}
 }
 
@@ -278,10 +277,28 @@ type stationResult struct {
 	candidates int
 }
 
+// station is one station's choice in progress.
+type station struct {
+	p      *problem
+	st     *Station
+	i      int
+	passes []planner.Pass
+	all    []candidate
+}
+
+func (s *station) pass(k int32) *planner.Pass { return &s.passes[s.all[k].pass] }
+
+// slot is candidate k as it would occupy the station.
+func (s *station) slot(k int32) slot {
+	ps := s.pass(k)
+	return slot{aos: ps.AOS, los: ps.LOS, start: Pointing{ps.AOSAzimuthDeg, s.st.MinElevationDeg},
+		end: Pointing{ps.LOSAzimuthDeg, s.st.MinElevationDeg}}
+}
+
 // choose fills station i: teams take turns by weighted deficit on booked seconds, each taking
-// its best remaining candidate that fits. It sorts indices into all, not the (large) choices.
-func (p *problem) choose(i int, all []skipOrCandidate) stationResult {
-	st := &p.in.Stations[i]
+// its best remaining candidate that fits.
+func (p *problem) choose(i int, passes []planner.Pass, all []candidate) stationResult {
+	s := &station{p: p, st: &p.in.Stations[i], i: i, passes: passes, all: all}
 	var r stationResult
 	lists := make([][]int32, len(p.in.Teams))
 	var skipped []skipRecord
@@ -290,13 +307,13 @@ func (p *problem) choose(i int, all []skipOrCandidate) stationResult {
 			skipped = append(skipped, skipRecord{idx: int32(k), why: all[k].why})
 			continue
 		}
-		lists[all[k].team] = append(lists[all[k].team], int32(k))
+		lists[all[k].user.team] = append(lists[all[k].user.team], int32(k))
 		r.candidates++
 	}
 	for _, l := range lists {
-		slices.SortFunc(l, func(a, b int32) int { return byMerit(&all[a].candidate, &all[b].candidate) })
+		slices.SortFunc(l, s.byMerit)
 	}
-	slots, used := p.busySlots(st)
+	slots, used := p.busySlots(s.st)
 	next := make([]int, len(lists))
 	var chosen []int32
 	for {
@@ -306,9 +323,8 @@ func (p *problem) choose(i int, all []skipOrCandidate) stationResult {
 		}
 		k := lists[t][next[t]]
 		next[t]++
-		c := &all[k].Choice
-		s := slot{aos: c.Pass.AOS, los: c.Pass.LOS, start: c.Start, end: c.End}
-		if hit, ok := slots.conflict(s); ok {
+		x := s.slot(k)
+		if hit, ok := slots.conflict(x); ok {
 			why := ReasonOverlapsChoice
 			if hit.BookingID != "" {
 				why = ReasonOverlapsBooking
@@ -316,20 +332,20 @@ func (p *problem) choose(i int, all []skipOrCandidate) stationResult {
 			skipped = append(skipped, skipRecord{idx: k, why: why, conflict: &hit})
 			continue
 		}
-		s.conflict = Conflict{TeamID: c.TeamID, NORAD: c.NORAD, AOS: c.Pass.AOS, LOS: c.Pass.LOS}
-		slots.add(s)
-		used[t] += c.Pass.LOS.Sub(c.Pass.AOS).Seconds()
+		x.conflict = Conflict{TeamID: p.in.Teams[t].ID, NORAD: all[k].norad, AOS: x.aos, LOS: x.los}
+		slots.add(x)
+		used[t] += x.los.Sub(x.aos).Seconds()
 		chosen = append(chosen, k)
 	}
-	slices.SortFunc(chosen, func(a, b int32) int { return cmpChoice(&all[a].Choice, &all[b].Choice) })
-	slices.SortFunc(skipped, func(a, b skipRecord) int { return cmpChoice(&all[a.idx].Choice, &all[b.idx].Choice) })
+	slices.SortFunc(chosen, s.byTime)
+	slices.SortFunc(skipped, func(a, b skipRecord) int { return s.byTime(a.idx, b.idx) })
 	r.chosen = make([]Choice, len(chosen))
 	for n, k := range chosen {
-		r.chosen[n] = all[k].Choice
+		r.chosen[n] = p.choice(s.st, s.pass(k), all[k].user)
 	}
 	r.skipped = make([]Skip, len(skipped))
 	for n, sk := range skipped {
-		r.skipped[n] = Skip{Choice: all[sk.idx].Choice, Reason: sk.why, Conflict: sk.conflict}
+		r.skipped[n] = Skip{Choice: p.choice(s.st, s.pass(sk.idx), all[sk.idx].user), Reason: sk.why, Conflict: sk.conflict}
 	}
 	return r
 }
@@ -380,24 +396,27 @@ func (p *problem) neediest(i int, lists [][]int32, next []int, used []float64) i
 }
 
 // byMerit orders a team's candidates best first: score, then earlier AOS, then NORAD id.
-func byMerit(a, b *candidate) int {
-	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+func (s *station) byMerit(a, b int32) int {
+	ca, cb := &s.all[a], &s.all[b]
+	if c := cmp.Compare(cb.score, ca.score); c != 0 {
 		return c
 	}
-	if c := a.Pass.AOS.Compare(b.Pass.AOS); c != 0 {
+	if c := s.pass(a).AOS.Compare(s.pass(b).AOS); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.NORAD, b.NORAD)
+	return cmp.Compare(ca.norad, cb.norad)
 }
 
-func cmpChoice(a, b *Choice) int {
-	if c := a.Pass.AOS.Compare(b.Pass.AOS); c != 0 {
+// byTime orders a station's answer: AOS, then team id, then NORAD id.
+func (s *station) byTime(a, b int32) int {
+	if c := s.pass(a).AOS.Compare(s.pass(b).AOS); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.TeamID, b.TeamID); c != 0 {
+	ta, tb := s.p.in.Teams[s.all[a].user.team].ID, s.p.in.Teams[s.all[b].user.team].ID
+	if c := cmp.Compare(ta, tb); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.NORAD, b.NORAD)
+	return cmp.Compare(s.all[a].norad, s.all[b].norad)
 }
 
 func overlap(a0, a1, b0, b1 time.Time) time.Duration {
