@@ -38,8 +38,14 @@ type Job struct {
 	OnRun func(teamID string, rep *Report, err error)
 }
 
-// Run checks every Check until ctx ends.
+// Run checks every Check until ctx ends. Without a Booker (a backend without the observations
+// service) it only waits: there is nothing to book through.
 func (j *Job) Run(ctx context.Context) error {
+	if j.Runner.Booker == nil {
+		j.Log.Info("auto-scheduler idle: no observations service to book through")
+		<-ctx.Done()
+		return nil
+	}
 	t := time.NewTicker(orDefault(j.Check, DefaultCheck))
 	defer t.Stop()
 	for {
