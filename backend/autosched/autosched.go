@@ -53,8 +53,9 @@ type Target struct {
 type Tracked struct {
 	Target
 	// SpacecraftID and ElementSetID are catalog ids; Elements is the parsed set. Targets of
-	// different teams with the same ElementSetID are planned once.
+	// different teams with the same ElementSetID are planned once. Name is the spacecraft's.
 	SpacecraftID string
+	Name         string
 	ElementSetID string
 	Elements     *orbit.ElementSet
 }
@@ -113,6 +114,7 @@ type Choice struct {
 	TeamID, StationID string
 	NORAD             int
 	SpacecraftID      string
+	Name              string
 	ElementSetID      string
 	TransmitterID     string
 	Decoder           string

@@ -214,7 +214,7 @@ func (r *Runner) team(ctx context.Context, teamID string) (Team, []TargetProblem
 		default:
 			team.Targets = append(team.Targets, Tracked{
 				Target:       Target{NORAD: t.NORADID, Priority: t.Priority, TransmitterID: t.TransmitterID, Decoder: t.Decoder},
-				SpacecraftID: tr.SpacecraftID, ElementSetID: tr.ElementSetID, Elements: tr.Elements})
+				SpacecraftID: tr.SpacecraftID, Name: tr.Name, ElementSetID: tr.ElementSetID, Elements: tr.Elements})
 		}
 	}
 	return team, problems, nil

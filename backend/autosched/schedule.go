@@ -266,7 +266,7 @@ func (p *problem) choice(st *Station, ps *planner.Pass, u user) Choice {
 	tr := &team.Targets[u.target]
 	q := Quality(ps.MaxElevationDeg, ps.LOS.Sub(ps.AOS))
 	return Choice{TeamID: team.ID, StationID: st.ID, NORAD: tr.NORAD, SpacecraftID: tr.SpacecraftID,
-		ElementSetID: tr.ElementSetID, TransmitterID: tr.TransmitterID, Decoder: tr.Decoder,
+		Name: tr.Name, ElementSetID: tr.ElementSetID, TransmitterID: tr.TransmitterID, Decoder: tr.Decoder,
 		Priority: tr.Priority, Quality: q, Score: float64(tr.Priority) * q, Pass: *ps,
 		Start: Pointing{ps.AOSAzimuthDeg, st.MinElevationDeg}, End: Pointing{ps.LOSAzimuthDeg, st.MinElevationDeg}}
 }

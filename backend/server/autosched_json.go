@@ -7,25 +7,17 @@ import (
 	"github.com/talos-gs/talos/backend/autosched"
 )
 
-// autoschedPassJSON is a pass the auto-scheduler booked (or would book, or skipped).
+// autoschedPassJSON is a pass the auto-scheduler booked (or would book, or skipped): the pass
+// as GET …/passes shows it, and what the auto-scheduler made of it.
 type autoschedPassJSON struct {
-	SatelliteID   string    `json:"satellite_id"`
-	TeamID        string    `json:"team_id"`
-	NORAD         int       `json:"norad"`
-	SpacecraftID  string    `json:"spacecraft_id"`
-	ElementSetID  string    `json:"element_set_id"`
-	TransmitterID string    `json:"transmitter_id"`
-	Decoder       string    `json:"decoder,omitempty"`
-	Priority      int       `json:"priority"`
-	Quality       float64   `json:"quality"`
-	Score         float64   `json:"score"`
-	AOS           time.Time `json:"aos"`
-	TCA           time.Time `json:"tca"`
-	LOS           time.Time `json:"los"`
-	MaxEl         float64   `json:"max_el"`
-	AOSAz         float64   `json:"aos_az"`
-	LOSAz         float64   `json:"los_az"`
-	InProgress    string    `json:"in_progress,omitempty"`
+	passJSON
+	TeamID        string  `json:"team_id"`
+	ElementSetID  string  `json:"element_set_id"`
+	TransmitterID string  `json:"transmitter_id"`
+	Decoder       string  `json:"decoder,omitempty"`
+	Priority      int     `json:"priority"`
+	Quality       float64 `json:"quality"`
+	Score         float64 `json:"score"`
 	// Of a skipped pass only:
 	Reason   autosched.Reason `json:"reason,omitempty"`
 	Conflict *conflictJSON    `json:"conflict,omitempty"`
@@ -79,10 +71,11 @@ type autoschedStatsJSON struct {
 
 func toPassJSON(c *autosched.Choice) autoschedPassJSON {
 	p := &c.Pass
-	return autoschedPassJSON{SatelliteID: c.StationID, TeamID: c.TeamID, NORAD: c.NORAD, SpacecraftID: c.SpacecraftID,
-		ElementSetID: c.ElementSetID, TransmitterID: c.TransmitterID, Decoder: c.Decoder, Priority: c.Priority,
-		Quality: round4(c.Quality), Score: round4(c.Score), AOS: p.AOS, TCA: p.TCA, LOS: p.LOS,
-		MaxEl: round2(p.MaxElevationDeg), AOSAz: round2(p.AOSAzimuthDeg), LOSAz: round2(p.LOSAzimuthDeg), InProgress: inProgress(*p)}
+	return autoschedPassJSON{passJSON: passJSON{SatelliteID: c.StationID, SpacecraftID: c.SpacecraftID, NORAD: c.NORAD,
+		Name: c.Name, AOS: p.AOS, TCA: p.TCA, LOS: p.LOS, MaxEl: round2(p.MaxElevationDeg), AOSAz: round2(p.AOSAzimuthDeg),
+		LOSAz: round2(p.LOSAzimuthDeg), InProgress: inProgress(*p)},
+		TeamID: c.TeamID, ElementSetID: c.ElementSetID, TransmitterID: c.TransmitterID, Decoder: c.Decoder,
+		Priority: c.Priority, Quality: round4(c.Quality), Score: round4(c.Score)}
 }
 
 func toReportJSON(rep *autosched.Report) autoschedReportJSON {
