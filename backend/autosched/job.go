@@ -34,7 +34,9 @@ type Job struct {
 	Log    *zap.Logger
 	// Every (DefaultEvery), Check (DefaultCheck) and Lease (DefaultLease) time the job.
 	Every, Check, Lease time.Duration
-	// OnRun, when set, is told about each run this replica finished (tests, metrics).
+	// Metrics, when set, count the runs this replica makes.
+	Metrics *Metrics
+	// OnRun, when set, is told about each run this replica finished (tests).
 	OnRun func(teamID string, rep *Report, err error)
 }
 
@@ -110,7 +112,9 @@ func (j *Job) RunNow(ctx context.Context, teamID string) (*Report, error) {
 }
 
 func (j *Job) runClaimed(ctx context.Context, teamID, holder, fp string) (*Report, error) {
+	start := time.Now()
 	rep, err := j.Runner.Run(ctx, teamID)
+	j.Metrics.observe(rep, err, time.Since(start).Seconds())
 	out := store.AutoschedOutcome{Fingerprint: fp, Status: "ok", At: j.Runner.now()}
 	if err != nil {
 		out.Status, out.Error = "failed", err.Error()

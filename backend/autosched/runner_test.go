@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
@@ -108,6 +110,13 @@ func (n *network) target(t *testing.T, teamID string, norad, priority int) *stor
 	return tg
 }
 
+func counter(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, c.Write(&m))
+	return m.GetCounter().GetValue()
+}
+
 func (n *network) job(t *testing.T) *autosched.Job {
 	return &autosched.Job{Runner: n.runner, Log: zaptest.NewLogger(t)}
 }
@@ -128,9 +137,13 @@ func TestRunBooksWhatThePreviewShows(t *testing.T) {
 		require.NotEmpty(t, preview.Chosen)
 		assert.Len(t, n.booker.Bookings(n.station1), 1, "a preview books nothing")
 
-		rep, err := n.job(t).RunNow(ctx, n.ground)
+		j := n.job(t)
+		j.Metrics = autosched.NewMetrics(prometheus.NewRegistry())
+		rep, err := j.RunNow(ctx, n.ground)
 		require.NoError(t, err)
 		assert.Equal(t, render(preview.Result), render(rep.Result))
+		assert.InDelta(t, 1, counter(t, j.Metrics.Runs.WithLabelValues("ok")), 0)
+		assert.InDelta(t, len(rep.Chosen), counter(t, j.Metrics.Passes.WithLabelValues("booked")), 0)
 		booked := n.booker.Bookings(n.station1)
 		assert.Greater(t, len(booked), 1)
 		for _, b := range booked {

@@ -96,6 +96,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	if err != nil {
 		return err
 	}
+	autoJob.Metrics = autosched.NewMetrics(srv.Registry())
 	printBanner(e.err, cfg, ln.Addr(), boot, pwFile)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("database", string(st.Dialect())),
 		zap.Bool("tls", cfg.TLS()))
