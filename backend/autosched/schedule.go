@@ -127,25 +127,9 @@ func Schedule(ctx context.Context, in Input) (*Result, error) {
 	start = time.Now()
 	byStation := p.candidates(plan.Passes, in.MinDuration)
 	res.Stats.Passes = len(plan.Passes)
-	out := make([]stationResult, len(in.Stations))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, max(1, len(in.Stations))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(in.Stations) {
-					return
-				}
-				out[i] = p.choose(i, plan.Passes, byStation[i])
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("auto-schedule: %w", err)
+	out, err := p.chooseAll(ctx, workers, plan.Passes, byStation)
+	if err != nil {
+		return nil, err
 	}
 	for i := range out {
 		res.Chosen = append(res.Chosen, out[i].chosen...)
@@ -154,6 +138,32 @@ func Schedule(ctx context.Context, in Input) (*Result, error) {
 	}
 	res.Stats.Choose = time.Since(start)
 	return res, nil
+}
+
+// chooseAll fills every station, stations in parallel on workers goroutines; each station's
+// result depends on nothing but its own candidates, so the number of workers changes nothing.
+func (p *problem) chooseAll(ctx context.Context, workers int, passes []planner.Pass, byStation [][]candidate) ([]stationResult, error) {
+	out := make([]stationResult, len(p.in.Stations))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, max(1, len(out))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(out) {
+					return
+				}
+				out[i] = p.choose(i, passes, byStation[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("auto-schedule: %w", err)
+	}
+	return out, nil
 }
 
 func (in *Input) validate() error {

@@ -269,3 +269,13 @@ func TestScheduleRejectsBadInput(t *testing.T) {
 		Teams: []autosched.Team{{ID: "a", Targets: []autosched.Tracked{{Target: autosched.Target{NORAD: 1}}}}}})
 	require.ErrorIs(t, err, autosched.ErrInvalidInput)
 }
+
+// TestScheduleStopsOnCancel: a cancelled run returns the context's error, not a partial result.
+func TestScheduleStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := autosched.Schedule(ctx, twoTeams(t))
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, res)
+}
