@@ -215,6 +215,15 @@ func TestJobRunsWhenDueOrChanged(t *testing.T) {
 		assert.Equal(t, []string{n.ground}, tick(), "a team's list changed")
 		assert.Empty(t, tick())
 
+		require.NoError(t, st.PutAutoschedStation(ctx, &store.AutoschedStation{SatelliteID: n.station1, SlewAzDegS: 6,
+			SlewElDegS: 3, MinElevationDeg: 10, Shares: []store.AutoschedShare{{TeamID: n.ground, Weight: 2}}}))
+		assert.Equal(t, []string{n.ground}, tick(), "a station's shares changed")
+		assert.Empty(t, tick())
+		all, err := st.AutoschedStations(ctx, []string{n.station1})
+		require.NoError(t, err)
+		assert.Equal(t, []store.AutoschedShare{{SatelliteID: n.station1, TeamID: n.ground, Weight: 2}}, all[n.station1].Shares,
+			"the shares were replaced, not added to")
+
 		n.clock.add(autosched.DefaultEvery)
 		assert.Equal(t, []string{n.ground}, tick(), "an hour later")
 	})
