@@ -18,6 +18,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/accounts"
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/autosched"
 	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/config"
 	"github.com/talos-gs/talos/backend/server"
@@ -82,15 +83,20 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	satOpts, satParts := satelliteParts(cfg, st, log)
 	cat := &catalog.Catalog{Store: st, Log: log.Named("catalog"),
 		Stale: store.StaleThresholds{LEO: cfg.CatalogStaleLEO, Other: cfg.CatalogStaleOther}}
+	// The auto-scheduler (docs/autoscheduler.md) books through the observations service; until
+	// one is plugged in as its Runner's Booker, its job idles and previews answer 503.
+	autoJob := &autosched.Job{Log: log.Named("autosched"),
+		Runner: &autosched.Runner{Store: st, Catalog: cat, Log: log.Named("autosched")}}
 	srv, err := server.New(server.Options{
 		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.SecureCookies(), TrustedProxies: cfg.TrustedProxies,
 		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency}, TokenMaxTTL: cfg.TokenMaxTTL,
-		Catalog: cat,
+		Catalog: cat, AutoSchedule: autoJob,
 	})
 	if err != nil {
 		return err
 	}
+	autoJob.Metrics = autosched.NewMetrics(srv.Registry())
 	printBanner(e.err, cfg, ln.Addr(), boot, pwFile)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("database", string(st.Dialect())),
 		zap.Bool("tls", cfg.TLS()))
@@ -101,7 +107,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	g.Go(func() error { return sweeper.Run(ctx) })
 	g.Go(func() error { return srv.DrainLongPolls(ctx) })
 	// The catalog's loops: scheduled source fetches and stale-set warnings (docs/catalog.md).
-	satParts = append(satParts, (&catalog.Fetcher{Catalog: cat}).Run, (&catalog.StaleWatch{Catalog: cat}).Run)
+	satParts = append(satParts, (&catalog.Fetcher{Catalog: cat}).Run, (&catalog.StaleWatch{Catalog: cat}).Run, autoJob.Run)
 	for _, part := range satParts {
 		g.Go(func() error { return part(ctx) })
 	}

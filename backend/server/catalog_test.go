@@ -46,8 +46,8 @@ type catalogUsers struct {
 	global                                 *servertest.Client
 }
 
-func newCatalogUsers(t *testing.T, st *store.Store) *catalogUsers {
-	h := servertest.New(t, st)
+func newCatalogUsers(t *testing.T, st *store.Store, options ...func(*server.Options)) *catalogUsers {
+	h := servertest.New(t, st, options...)
 	u := &catalogUsers{h: h}
 	owner := h.CreateUser(t, "owner@example.org", false)
 	u.team = h.CreateTeam(t, "Cubesat", owner)

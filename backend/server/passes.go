@@ -60,13 +60,10 @@ func (s *Server) listPasses(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	select {
-	case s.planSlots <- struct{}{}:
-		defer func() { <-s.planSlots }()
-	default:
-		s.fail(c, &Error{http.StatusServiceUnavailable, "planner_busy", "the planner is busy; retry in a few seconds", ""})
+	if !s.takePlanSlot(c) {
 		return
 	}
+	defer s.releasePlanSlot()
 	ctx := c.Request.Context()
 	team := teamOf(c)
 	tracked, err := s.catalog.Visible(ctx, team.ID, q.filter)

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/autosched"
 	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/ratelimit"
@@ -63,6 +64,11 @@ type Options struct {
 	Catalog *catalog.Catalog
 	// MaxImportBytes caps a catalog import upload (default catalog.MaxImportBytes).
 	MaxImportBytes int64
+	// AutoSchedule is the auto-scheduler's job, whose Runner answers previews and whose
+	// RunNow serves "run now" (autosched.go). nil builds one on Store and Catalog without a
+	// Booker: the settings routes work, previews and runs answer 503 until the observations
+	// service is plugged in.
+	AutoSchedule *autosched.Job
 	// OnLongPoll, when set, is told each step of a held command long-poll (commands.go); tests
 	// use it to queue a command only once the poll really waits, and to see what woke it.
 	OnLongPoll func(satelliteID string, step LongPollStep)
@@ -98,6 +104,8 @@ type Server struct {
 	sat     satelliteState    // the satellite protocol (satauth.go)
 	cmds    *commands.Service // the command queue's rules (built by satelliteRoutes)
 	catalog *catalog.Catalog  // the spacecraft catalog (catalog.go)
+	// autosched is the auto-scheduler (autosched.go).
+	autosched *autosched.Job
 	// planSlots bounds the pass plans computed at once (passes.go): one per core.
 	planSlots chan struct{}
 }
@@ -126,6 +134,11 @@ func New(o Options) (*Server, error) {
 	}
 	if s.catalog.Metrics == nil {
 		s.catalog.Metrics = catalog.NewMetrics(s.metrics.registry)
+	}
+	s.autosched = o.AutoSchedule
+	if s.autosched == nil {
+		s.autosched = &autosched.Job{Log: o.Logger.Named("autosched"),
+			Runner: &autosched.Runner{Store: o.Store, Catalog: s.catalog, Log: o.Logger.Named("autosched")}}
 	}
 	s.bearers = map[string]bearerAuth{auth.PrefixPersonal: s.personalToken}
 	var err error
@@ -213,4 +226,5 @@ func (s *Server) routes() {
 	s.satelliteRoutes()
 	s.catalogRoutes()
 	s.passRoutes()
+	s.autoschedRoutes()
 }
