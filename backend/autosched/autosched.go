@@ -92,6 +92,8 @@ type Station struct {
 	LatDeg, LonDeg, AltM float64
 	// MinElevationDeg is the lowest elevation a pass must rise above, degrees.
 	MinElevationDeg float64
+	// Mask is the station's horizon mask (its sky, set on the satellite), nil for a flat one.
+	Mask *orbit.HorizonMask
 	// Slew is the rotator's speed; zero fields take DefaultSlewRateDegS.
 	Slew SlewRate
 	// Shares lists the teams that may use the station and how much.

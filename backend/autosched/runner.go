@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/talos-gs/talos/backend/catalog"
+	"github.com/talos-gs/talos/backend/planner"
 	"github.com/talos-gs/talos/backend/store"
 )
 
@@ -154,8 +155,15 @@ func (r *Runner) Input(ctx context.Context, teamID string) (Input, []TargetProbl
 		if st == nil || len(st.Shares) == 0 {
 			continue
 		}
+		// The station's own sky (its minimum elevation and horizon mask, set on the satellite)
+		// bounds every pass; the auto-scheduler's minimum may only raise the bar.
+		mask, err := planner.StationMask(sat.HorizonMask)
+		if err != nil {
+			return in, nil, fmt.Errorf("horizon mask of station %s: %w", sat.ID, err)
+		}
 		station := Station{ID: sat.ID, TeamID: teamID, LatDeg: sat.Lat, LonDeg: sat.Lon, AltM: sat.AltM,
-			MinElevationDeg: st.MinElevationDeg, Slew: SlewRate{st.SlewAzDegS, st.SlewElDegS}}
+			MinElevationDeg: max(st.MinElevationDeg, sat.MinElevationDeg), Mask: mask,
+			Slew: SlewRate{st.SlewAzDegS, st.SlewElDegS}}
 		for _, sh := range st.Shares {
 			station.Shares = append(station.Shares, Share{TeamID: sh.TeamID, Weight: sh.Weight})
 			teams[sh.TeamID] = true

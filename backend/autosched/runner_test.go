@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/autosched"
 	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/store"
@@ -330,4 +331,39 @@ func TestJobRunLoop(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	assert.Empty(t, ran, "nothing changed: no second run")
+}
+
+// TestRunHonoursTheStationsSky: the station's own sky, set on the satellite (minimum elevation
+// and horizon mask), bounds what the auto-scheduler books, above its own minimum.
+func TestRunHonoursTheStationsSky(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		n := newNetwork(t, st)
+		ctx := t.Context()
+		before, err := n.runner.Preview(ctx, n.ground)
+		require.NoError(t, err)
+		require.NotEmpty(t, before.Chosen)
+
+		minEl := 40.0
+		mask := []api.HorizonPoint{{AzimuthDeg: 0, ElevationDeg: 45}, {AzimuthDeg: 180, ElevationDeg: 50}}
+		_, err = st.UpdateSatellite(ctx, n.ground, n.station1, store.SatelliteUpdate{MinElevationDeg: &minEl, HorizonMask: &mask})
+		require.NoError(t, err)
+		after, err := n.runner.Preview(ctx, n.ground)
+		require.NoError(t, err)
+		require.NotEmpty(t, after.Chosen)
+		var low int
+		for _, c := range before.Chosen {
+			if c.StationID == n.station1 && c.Pass.MaxElevationDeg < 45 {
+				low++
+			}
+		}
+		require.Positive(t, low, "the sky must exclude some pass for the test to mean anything")
+		for _, c := range after.Chosen {
+			if c.StationID != n.station1 {
+				continue
+			}
+			assert.GreaterOrEqual(t, c.Pass.MaxElevationDeg, 45.0, "a pass below the mask is not booked")
+			assert.GreaterOrEqual(t, c.Start.ElevationDeg, 45.0, "the antenna waits on the mask at AOS")
+		}
+	})
 }

@@ -221,7 +221,7 @@ func newProblem(in Input) *problem {
 	p.weights = make([][]int, len(in.Stations))
 	for i, s := range in.Stations {
 		p.req.Stations = append(p.req.Stations, planner.Station{ID: s.ID, LatDeg: s.LatDeg, LonDeg: s.LonDeg,
-			AltM: s.AltM, MinElevationDeg: s.MinElevationDeg})
+			AltM: s.AltM, MinElevationDeg: s.MinElevationDeg, Mask: s.Mask})
 		p.req.MinElevationDeg = min(p.req.MinElevationDeg, s.MinElevationDeg)
 		p.weights[i] = make([]int, len(in.Teams))
 		for _, sh := range s.Shares {
@@ -278,7 +278,7 @@ func (p *problem) choice(st *Station, ps *planner.Pass, u user) Choice {
 	return Choice{TeamID: team.ID, StationID: st.ID, NORAD: tr.NORAD, SpacecraftID: tr.SpacecraftID,
 		Name: tr.Name, ElementSetID: tr.ElementSetID, TransmitterID: tr.TransmitterID, Decoder: tr.Decoder,
 		Priority: tr.Priority, Quality: q, Score: float64(tr.Priority) * q, Pass: *ps,
-		Start: Pointing{ps.AOSAzimuthDeg, st.MinElevationDeg}, End: Pointing{ps.LOSAzimuthDeg, st.MinElevationDeg}}
+		Start: st.horizon(ps.AOSAzimuthDeg), End: st.horizon(ps.LOSAzimuthDeg)}
 }
 
 type stationResult struct {
@@ -301,8 +301,7 @@ func (s *station) pass(k int32) *planner.Pass { return &s.passes[s.all[k].pass] 
 // slot is candidate k as it would occupy the station.
 func (s *station) slot(k int32) slot {
 	ps := s.pass(k)
-	return slot{aos: ps.AOS, los: ps.LOS, start: Pointing{ps.AOSAzimuthDeg, s.st.MinElevationDeg},
-		end: Pointing{ps.LOSAzimuthDeg, s.st.MinElevationDeg}}
+	return slot{aos: ps.AOS, los: ps.LOS, start: s.st.horizon(ps.AOSAzimuthDeg), end: s.st.horizon(ps.LOSAzimuthDeg)}
 }
 
 // choose fills station i: teams take turns by weighted deficit on booked seconds, each taking
@@ -477,4 +476,14 @@ func (s *slots) conflict(x slot) (Conflict, bool) {
 		}
 	}
 	return Conflict{}, false
+}
+
+// horizon is where the antenna points when a pass rises or sets at azimuth az: on the station's
+// minimum elevation, or on its mask where that is higher.
+func (s *Station) horizon(az float64) Pointing {
+	el := s.MinElevationDeg
+	if s.Mask != nil {
+		el = max(el, s.Mask.MinElevation(az))
+	}
+	return Pointing{AzimuthDeg: az, ElevationDeg: el}
 }
