@@ -264,3 +264,41 @@ func TestAutoschedulePreviewAndRun(t *testing.T) {
 		assert.Equal(t, "autoscheduler_unavailable", r.Error(t).Code)
 	})
 }
+
+// TestSharedStationsArePlanned: a team with a share of another team's station sees that
+// station's passes in its own passes API, and loses them with the share; the station itself
+// stays the owner's (the other team still gets 404 on it).
+func TestSharedStationsArePlanned(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		f := newAutoschedFixture(t, st)
+		r := importTLE(t, f.global, "/api/catalog/import", catTLE("ISS (ZARYA)", "25544"))
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		passes := "/api/teams/" + f.other.ID + "/passes?from=2026-06-26T12:00:00Z&hours=24"
+		stations := func() map[string]int {
+			r := f.outsider.Do(t, http.MethodGet, passes, nil)
+			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+			var got passesAnswer
+			r.JSON(t, &got)
+			out := map[string]int{}
+			for _, p := range got.Passes {
+				out[p.SatelliteID]++
+			}
+			return out
+		}
+		assert.Empty(t, stations(), "the other team has no station of its own and no share")
+
+		share := map[string]any{"shares": []map[string]any{{"team_id": f.team.ID, "weight": 3}, {"team_id": f.other.ID, "weight": 1}}}
+		r = f.admin.Do(t, http.MethodPut, f.satPaths[0], share)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		got := stations()
+		assert.Positive(t, got[f.station], "the shared station's passes are planned for the team with a share")
+		assert.Len(t, got, 1)
+		assert.Equal(t, http.StatusNotFound, f.outsider.Do(t, http.MethodGet, "/api/satellites/"+f.station, nil).Status,
+			"a share lends time, not the station")
+
+		r = f.admin.Do(t, http.MethodPut, f.satPaths[0], map[string]any{"shares": []map[string]any{{"team_id": f.team.ID, "weight": 1}}})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		assert.Empty(t, stations(), "without the share the station is gone from the team's passes")
+	})
+}

@@ -76,6 +76,12 @@ func (s *Server) listPasses(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	shared, err := s.store.SatellitesSharedWith(ctx, team.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	sats = append(sats, shared...)
 	req, stations, err := passRequest(q, tracked, sats)
 	if err != nil {
 		s.fail(c, err)

@@ -306,3 +306,28 @@ func (s *Store) AutoschedRunOf(ctx context.Context, teamID string) (*AutoschedRu
 	}
 	return &r, nil
 }
+
+// SatellitesSharedWith lists the stations of other teams whose auto-scheduler shares give teamID
+// a part of their time, by name: the stations the team may plan and book on besides its own.
+func (s *Store) SatellitesSharedWith(ctx context.Context, teamID string) ([]Satellite, error) {
+	var out []Satellite
+	err := s.db.WithContext(ctx).Model(&Satellite{}).
+		Joins("JOIN autosched_shares ON autosched_shares.satellite_id = satellites.id").
+		Where("autosched_shares.team_id = ? AND (satellites.team_id IS NULL OR satellites.team_id <> ?)", teamID, teamID).
+		Order("satellites.name, satellites.id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("satellites shared with team %s: %w", teamID, err)
+	}
+	return out, nil
+}
+
+// SharedWith reports whether a station's auto-scheduler shares give teamID a part of its time.
+func (s *Store) SharedWith(ctx context.Context, teamID, satelliteID string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Table("autosched_shares").
+		Where("satellite_id = ? AND team_id = ?", satelliteID, teamID).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("is satellite %s shared with team %s: %w", satelliteID, teamID, err)
+	}
+	return n > 0, nil
+}
