@@ -20,6 +20,7 @@ import (
 	"github.com/talos-gs/talos/backend/auth"
 	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/config"
+	"github.com/talos-gs/talos/backend/observations"
 	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/store"
 )
@@ -86,7 +87,10 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.SecureCookies(), TrustedProxies: cfg.TrustedProxies,
 		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency}, TokenMaxTTL: cfg.TokenMaxTTL,
-		Catalog: cat,
+		Catalog: cat, Observations: observations.Settings{MinLead: cfg.ObservationMinLead,
+			MinDuration: cfg.ObservationMinDuration, SeenWithin: cfg.ObservationSeenWithin,
+			DispatchAhead: cfg.ObservationDispatchAhead, MissedGrace: cfg.ObservationMissedGrace,
+			MinElevationDeg: cfg.ObservationMinElevation},
 	})
 	if err != nil {
 		return err
@@ -102,6 +106,8 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	g.Go(func() error { return srv.DrainLongPolls(ctx) })
 	// The catalog's loops: scheduled source fetches and stale-set warnings (docs/catalog.md).
 	satParts = append(satParts, (&catalog.Fetcher{Catalog: cat}).Run, (&catalog.StaleWatch{Catalog: cat}).Run)
+	// The observation job: dispatch ahead of AOS, re-dispatch, missed passes (docs/observations.md).
+	satParts = append(satParts, srv.Observations().Run)
 	for _, part := range satParts {
 		g.Go(func() error { return part(ctx) })
 	}

@@ -12,7 +12,6 @@ package observations
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -114,10 +113,7 @@ type Service struct {
 }
 
 // New builds a Service. Register its Collectors wherever metrics are served.
-func New(o Options) (*Service, error) {
-	if o.Store == nil || o.Commands == nil || o.Catalog == nil {
-		return nil, errors.New("observations: Store, Commands and Catalog are required")
-	}
+func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
@@ -126,7 +122,7 @@ func New(o Options) (*Service, error) {
 	}
 	o.Settings.defaults()
 	return &Service{st: o.Store, cmds: o.Commands, cat: o.Catalog, log: o.Logger, set: o.Settings,
-		shared: o.SharedWith, now: func() time.Time { return o.Now().UTC() }, metrics: newMetrics()}, nil
+		shared: o.SharedWith, now: func() time.Time { return o.Now().UTC() }, metrics: newMetrics()}
 }
 
 // Settings are the settings in force (defaults filled in).

@@ -23,6 +23,7 @@ import (
 	"github.com/talos-gs/talos/backend/auth"
 	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/commands"
+	"github.com/talos-gs/talos/backend/observations"
 	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/store"
 )
@@ -63,6 +64,9 @@ type Options struct {
 	Catalog *catalog.Catalog
 	// MaxImportBytes caps a catalog import upload (default catalog.MaxImportBytes).
 	MaxImportBytes int64
+	// Observations are the observation rules' settings (docs/observations.md); zero fields
+	// take the defaults.
+	Observations observations.Settings
 	// OnLongPoll, when set, is told each step of a held command long-poll (commands.go); tests
 	// use it to queue a command only once the poll really waits, and to see what woke it.
 	OnLongPoll func(satelliteID string, step LongPollStep)
@@ -95,9 +99,10 @@ type Server struct {
 	userAPI *gin.RouterGroup // /api, a user principal required
 	teamAPI *gin.RouterGroup // /api/teams/:teamID, team scope checked
 
-	sat     satelliteState    // the satellite protocol (satauth.go)
-	cmds    *commands.Service // the command queue's rules (built by satelliteRoutes)
-	catalog *catalog.Catalog  // the spacecraft catalog (catalog.go)
+	sat     satelliteState        // the satellite protocol (satauth.go)
+	cmds    *commands.Service     // the command queue's rules (built by satelliteRoutes)
+	catalog *catalog.Catalog      // the spacecraft catalog (catalog.go)
+	obs     *observations.Service // observations (observations.go), built by observationRoutes
 	// planSlots bounds the pass plans computed at once (passes.go): one per core.
 	planSlots chan struct{}
 }
@@ -212,4 +217,5 @@ func (s *Server) routes() {
 	s.satelliteRoutes()
 	s.catalogRoutes()
 	s.passRoutes()
+	s.observationRoutes()
 }
