@@ -119,7 +119,7 @@ func (s *Service) dispatchDue(ctx context.Context, sets map[string]*catalog.Trac
 		if !o.LOS.After(now) {
 			continue // missUnsent's, on the next tick
 		}
-		won, err := s.st.ClaimObservation(ctx, o.ID, store.ObsScheduled, now.Add(s.set.ClaimFor))
+		won, err := s.st.ClaimObservation(ctx, o.ID, store.ObsScheduled, now, now.Add(s.set.ClaimFor))
 		if err != nil || !won {
 			errs = append(errs, err)
 			continue
@@ -173,7 +173,7 @@ func (s *Service) redispatch(ctx context.Context, sets map[string]*catalog.Track
 			errs = append(errs, err)
 			continue
 		}
-		won, err := s.st.ClaimObservation(ctx, o.ID, store.ObsDispatched, now.Add(s.set.ClaimFor))
+		won, err := s.st.ClaimObservation(ctx, o.ID, store.ObsDispatched, now, now.Add(s.set.ClaimFor))
 		if err != nil || !won {
 			errs = append(errs, err)
 			continue

@@ -307,7 +307,8 @@ func (s *Service) plan(ctx context.Context, sat *store.Satellite, t *catalog.Tra
 }
 
 func setPass(o *store.Observation, p *planner.Pass) {
-	o.AOS, o.TCA, o.LOS = p.AOS.UTC(), p.TCA.UTC(), p.LOS.UTC()
+	us := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) } // as the databases keep it
+	o.AOS, o.TCA, o.LOS = us(p.AOS), us(p.TCA), us(p.LOS)
 	o.MaxEl, o.AOSAz, o.LOSAz, o.HorizonEl = p.MaxElevationDeg, p.AOSAzimuthDeg, p.LOSAzimuthDeg, 0
 }
 

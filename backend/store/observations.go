@@ -197,14 +197,14 @@ func (s *Store) ObservationsInStates(ctx context.Context, states []string, aosBe
 	return out, nil
 }
 
-// ClaimObservation claims an observation for one replica's work until until: a conditional
+// ClaimObservation claims an observation for one replica's work until until (now is the
+// caller's clock, which the claims are compared on): a conditional
 // UPDATE that succeeds only when the observation is still in state and nobody holds an unexpired
 // claim, so of several replicas exactly one gets it. It reports whether this caller won.
-func (s *Store) ClaimObservation(ctx context.Context, id, state string, until time.Time) (bool, error) {
-	now := s.Now()
+func (s *Store) ClaimObservation(ctx context.Context, id, state string, now, until time.Time) (bool, error) {
 	res := s.db.WithContext(ctx).Model(&Observation{}).
-		Where("id = ? AND state = ? AND (claimed_until IS NULL OR claimed_until < ?)", id, state, now).
-		Updates(map[string]any{"claimed_until": until.UTC(), "updated_at": now})
+		Where("id = ? AND state = ? AND (claimed_until IS NULL OR claimed_until < ?)", id, state, now.UTC()).
+		Updates(map[string]any{"claimed_until": until.UTC(), "updated_at": s.Now()})
 	if res.Error != nil {
 		return false, fmt.Errorf("claim observation %s: %w", id, res.Error)
 	}
