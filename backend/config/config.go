@@ -152,7 +152,10 @@ var options = []option{
 	{"observation-seen-within", "TALOS_OBSERVATION_SEEN_WITHIN", "1h", "a station that is not online may be booked if seen this recently",
 		func(c *Config, v string) (err error) { c.ObservationSeenWithin, err = positiveDuration(v); return err }},
 	{"observation-dispatch-ahead", "TALOS_OBSERVATION_DISPATCH_AHEAD", "1h", "how long before AOS observation.schedule is sent to the station",
-		func(c *Config, v string) (err error) { c.ObservationDispatchAhead, err = positiveDuration(v); return err }},
+		func(c *Config, v string) (err error) {
+			c.ObservationDispatchAhead, err = positiveDuration(v)
+			return err
+		}},
 	{"observation-missed-grace", "TALOS_OBSERVATION_MISSED_GRACE", "10m", "how long after LOS an observation without the station's report is marked missed",
 		func(c *Config, v string) (err error) { c.ObservationMissedGrace, err = positiveDuration(v); return err }},
 	{"observation-min-elevation", "TALOS_OBSERVATION_MIN_ELEVATION", "0", "least maximum elevation (degrees, 0 to 89) of a pass that may be booked",
