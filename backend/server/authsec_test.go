@@ -153,7 +153,8 @@ func TestMustChangePasswordIsEnforced(t *testing.T) {
 
 // TestTokenScopes walks every registered route (so routes added later are covered): a read
 // token is refused every unsafe user route with 403 insufficient_scope, an operate token every
-// one but the station-operating routes (commands: create and cancel), an admin token none; no
+// one but the station-operating routes (commands: create and cancel; observations: book,
+// cancel, override the verdict), an admin token none; no
 // scope is ever refused a safe request.
 func TestTokenScopes(t *testing.T) {
 	t.Parallel()
@@ -169,6 +170,9 @@ func TestTokenScopes(t *testing.T) {
 			"POST /api/satellites/:satelliteID/commands/:commandID/cancel":               true,
 			"POST /api/teams/:teamID/satellites/:satelliteID/commands":                   true,
 			"POST /api/teams/:teamID/satellites/:satelliteID/commands/:commandID/cancel": true,
+			"POST /api/teams/:teamID/observations":                                       true,
+			"POST /api/teams/:teamID/observations/:observationID/cancel":                 true,
+			"POST /api/teams/:teamID/observations/:observationID/verdict":                true,
 		}
 		checked := 0
 		for _, rt := range h.Server.Routes() {
