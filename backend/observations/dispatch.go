@@ -242,7 +242,7 @@ func (s *Service) replan(ctx context.Context, o *store.Observation, cur *catalog
 	if err != nil {
 		return false, "", err
 	}
-	passes, err := s.plan(ctx, sat, cur, o.AOS.Add(-passSearchMargin), o.LOS.Add(passSearchMargin))
+	passes, err := s.plan(ctx, sat, cur, o.AOS.Add(-passSearchMargin), o.LOS.Add(passSearchMargin), o.HorizonEl)
 	if err != nil {
 		return false, "", err
 	}
@@ -254,7 +254,7 @@ func (s *Service) replan(ctx context.Context, o *store.Observation, cur *catalog
 	}
 	why := movement(o, p)
 	old := o.ElementSetID
-	setPass(o, p)
+	setPass(o, p, o.HorizonEl)
 	o.ElementSetID, o.ElementSetEpoch = es.ID, es.Epoch
 	if why == "" {
 		return false, "", nil
@@ -383,7 +383,7 @@ func (s *Service) payload(ctx context.Context, o *store.Observation) (*api.Obser
 		return nil, err
 	}
 	p := &api.ObservationSchedulePayload{ObservationID: o.ID, NoradID: o.NORADID, ElementSet: set, AOS: o.AOS, LOS: o.LOS,
-		Transmitter: tx, Rotator: api.RotatorSettings{MinElevationDeg: math.Min(math.Max(s.set.MinElevationDeg, -5), 90),
+		Transmitter: tx, Rotator: api.RotatorSettings{MinElevationDeg: math.Min(math.Max(o.HorizonEl, -5), 90),
 			AfterLOS: api.AfterLOSPark}}
 	if o.Decoder != "" {
 		p.Process = &api.ProcessStartPayload{Name: "obs-" + o.ID, TeamID: o.TeamID, Program: o.Decoder}

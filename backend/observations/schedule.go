@@ -149,11 +149,7 @@ func (s *Service) Preview(ctx context.Context, in ScheduleInput) (*store.Observa
 	if e != nil {
 		return o, append(out, e), nil
 	}
-	setPass(o, pass)
-	if pass.MaxElevationDeg < s.set.MinElevationDeg {
-		add(refused(RuleMinElevation, "aos", "the pass rises to %.1f°, below the station's minimum elevation of %.1f°",
-			pass.MaxElevationDeg, s.set.MinElevationDeg))
-	}
+	setPass(o, pass, s.set.MinElevationDeg)
 	near, err := s.st.BusyObservations(ctx, sat.ID, o.AOS.Add(-maxSlew(s.set.SlewRate)), o.LOS.Add(maxSlew(s.set.SlewRate)))
 	if err != nil {
 		return nil, nil, err
@@ -274,11 +270,35 @@ const passSearchMargin = 30 * time.Minute
 
 // matchPass finds the planner's pass of the spacecraft over the station whose AOS and LOS are
 // within the tolerance of the booking's: no one books a pass that is not there.
+//
+// The pass is the part above the station's minimum elevation (what GET /passes?min_el= gives):
+// a pass that does not rise that high is refused by the min_elevation rule, named as such.
 func (s *Service) matchPass(ctx context.Context, sat *store.Satellite, t *catalog.Tracked, aos, los time.Time) (*planner.Pass, *Error, error) {
-	passes, err := s.plan(ctx, sat, t, aos.Add(-passSearchMargin), los.Add(passSearchMargin))
+	minEl := s.set.MinElevationDeg
+	passes, err := s.plan(ctx, sat, t, aos.Add(-passSearchMargin), los.Add(passSearchMargin), minEl)
 	if err != nil {
 		return nil, nil, err
 	}
+	if p := s.near(passes, aos, los); p != nil {
+		return p, nil, nil
+	}
+	if minEl > 0 {
+		low, err := s.plan(ctx, sat, t, aos.Add(-passSearchMargin), los.Add(passSearchMargin), 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if p := s.near(low, aos, los); p != nil && p.MaxElevationDeg < minEl {
+			return nil, refused(RuleMinElevation, "aos", "the pass rises to %.1f°, below the station's minimum elevation of %.1f°",
+				p.MaxElevationDeg, minEl), nil
+		}
+	}
+	return nil, refused(RuleNoPass, "aos", "NORAD %d has no pass above %.1f° over station %s with AOS %s and LOS %s (within %s); "+
+		"ask GET /passes?min_el=%g for the passes", t.NORADID, minEl, sat.Name, aos.UTC().Format(time.RFC3339),
+		los.UTC().Format(time.RFC3339), s.set.PassTolerance, minEl), nil
+}
+
+// near is the whole pass whose AOS and LOS are within the tolerance of aos and los, or nil.
+func (s *Service) near(passes []planner.Pass, aos, los time.Time) *planner.Pass {
 	tol := s.set.PassTolerance
 	for i := range passes {
 		p := &passes[i]
@@ -286,19 +306,18 @@ func (s *Service) matchPass(ctx context.Context, sat *store.Satellite, t *catalo
 			continue
 		}
 		if absDur(p.AOS.Sub(aos)) <= tol && absDur(p.LOS.Sub(los)) <= tol {
-			return p, nil, nil
+			return p
 		}
 	}
-	return nil, refused(RuleNoPass, "aos", "NORAD %d has no pass over station %s with AOS %s and LOS %s (within %s); ask GET /passes for the passes",
-		t.NORADID, sat.Name, aos.UTC().Format(time.RFC3339), los.UTC().Format(time.RFC3339), tol), nil
+	return nil
 }
 
-// plan returns the passes of one spacecraft over one station in [from, to).
-func (s *Service) plan(ctx context.Context, sat *store.Satellite, t *catalog.Tracked, from, to time.Time) ([]planner.Pass, error) {
+// plan returns the passes above minEl (degrees) of one spacecraft over one station in [from, to).
+func (s *Service) plan(ctx context.Context, sat *store.Satellite, t *catalog.Tracked, from, to time.Time, minEl float64) ([]planner.Pass, error) {
 	res, err := planner.Plan(ctx, planner.Request{
 		Spacecraft: []planner.Spacecraft{{NORAD: t.NORADID, Name: t.Name, Elements: t.Elements}},
 		Stations:   []planner.Station{{ID: sat.ID, LatDeg: sat.Lat, LonDeg: sat.Lon, AltM: sat.AltM}},
-		From:       from, To: to, Workers: 1,
+		From:       from, To: to, MinElevationDeg: minEl, Workers: 1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plan NORAD %d over station %s: %w", t.NORADID, sat.ID, err)
@@ -306,10 +325,11 @@ func (s *Service) plan(ctx context.Context, sat *store.Satellite, t *catalog.Tra
 	return res.Passes, nil
 }
 
-func setPass(o *store.Observation, p *planner.Pass) {
+// setPass writes pass p, planned above minEl degrees, into o.
+func setPass(o *store.Observation, p *planner.Pass, minEl float64) {
 	us := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) } // as the databases keep it
 	o.AOS, o.TCA, o.LOS = us(p.AOS), us(p.TCA), us(p.LOS)
-	o.MaxEl, o.AOSAz, o.LOSAz, o.HorizonEl = p.MaxElevationDeg, p.AOSAzimuthDeg, p.LOSAzimuthDeg, 0
+	o.MaxEl, o.AOSAz, o.LOSAz, o.HorizonEl = p.MaxElevationDeg, p.AOSAzimuthDeg, p.LOSAzimuthDeg, minEl
 }
 
 // conflicts is the first observation of near that o overlaps, or that leaves the rotator too

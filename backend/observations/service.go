@@ -32,8 +32,8 @@ type Settings struct {
 	// SeenWithin: a station that is not online may still be booked when it was last seen this
 	// recently (default 1 h).
 	SeenWithin time.Duration
-	// MinElevationDeg is the stations' minimum elevation: a pass whose maximum elevation is lower
-	// is refused (default 0°, any pass above the horizon).
+	// MinElevationDeg is the stations' minimum elevation, degrees: a booked pass is the part
+	// above it, and a pass whose maximum elevation is lower is refused (default 0°).
 	MinElevationDeg float64
 	// PassTolerance is how far a booking's AOS and LOS may be from the planner's pass (default 10 s).
 	PassTolerance time.Duration
