@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"testing"
@@ -17,9 +18,27 @@ import (
 	"github.com/talos-gs/talos/satellite/config"
 )
 
-// scheduleMinEl is the stations' minimum elevation in this test: a pass above 80° of a
-// spacecraft flying over the station lasts under a minute, so real passes run in real time.
-const scheduleMinEl = 80
+// scheduleMinEl is the stations' minimum elevation in this test: a pass above 70° of a
+// spacecraft flying close to the station lasts about a minute, so real passes run in real time.
+const scheduleMinEl = 70
+
+// beside is a point on the ground 2.4° (about 270 km) across the track of the spacecraft at
+// t: its pass there culminates near 75° at about t (a pass straight overhead would swing the
+// azimuth through 180° at the zenith, which no az/el rotator follows).
+func beside(t *testing.T, prop orbit.Ephemeris, at time.Time) orbit.Geodetic {
+	t.Helper()
+	a, err := orbit.SubSatellitePoint(prop, at, 0)
+	require.NoError(t, err)
+	b, err := orbit.SubSatellitePoint(prop, at.Add(10*time.Second), 0)
+	require.NoError(t, err)
+	cosLat := math.Cos(a.LatitudeDeg * math.Pi / 180)
+	north, east := b.LatitudeDeg-a.LatitudeDeg, (b.LongitudeDeg-a.LongitudeDeg)*cosLat
+	n := math.Hypot(north, east)
+	a.LatitudeDeg += 2.4 * -east / n
+	a.LongitudeDeg += 2.4 * north / n / cosLat
+	a.AltitudeKm = 0
+	return a
+}
 
 // bookedView is an observation as the user API answers it.
 type bookedView struct {
@@ -34,7 +53,7 @@ type bookedView struct {
 
 // TestScheduledObservationsRunThroughABackendOutage books real passes of CALSPHERE 1 for two
 // real in-process runners (assembled as `talos-satellite run`, simulated rotator and radio),
-// each placed under the spacecraft's track a few minutes ahead so the pass above 80° lasts
+// each placed beside the spacecraft's track a few minutes ahead so the pass above 70° lasts
 // seconds. The backend's own job dispatches them ahead of AOS; the backend is then stopped
 // across the first AOS; both passes still run on the stations' clocks, and once the backend is
 // back every observation ends completed or failed, with a verdict.
@@ -64,16 +83,15 @@ func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 			tca time.Time
 		}
 		var sites []site
-		for i, ahead := range []time.Duration{100 * time.Second, 150 * time.Second} {
+		for i, ahead := range []time.Duration{130 * time.Second, 170 * time.Second} {
 			tca := start.Add(ahead)
-			under, err := orbit.SubSatellitePoint(prop, tca, 0)
-			require.NoError(t, err)
+			under := beside(t, prop, tca)
 			dir, id := register(t, b.URL, c.registrationToken(t), "Station "+string(rune('A'+i)))
 			require.NoError(t, b.store().DB().Model(&store.Satellite{}).Where("id = ?", id).
 				Updates(map[string]any{"lat": under.LatitudeDeg, "lon": under.LongitudeDeg, "alt_m": 0}).Error)
 			runAssembledStation(t, dir, func(cfg *config.Config) {
 				cfg.Station.OverrideLocation, cfg.Station.Lat, cfg.Station.Lon, cfg.Station.AltM = true, under.LatitudeDeg, under.LongitudeDeg, 0
-				cfg.Station.PrepareLead = 5 * time.Second
+				cfg.Station.PrepareLead = time.Minute // time to slew up to 70° before AOS
 			})
 			sites = append(sites, site{id, tca})
 		}
@@ -81,7 +99,7 @@ func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 		var txID string
 		var booked []bookedView
 		for _, s := range sites {
-			q := url.Values{"from": {start.UTC().Format(time.RFC3339)}, "hours": {"1"}, "min_el": {"80"},
+			q := url.Values{"from": {start.UTC().Format(time.RFC3339)}, "hours": {"1"}, "min_el": {"70"},
 				"satellite_id": {s.id}, "norad": {"900"}}
 			r = c.operator.Do(t, http.MethodGet, teamPath+"/passes?"+q.Encode(), nil)
 			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
