@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/talos-gs/talos/backend/api"
@@ -108,13 +109,18 @@ func (s *Service) move(ctx context.Context, o *store.Observation, from []string,
 	return err
 }
 
-// recordSummary keeps what a cancelled pass did before it was stopped.
+// recordSummary ends an observation the station reports cancelled (by this service's cancel,
+// or an observation.cancel queued by hand) and keeps what the pass did before it was stopped.
 func (s *Service) recordSummary(ctx context.Context, o *store.Observation, partial json.RawMessage) error {
-	if len(partial) == 0 || string(partial) == "null" {
-		return nil
+	set := map[string]any{"claimed_until": nil}
+	if len(partial) > 0 && string(partial) != "null" {
+		set["summary"] = string(partial)
 	}
-	_, err := s.st.UpdateObservation(ctx, o.ID, store.ObservationUpdate{From: []string{store.ObsCancelled},
-		Set: map[string]any{"summary": string(partial)}})
+	live := []string{store.ObsScheduled, store.ObsDispatched, store.ObsPrepared, store.ObsRunning}
+	if slices.Contains(live, o.State) {
+		return s.move(ctx, o, live, store.ObsCancelled, "the station reported the observation cancelled", set)
+	}
+	_, err := s.st.UpdateObservation(ctx, o.ID, store.ObservationUpdate{From: []string{store.ObsCancelled}, Set: set})
 	return err
 }
 

@@ -307,6 +307,12 @@ func TestCancelBeforeAndDuringAPass(t *testing.T) {
 		assert.Equal(t, store.ObsCancelled, got.State)
 		assert.NotNil(t, got.Summary, "what the pass did before the cancel is kept")
 
+		// A cancel the station reports for an observation still live here (queued by hand).
+		byHand := w.book(t, passes[3])
+		require.NoError(t, w.svc.Ingest(ctx, w.station.ID, []api.Event{event(api.EventObservationFailed, byHand.ID,
+			map[string]any{"reason": "cancelled"})}))
+		assert.Equal(t, store.ObsCancelled, w.get(t, byHand.ID).State)
+
 		done := w.book(t, passes[2])
 		require.NoError(t, w.svc.Ingest(ctx, w.station.ID, []api.Event{event(api.EventObservationCompleted, done.ID, goodSummary())}))
 		_, err = w.svc.Cancel(ctx, w.team, done.ID, "tester")
