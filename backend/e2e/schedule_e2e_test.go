@@ -49,6 +49,9 @@ type bookedView struct {
 	CommandID      string    `json:"command_id"`
 	Verdict        string    `json:"verdict"`
 	VerdictReasons []string  `json:"verdict_reasons"`
+	DispatchedAt   time.Time `json:"dispatched_at"`
+	// Summary is the station's report of the pass.
+	Summary json.RawMessage `json:"summary"`
 }
 
 // TestScheduledObservationsRunThroughABackendOutage books real passes of CALSPHERE 1 for two
@@ -159,7 +162,8 @@ func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 				return got.Verdict != "" && (got.State == "completed" || got.State == "failed")
 			}, "observation %d ended with a verdict", i)
 			got := get(o.ID)
-			t.Logf("observation %d: %s, verdict %s: %v", i, got.State, got.Verdict, got.VerdictReasons)
+			t.Logf("observation %d: %s, verdict %s: %v (AOS %s, dispatched %s before; station's summary %s)", i, got.State,
+				got.Verdict, got.VerdictReasons, got.AOS.Format(time.RFC3339), got.AOS.Sub(got.DispatchedAt).Round(time.Second), got.Summary)
 			assert.NotEmpty(t, got.VerdictReasons)
 		}
 		r = c.operator.Do(t, http.MethodGet, teamPath+"/observations/stats?days=7", nil)
