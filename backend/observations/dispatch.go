@@ -54,7 +54,34 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) Tick(ctx context.Context) error {
 	sets := map[string]*catalog.Tracked{}
 	return errors.Join(s.missUnsent(ctx), s.dispatchDue(ctx, sets), s.redispatch(ctx, sets),
-		s.missSilent(ctx), s.refreshRates(ctx))
+		s.judgeSilent(ctx), s.missSilent(ctx), s.refreshRates(ctx))
+}
+
+// VerdictWithin is how long after LOS an observation has a verdict even when the station has
+// not reported yet: failed until the report, which replaces it.
+const VerdictWithin = 60 * time.Second
+
+// judgeSilent gives a failed verdict to live observations whose LOS is VerdictWithin past
+// without a final report; the station's report, when it comes, judges them again.
+func (s *Service) judgeSilent(ctx context.Context) error {
+	now := s.now()
+	states := []string{store.ObsDispatched, store.ObsPrepared, store.ObsRunning}
+	obs, err := s.st.ObservationsInStates(ctx, states, time.Time{}, now.Add(-VerdictWithin), workBatch)
+	if err != nil {
+		return err
+	}
+	reasons, _ := json.Marshal([]string{fmt.Sprintf("no report from the station within %s of LOS (yet)", VerdictWithin)}) // a []string always marshals
+	var errs []error
+	for i := range obs {
+		o := &obs[i]
+		if o.Verdict != "" {
+			continue
+		}
+		_, err := s.st.UpdateObservation(ctx, o.ID, store.ObservationUpdate{From: []string{o.State},
+			Set: map[string]any{"verdict": VerdictFailed, "verdict_reasons": string(reasons), "verdict_at": now}})
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // missUnsent marks missed the scheduled observations whose pass has ended: nothing is sent.
