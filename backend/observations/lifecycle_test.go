@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/observations"
 	"github.com/talos-gs/talos/backend/planner"
 	"github.com/talos-gs/talos/backend/store"
@@ -368,5 +369,28 @@ func TestOverrideVerdictAndSuccessRates(t *testing.T) {
 		other, err := w.svc.SuccessRates(ctx, store.NewID(), 7)
 		require.NoError(t, err)
 		assert.Empty(t, other.Stations, "team scope")
+	})
+}
+
+// TestStationRefusalFailsTheObservation: a station that refuses observation.schedule (its own
+// allow-list, an observation booked there by hand) fails the observation with its error.
+func TestStationRefusalFailsTheObservation(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		w := newWorld(t, st)
+		p := w.passes(t, w.station, 24)[0]
+		o := w.book(t, p)
+		w.clk.Set(p.AOS.Add(-30 * time.Minute))
+		w.tick(t)
+		cmd := w.get(t, o.ID).CommandID
+		require.NotEmpty(t, cmd)
+		_, err := w.cmds.Report(t.Context(), w.station.ID, cmd, commands.Report{Status: api.CommandFailed,
+			Error: "invalid process: program: \"x\" is not allowed", CorrelationID: o.ID})
+		require.NoError(t, err)
+		w.tick(t)
+		got := w.get(t, o.ID)
+		assert.Equal(t, store.ObsFailed, got.State)
+		assert.Equal(t, observations.VerdictFailed, got.Verdict)
+		assert.Contains(t, got.VerdictReasons, "the station refused observation.schedule: invalid process")
 	})
 }
