@@ -433,6 +433,9 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 	// Field names the offending input field for validation errors.
 	Field string `json:"field,omitempty"`
+	// ConflictID names the other object a conflict is with (the observation a booking
+	// overlaps, for one).
+	ConflictID string `json:"conflict_id,omitempty"`
 }
 
 // Stable error codes of the satellite protocol.

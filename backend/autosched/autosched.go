@@ -127,6 +127,9 @@ type Choice struct {
 	Pass planner.Pass
 	// Start and End are the antenna's pointing at AOS and LOS.
 	Start, End Pointing
+	// MinElevationDeg is the elevation the pass was planned above (its AOS and LOS lie on it, or
+	// on the station's mask where that is higher).
+	MinElevationDeg float64
 }
 
 // Booker is what the auto-scheduler needs from the observations service.

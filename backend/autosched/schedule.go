@@ -278,7 +278,7 @@ func (p *problem) choice(st *Station, ps *planner.Pass, u user) Choice {
 	return Choice{TeamID: team.ID, StationID: st.ID, NORAD: tr.NORAD, SpacecraftID: tr.SpacecraftID,
 		Name: tr.Name, ElementSetID: tr.ElementSetID, TransmitterID: tr.TransmitterID, Decoder: tr.Decoder,
 		Priority: tr.Priority, Quality: q, Score: float64(tr.Priority) * q, Pass: *ps,
-		Start: st.horizon(ps.AOSAzimuthDeg), End: st.horizon(ps.LOSAzimuthDeg)}
+		Start: st.horizon(ps.AOSAzimuthDeg), End: st.horizon(ps.LOSAzimuthDeg), MinElevationDeg: st.MinElevationDeg}
 }
 
 type stationResult struct {

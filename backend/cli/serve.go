@@ -21,6 +21,7 @@ import (
 	"github.com/talos-gs/talos/backend/autosched"
 	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/config"
+	"github.com/talos-gs/talos/backend/observations"
 	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/store"
 )
@@ -91,7 +92,10 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.SecureCookies(), TrustedProxies: cfg.TrustedProxies,
 		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency}, TokenMaxTTL: cfg.TokenMaxTTL,
-		Catalog: cat, AutoSchedule: autoJob,
+		Catalog: cat, AutoSchedule: autoJob, Observations: observations.Settings{MinLead: cfg.ObservationMinLead,
+			MinDuration: cfg.ObservationMinDuration, SeenWithin: cfg.ObservationSeenWithin,
+			DispatchAhead: cfg.ObservationDispatchAhead, MissedGrace: cfg.ObservationMissedGrace,
+			MinElevationDeg: cfg.ObservationMinElevation},
 	})
 	if err != nil {
 		return err
@@ -107,7 +111,10 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	g.Go(func() error { return sweeper.Run(ctx) })
 	g.Go(func() error { return srv.DrainLongPolls(ctx) })
 	// The catalog's loops: scheduled source fetches and stale-set warnings (docs/catalog.md).
-	satParts = append(satParts, (&catalog.Fetcher{Catalog: cat}).Run, (&catalog.StaleWatch{Catalog: cat}).Run, autoJob.Run)
+	satParts = append(satParts, (&catalog.Fetcher{Catalog: cat}).Run, (&catalog.StaleWatch{Catalog: cat}).Run)
+	// The observation job: dispatch ahead of AOS, re-dispatch, missed passes (docs/observations.md);
+	// the auto-scheduler books through the observations service, under the same rules as a user.
+	satParts = append(satParts, srv.Observations().Run, autoJob.Run)
 	for _, part := range satParts {
 		g.Go(func() error { return part(ctx) })
 	}

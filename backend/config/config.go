@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -47,6 +48,16 @@ type Config struct {
 	// orbit and elsewhere, before the catalog warns about it (docs/catalog.md).
 	CatalogStaleLEO   time.Duration
 	CatalogStaleOther time.Duration
+	// Observation* are the observation rules' settings (docs/observations.md): the least lead
+	// time and pass duration of a booking, how recently a station not online must have been
+	// seen, when observation.schedule is sent before AOS, how long after LOS a silent pass is
+	// missed, and the least maximum elevation of a booked pass (degrees).
+	ObservationMinLead       time.Duration
+	ObservationMinDuration   time.Duration
+	ObservationSeenWithin    time.Duration
+	ObservationDispatchAhead time.Duration
+	ObservationMissedGrace   time.Duration
+	ObservationMinElevation  float64
 	// RegisterBurst and RegisterEvery are the per-address registration limit: RegisterBurst at
 	// once, then one per RegisterEvery.
 	RegisterBurst int
@@ -134,6 +145,21 @@ var options = []option{
 		func(c *Config, v string) (err error) { c.CatalogStaleLEO, err = positiveDuration(v); return err }},
 	{"catalog-stale-other", "TALOS_CATALOG_STALE_OTHER", "336h", "age past which an element set of any other orbit is warned about as stale",
 		func(c *Config, v string) (err error) { c.CatalogStaleOther, err = positiveDuration(v); return err }},
+	{"observation-min-lead", "TALOS_OBSERVATION_MIN_LEAD", "10m", "least time from booking an observation to its AOS",
+		func(c *Config, v string) (err error) { c.ObservationMinLead, err = positiveDuration(v); return err }},
+	{"observation-min-duration", "TALOS_OBSERVATION_MIN_DURATION", "2m", "shortest pass (AOS to LOS) that may be booked",
+		func(c *Config, v string) (err error) { c.ObservationMinDuration, err = positiveDuration(v); return err }},
+	{"observation-seen-within", "TALOS_OBSERVATION_SEEN_WITHIN", "1h", "a station that is not online may be booked if seen this recently",
+		func(c *Config, v string) (err error) { c.ObservationSeenWithin, err = positiveDuration(v); return err }},
+	{"observation-dispatch-ahead", "TALOS_OBSERVATION_DISPATCH_AHEAD", "1h", "how long before AOS observation.schedule is sent to the station",
+		func(c *Config, v string) (err error) {
+			c.ObservationDispatchAhead, err = positiveDuration(v)
+			return err
+		}},
+	{"observation-missed-grace", "TALOS_OBSERVATION_MISSED_GRACE", "10m", "how long after LOS an observation without the station's report is marked missed",
+		func(c *Config, v string) (err error) { c.ObservationMissedGrace, err = positiveDuration(v); return err }},
+	{"observation-min-elevation", "TALOS_OBSERVATION_MIN_ELEVATION", "0", "least maximum elevation (degrees, 0 to 89) of a pass that may be booked",
+		func(c *Config, v string) (err error) { c.ObservationMinElevation, err = elevation(v); return err }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_EMAIL", "admin@talos.local", "email of the admin created on first start",
 		func(c *Config, v string) error { c.BootstrapEmail = v; return validEmail(v) }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_PASSWORD", "", "password of the admin created on first start (default: random, printed once)",
@@ -266,6 +292,15 @@ func nonNegativeInt(v string) (int, error) {
 		return 0, fmt.Errorf("%q is not a non-negative integer", v)
 	}
 	return n, nil
+}
+
+// elevation parses degrees from 0 to 89.
+func elevation(v string) (float64, error) {
+	d, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(d) || d < 0 || d > 89 {
+		return 0, fmt.Errorf("%q must be degrees from 0 to 89", v)
+	}
+	return d, nil
 }
 
 func positiveDuration(v string) (time.Duration, error) {

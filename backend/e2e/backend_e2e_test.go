@@ -111,6 +111,8 @@ func (b *backend) start() {
 		cancel()
 		b.t.Fatalf("e2e: new server: %v", err)
 	}
+	// The observation job, as serve runs it (it has nothing to do until observations are booked).
+	in.parts.Go(func() { _ = srv.Observations().Run(ctx) })
 	ln := b.listen()
 	b.addr = ln.Addr().String()
 	in.http = &http.Server{Handler: in.gate.wrap(srv.Handler()), ReadHeaderTimeout: 10 * time.Second}

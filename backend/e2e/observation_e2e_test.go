@@ -18,6 +18,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/store"
+	"github.com/talos-gs/talos/satellite/config"
 	"github.com/talos-gs/talos/satellite/proc/proctest"
 	"github.com/talos-gs/talos/satellite/runner"
 	satstation "github.com/talos-gs/talos/satellite/station"
@@ -100,10 +101,13 @@ func TestObservationThroughTheUserAPI(t *testing.T) {
 }
 
 // runAssembledStation runs station.Assemble's station on the registered state directory dir
-// until the test ends, with e2ePrograms as its allow-list.
-func runAssembledStation(t *testing.T, dir string) *runner.Runner {
+// until the test ends, with e2ePrograms as its allow-list; adjust changes the configuration.
+func runAssembledStation(t *testing.T, dir string, adjust ...func(*config.Config)) *runner.Runner {
 	t.Helper()
 	cfg := runnerConfig(dir)
+	for _, f := range adjust {
+		f(&cfg)
+	}
 	cfg.Proc.Programs = e2ePrograms()
 	cfg.Proc.WorkDir = decoderWorkDir(t)
 	cfg.Proc.AllowUnisolated = os.Geteuid() != 0 // a developer's run; TestTrustModel needs root

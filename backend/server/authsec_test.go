@@ -153,8 +153,8 @@ func TestMustChangePasswordIsEnforced(t *testing.T) {
 
 // TestTokenScopes walks every registered route (so routes added later are covered): a read
 // token is refused every unsafe user route with 403 insufficient_scope, an operate token every
-// one but the station-operating routes (commands: create and cancel; an auto-scheduler run),
-// an admin token none; no
+// one but the station-operating routes (commands: create and cancel; observations: book,
+// cancel, override the verdict; an auto-scheduler run), an admin token none; no
 // scope is ever refused a safe request.
 func TestTokenScopes(t *testing.T) {
 	t.Parallel()
@@ -171,6 +171,9 @@ func TestTokenScopes(t *testing.T) {
 			"POST /api/teams/:teamID/satellites/:satelliteID/commands":                   true,
 			"POST /api/teams/:teamID/satellites/:satelliteID/commands/:commandID/cancel": true,
 			"POST /api/teams/:teamID/autoschedule/run":                                   true,
+			"POST /api/teams/:teamID/observations":                                       true,
+			"POST /api/teams/:teamID/observations/:observationID/cancel":                 true,
+			"POST /api/teams/:teamID/observations/:observationID/verdict":                true,
 		}
 		checked := 0
 		for _, rt := range h.Server.Routes() {

@@ -55,13 +55,17 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if e.Status >= 500 {
 		s.log.Error("request failed", zap.String("request_id", requestIDOf(c)), zap.Error(err))
 	}
-	c.AbortWithStatusJSON(e.Status, api.ErrorBody{Error: api.ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field}})
+	c.AbortWithStatusJSON(e.Status, api.ErrorBody{Error: api.ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field,
+		ConflictID: conflictID(err)}})
 }
 
 func (s *Server) classify(err error) *Error {
 	var e *Error
 	var fe *accounts.FieldError
 	var ce *commands.Error
+	if oe, ok := observationError(err); ok {
+		return oe
+	}
 	switch {
 	case errors.As(err, &e):
 		return e

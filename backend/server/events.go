@@ -96,6 +96,7 @@ func (s *Server) events(c *gin.Context) {
 	now := s.store.Now()
 	resp := api.EventBatchResponse{Rejected: []api.RejectedEvent{}}
 	rows := make([]store.Event, 0, len(req.Events))
+	valid := make([]api.Event, 0, len(req.Events))
 	ahead := time.Duration(0)
 	for i := range req.Events {
 		ev := &req.Events[i]
@@ -108,6 +109,7 @@ func (s *Server) events(c *gin.Context) {
 			s.sat.metrics.clockAhead.Inc()
 		}
 		rows = append(rows, toEventRow(ev))
+		valid = append(valid, *ev)
 	}
 	if ahead > 0 {
 		s.log.Warn("satellite clock ahead of the backend: events stored with the station's times",
@@ -115,6 +117,12 @@ func (s *Server) events(c *gin.Context) {
 	}
 	accepted, err := s.store.AddEvents(c.Request.Context(), authSatellite(c).ID, rows)
 	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// The batch is stored; the observations follow it before the station hears back, so a
+	// failure here makes it send the batch again (duplicates move nothing twice).
+	if err := s.obs.Ingest(c.Request.Context(), authSatellite(c).ID, valid); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/talos-gs/talos/backend/autosched"
 	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/commands"
+	"github.com/talos-gs/talos/backend/observations"
 	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/store"
 )
@@ -65,10 +66,12 @@ type Options struct {
 	// MaxImportBytes caps a catalog import upload (default catalog.MaxImportBytes).
 	MaxImportBytes int64
 	// AutoSchedule is the auto-scheduler's job, whose Runner answers previews and whose
-	// RunNow serves "run now" (autosched.go). nil builds one on Store and Catalog without a
-	// Booker: the settings routes work, previews and runs answer 503 until the observations
-	// service is plugged in.
+	// RunNow serves "run now" (autosched.go). nil builds one on Store and Catalog. Its Runner's
+	// Booker, when nil, is the server's observations service.
 	AutoSchedule *autosched.Job
+	// Observations are the observation rules' settings (docs/observations.md); zero fields
+	// take the defaults.
+	Observations observations.Settings
 	// OnLongPoll, when set, is told each step of a held command long-poll (commands.go); tests
 	// use it to queue a command only once the poll really waits, and to see what woke it.
 	OnLongPoll func(satelliteID string, step LongPollStep)
@@ -101,9 +104,10 @@ type Server struct {
 	userAPI *gin.RouterGroup // /api, a user principal required
 	teamAPI *gin.RouterGroup // /api/teams/:teamID, team scope checked
 
-	sat     satelliteState    // the satellite protocol (satauth.go)
-	cmds    *commands.Service // the command queue's rules (built by satelliteRoutes)
-	catalog *catalog.Catalog  // the spacecraft catalog (catalog.go)
+	sat     satelliteState        // the satellite protocol (satauth.go)
+	cmds    *commands.Service     // the command queue's rules (built by satelliteRoutes)
+	catalog *catalog.Catalog      // the spacecraft catalog (catalog.go)
+	obs     *observations.Service // observations (observations.go), built by observationRoutes
 	// autosched is the auto-scheduler (autosched.go).
 	autosched *autosched.Job
 	// planSlots bounds the pass plans computed at once (passes.go): one per core.
@@ -226,5 +230,6 @@ func (s *Server) routes() {
 	s.satelliteRoutes()
 	s.catalogRoutes()
 	s.passRoutes()
+	s.observationRoutes()
 	s.autoschedRoutes()
 }
