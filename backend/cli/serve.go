@@ -79,18 +79,24 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	if err != nil {
 		return err
 	}
-	satOpts, satParts := satelliteParts(cfg, st, log)
+	arts, uploadDir, err := artifactService(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	satOpts, sw, satParts := satelliteParts(cfg, st, log)
+	sw.Artifacts = arts
 	cat := &catalog.Catalog{Store: st, Log: log.Named("catalog"),
 		Stale: store.StaleThresholds{LEO: cfg.CatalogStaleLEO, Other: cfg.CatalogStaleOther}}
 	srv, err := server.New(server.Options{
 		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.SecureCookies(), TrustedProxies: cfg.TrustedProxies,
 		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency}, TokenMaxTTL: cfg.TokenMaxTTL,
-		Catalog: cat,
+		Catalog: cat, Artifacts: arts, UploadDir: uploadDir,
 	})
 	if err != nil {
 		return err
 	}
+	sw.Uploads = srv
 	printBanner(e.err, cfg, ln.Addr(), boot, pwFile)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("database", string(st.Dialect())),
 		zap.Bool("tls", cfg.TLS()))
