@@ -27,4 +27,3 @@ func artifactService(cfg *config.Config, st *store.Store, log *zap.Logger) (*art
 		Policy: artifacts.Policy{QuotaBytes: cfg.ArtifactQuotaBytes, Retention: cfg.ArtifactRetention, Kinds: cfg.ArtifactKinds}})
 	return svc, staging, nil
 }
-

@@ -28,7 +28,8 @@ func (s *Server) artifactRoutes() {
 	g.HEAD("/artifacts/:artifactID/content", s.downloadArtifact)
 	g.GET("/frames", s.listFrames)
 	g.GET("/artifact-settings", s.getArtifactSettings)
-	s.operate(g, http.MethodPut, "/artifact-settings", s.requireAdmin, s.putArtifactSettings)
+	// A global administrator's setting: the admin scope, not operate.
+	g.PUT("/artifact-settings", s.requireAdmin, s.putArtifactSettings)
 }
 
 func (s *Server) requireArtifacts(c *gin.Context) {

@@ -78,10 +78,22 @@ func (s *Server) newUploads() error {
 
 func (s *Server) uploadRoutes() {
 	g := s.engine.Group(uploadsRoute, s.authenticate, s.requireSatellite, s.requireUploads)
-	g.POST("", func(c *gin.Context) { s.serveTus(c, "", s.uploads.tus.PostFile) })
-	g.HEAD("/:uploadID", s.ownUpload, func(c *gin.Context) { s.serveTus(c, c.Param("uploadID"), s.uploads.tus.HeadFile) })
-	g.PATCH("/:uploadID", s.ownUpload, func(c *gin.Context) { s.serveTus(c, c.Param("uploadID"), s.uploads.tus.PatchFile) })
-	g.DELETE("/:uploadID", s.ownUpload, func(c *gin.Context) { s.serveTus(c, c.Param("uploadID"), s.uploads.tus.DelFile) })
+	g.POST("", s.uploadCreate)
+	g.HEAD("/:uploadID", s.ownUpload, s.uploadOffset)
+	g.PATCH("/:uploadID", s.ownUpload, s.uploadChunk)
+	g.DELETE("/:uploadID", s.ownUpload, s.uploadTerminate)
+}
+
+// The four tus requests: creation (POST), offset (HEAD), a chunk (PATCH), termination (DELETE).
+func (s *Server) uploadCreate(c *gin.Context) { s.serveTus(c, "", s.uploads.tus.PostFile) }
+func (s *Server) uploadOffset(c *gin.Context) {
+	s.serveTus(c, c.Param("uploadID"), s.uploads.tus.HeadFile)
+}
+func (s *Server) uploadChunk(c *gin.Context) {
+	s.serveTus(c, c.Param("uploadID"), s.uploads.tus.PatchFile)
+}
+func (s *Server) uploadTerminate(c *gin.Context) {
+	s.serveTus(c, c.Param("uploadID"), s.uploads.tus.DelFile)
 }
 
 func (s *Server) requireUploads(c *gin.Context) {

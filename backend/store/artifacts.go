@@ -244,4 +244,3 @@ func (s *Store) DeliveredCommands(ctx context.Context, satelliteID, cmdType, com
 	var out []Command
 	return out, translate(db.Order("created_at DESC").Limit(50).Find(&out).Error)
 }
-
