@@ -226,3 +226,14 @@ func (o *OutputSettings) Uploads(kind string) bool {
 	}
 	return false
 }
+
+// Event types of the upload spool (station → backend).
+const (
+	// EventArtifactUploaded: a file of an output directory became an artifact.
+	EventArtifactUploaded = "artifact.uploaded"
+	// EventArtifactRefused: the backend refused a file for good (or it vanished); it stays on
+	// the station.
+	EventArtifactRefused = "artifact.refused"
+	// EventArtifactDropped: the station's disk budget deleted a file before it was uploaded.
+	EventArtifactDropped = "artifact.dropped"
+)

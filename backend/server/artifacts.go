@@ -25,7 +25,6 @@ func (s *Server) artifactRoutes() {
 	g.GET("/artifacts", s.listArtifacts)
 	g.GET("/artifacts/:artifactID", s.getArtifact)
 	g.GET("/artifacts/:artifactID/content", s.downloadArtifact)
-	g.HEAD("/artifacts/:artifactID/content", s.downloadArtifact)
 	g.GET("/frames", s.listFrames)
 	g.GET("/artifact-settings", s.getArtifactSettings)
 	// A global administrator's setting: the admin scope, not operate.
@@ -121,7 +120,7 @@ func (s *Server) getArtifact(c *gin.Context) {
 }
 
 // downloadArtifact serves the bytes with http.ServeContent: Range (so an audio player can
-// seek), If-Range with the SHA-256 as ETag, HEAD.
+// seek), If-Range with the SHA-256 as ETag.
 func (s *Server) downloadArtifact(c *gin.Context) {
 	a, ok := s.artifactOf(c)
 	if !ok {
