@@ -96,7 +96,18 @@ type Options struct {
 	Logger   *zap.Logger
 	Clock    clock.Clock
 	Backoff  *backoff.Backoff
+	// Waterfall, when set, renders a PNG spectrogram of an IQ or audio file: CloseDir calls it
+	// for a directory holding IQ or audio but no waterfall, before collecting it (the hook for
+	// satellite/waterfall).
+	Waterfall WaterfallRenderer
 }
+
+// WaterfallRenderer renders a waterfall PNG of input (an IQ recording or WAV audio, kind
+// api.ArtifactIQ or api.ArtifactAudio) into the file png.
+type WaterfallRenderer func(ctx context.Context, input, kind, png string) error
+
+// WaterfallName is the file a rendered waterfall is written to in the output directory.
+const WaterfallName = "waterfall.png"
 
 // Uploader is the spool and its upload loop.
 type Uploader struct {
@@ -111,8 +122,10 @@ type Uploader struct {
 	limit    *rate.Limiter
 	passLim  *rate.Limiter
 	kick     chan struct{}
+	render   WaterfallRenderer
 	// mu serialises collection and the disk budget, which read and rewrite several entries.
-	mu sync.Mutex
+	mu        sync.Mutex
+	closeOnce sync.Once
 }
 
 // Open opens (or creates) the spool.
@@ -122,7 +135,7 @@ func Open(o Options) (*Uploader, error) {
 		return nil, err
 	}
 	u := &Uploader{sp: sp, backend: o.Backend, settings: o.Settings.withDefaults(), tracking: o.Tracking,
-		ev: o.Events, log: o.Logger, clk: o.Clock, backoff: o.Backoff, kick: make(chan struct{}, 1)}
+		ev: o.Events, log: o.Logger, clk: o.Clock, backoff: o.Backoff, kick: make(chan struct{}, 1), render: o.Waterfall}
 	if u.log == nil {
 		u.log = zap.NewNop()
 	}
@@ -150,8 +163,12 @@ func limiter(bps int64) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(bps), int(min(bps, minChunk)))
 }
 
-// Close closes the spool file; call it after Run returned.
-func (u *Uploader) Close() error { return u.sp.db.Close() }
+// Close closes the spool file; call it after Run returned. Closing twice is harmless.
+func (u *Uploader) Close() error {
+	var err error
+	u.closeOnce.Do(func() { err = u.sp.db.Close() })
+	return err
+}
 
 // Entries returns every spooled file, oldest first (status, tests).
 func (u *Uploader) Entries() ([]Entry, error) { return u.sp.all() }
@@ -164,6 +181,7 @@ func (u *Uploader) OpenDir(d Dir) error { return u.sp.openDir(d) }
 // spooled (to upload, or kept on the station when its kind is not uploaded), then the directory
 // is forgotten. Collecting the same directory again adds nothing twice.
 func (u *Uploader) CloseDir(d Dir) error {
+	u.renderWaterfall(d)
 	u.mu.Lock()
 	entries, problems, err := collect(d)
 	for _, p := range problems {
@@ -189,6 +207,39 @@ func (u *Uploader) CloseDir(d Dir) error {
 	u.enforceBudget()
 	u.wake()
 	return nil
+}
+
+// renderWaterfall makes a waterfall for a directory with IQ or audio and no waterfall of its
+// own, when a renderer is set. A failure is logged: the recording is uploaded without one.
+func (u *Uploader) renderWaterfall(d Dir) {
+	if u.render == nil {
+		return
+	}
+	entries, _, err := collect(d)
+	if err != nil {
+		return
+	}
+	var input *Entry
+	for i := range entries {
+		switch entries[i].Kind {
+		case api.ArtifactWaterfall:
+			return
+		case api.ArtifactIQ, api.ArtifactAudio:
+			if input == nil {
+				input = &entries[i]
+			}
+		}
+	}
+	if input == nil {
+		return
+	}
+	// Bounded: a pass's recording renders in seconds; a stuck renderer must not hold the
+	// upload of the rest.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := u.render(ctx, input.Path, input.Kind, filepath.Join(d.Path, WaterfallName)); err != nil {
+		u.log.Warn("waterfall not rendered", zap.String("input", input.Path), zap.Error(err))
+	}
 }
 
 func (u *Uploader) wake() {

@@ -287,3 +287,26 @@ func TestOpenDirCollectedAtNextStart(t *testing.T) {
 	_, arts := srv.stats()
 	assert.True(t, bytes.Equal(body, arts["late.log"]))
 }
+
+// TestWaterfallHook: a directory with IQ and no waterfall gets one rendered before it is
+// collected; one with its own waterfall is left alone.
+func TestWaterfallHook(t *testing.T) {
+	t.Parallel()
+	st := newStation(t)
+	st.write(t, "pass.cf32", 100)
+	var calls atomic.Int32
+	render := func(_ context.Context, input, kind, png string) error {
+		calls.Add(1)
+		assert.Equal(t, filepath.Join(st.out, "pass.cf32"), input)
+		assert.Equal(t, api.ArtifactIQ, kind)
+		return os.WriteFile(png, []byte("\x89PNG"), 0o600)
+	}
+	u, err := upload.Open(upload.Options{Dir: st.state, Waterfall: render, Logger: zaptest.NewLogger(t)})
+	require.NoError(t, err)
+	require.NoError(t, u.CloseDir(st.dir()))
+	assert.Equal(t, int32(1), calls.Load())
+	assert.Equal(t, api.ArtifactWaterfall, entry(t, u, upload.WaterfallName).Kind)
+	require.NoError(t, u.CloseDir(st.dir()))
+	assert.Equal(t, int32(1), calls.Load(), "a directory with a waterfall gets no other")
+	require.NoError(t, u.Close())
+}
