@@ -90,23 +90,20 @@ var errLineTooLong = errors.New("line too long")
 // readLine reads one line; a line over maxFrameLine is read to its end and reported.
 func readLine(br *bufio.Reader) ([]byte, error) {
 	var buf []byte
+	tooLong := false
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) <= maxFrameLine {
+		if !tooLong && len(buf)+len(chunk) > maxFrameLine {
+			tooLong, buf = true, nil
+		}
+		if !tooLong {
 			buf = append(buf, chunk...)
-		} else {
-			buf = buf[:0:0]
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-			if err != nil && !errors.Is(err, io.EOF) {
-				return nil, err
-			}
-			return []byte{}, errLineTooLong
 		}
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
+		case tooLong && (err == nil || errors.Is(err, io.EOF)):
+			return []byte{}, errLineTooLong
 		case errors.Is(err, io.EOF) && len(buf) == 0:
 			return nil, io.EOF
 		case errors.Is(err, io.EOF):

@@ -10,7 +10,6 @@ package upload
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -235,5 +234,3 @@ func (s *spool) openDirs() ([]Dir, error) {
 	})
 	return out, err
 }
-
-var errClosed = errors.New("upload spool closed")

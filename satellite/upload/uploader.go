@@ -340,7 +340,7 @@ func (u *Uploader) sendChunk(ctx context.Context, e *Entry, offset int64) (clien
 	}
 	lim, bps := u.currentLimit()
 	n := min(e.Size-offset, u.chunkFor(bps))
-	var body io.Reader = io.LimitReader(f, n)
+	body := io.LimitReader(f, n)
 	if lim != nil {
 		body = &limitedReader{ctx: ctx, r: body, lim: lim}
 	}
