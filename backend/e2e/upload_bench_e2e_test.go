@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/satellite/client"
 	"github.com/talos-gs/talos/satellite/state"
@@ -175,7 +175,7 @@ func benchUpload(b *testing.B, size, rateBytes int, dropEvery time.Duration, cap
 		base = proxy.url()
 	}
 	obsID := "bench-obs"
-	sendObservation(b, be, id, c.team.ID, obsID)
+	servertest.SendObservation(b, be.store(), id, c.team.ID, obsID)
 
 	pollC, err := client.New(client.Options{BaseURL: base, APIKey: key, Timeout: 30 * time.Second})
 	if err != nil {
@@ -269,16 +269,3 @@ func benchUpload(b *testing.B, size, rateBytes int, dropEvery time.Duration, cap
 
 // storeURL is a fresh SQLite database for a benchmark.
 func storeURL(tb testing.TB) string { return filepath.Join(tb.TempDir(), "talos.db") }
-
-// sendObservation records an observation.schedule for obsID as delivered to the satellite,
-// which binds uploads to it (the scheduling itself is not what is measured).
-func sendObservation(tb testing.TB, be *backend, satelliteID, teamID, obsID string) {
-	payload := fmt.Sprintf(`{"observation_id":%q}`, obsID)
-	st := be.store()
-	now := st.Now()
-	if err := st.DB().Create(&store.Command{ID: store.NewID(), SatelliteID: satelliteID, TeamID: teamID,
-		Type: api.CommandObservationSchedule, Priority: api.PriorityNormal, Payload: &payload, Status: api.CommandDelivered,
-		CreatedAt: now, UpdatedAt: now, DeliveredAt: &now}).Error; err != nil {
-		tb.Fatal(err)
-	}
-}

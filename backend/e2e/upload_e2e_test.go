@@ -10,11 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/artifacts"
 	"github.com/talos-gs/talos/backend/server"
+	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/satellite/proc/proctest"
 )
@@ -22,13 +22,7 @@ import (
 // withArtifacts turns on the backend's artifact storage under dir (every instance of the
 // backend shares it, so a restart keeps uploads in progress).
 func withArtifacts(t testing.TB, dir string) func(*server.Options) {
-	return func(o *server.Options) {
-		fs, err := artifacts.NewFS(filepath.Join(dir, "objects"))
-		require.NoError(t, err)
-		o.Artifacts = artifacts.New(artifacts.Service{Store: o.Store, Storage: fs, Log: zaptest.NewLogger(t)})
-		o.UploadDir = filepath.Join(dir, "uploads")
-		require.NoError(t, os.MkdirAll(o.UploadDir, 0o700))
-	}
+	return servertest.WithArtifacts(t, dir, artifacts.Policy{})
 }
 
 // TestProcessOutputUploaded: a process.start with output on, sent through the user API to a

@@ -6,15 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/artifacts"
@@ -24,25 +21,14 @@ import (
 )
 
 // withArtifacts turns the artifact routes on, storing under dir.
-func withArtifacts(t testing.TB, st *store.Store, dir string, policy artifacts.Policy) func(*server.Options) {
-	return func(o *server.Options) {
-		fs, err := artifacts.NewFS(filepath.Join(dir, "objects"))
-		require.NoError(t, err)
-		o.Artifacts = artifacts.New(artifacts.Service{Store: st, Storage: fs, Log: zaptest.NewLogger(t), Policy: policy})
-		o.UploadDir = filepath.Join(dir, "uploads")
-		require.NoError(t, os.MkdirAll(o.UploadDir, 0o700))
-	}
+func withArtifacts(t testing.TB, _ *store.Store, dir string, policy artifacts.Policy) func(*server.Options) {
+	return servertest.WithArtifacts(t, dir, policy)
 }
 
-// sendObservation records an observation.schedule for observationID as delivered to the
-// station (what the upload binding looks for).
+// sendObservation records an observation.schedule for observationID as delivered to s.
 func (p *protocol) sendObservation(t testing.TB, s *station, observationID string) {
 	t.Helper()
-	payload := `{"observation_id":"` + observationID + `"}`
-	now := p.Store.Now()
-	require.NoError(t, p.Store.DB().Create(&store.Command{ID: store.NewID(), SatelliteID: s.SatelliteID, TeamID: p.team.ID,
-		Type: api.CommandObservationSchedule, Priority: api.PriorityNormal, Payload: &payload, Status: api.CommandDelivered,
-		CreatedAt: now, UpdatedAt: now, DeliveredAt: &now}).Error)
+	servertest.SendObservation(t, p.Store, s.SatelliteID, p.team.ID, observationID)
 }
 
 func tusMeta(m map[string]string) string {
