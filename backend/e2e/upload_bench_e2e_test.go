@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,8 @@ type linkProxy struct {
 	mu    sync.Mutex
 	conns map[net.Conn]bool
 	drops int
+	// upstream counts the bytes forwarded towards the backend (requests, headers included).
+	upstream atomic.Int64
 }
 
 func startLinkProxy(tb testing.TB, target string, rateBytes int, dropEvery time.Duration) *linkProxy {
@@ -83,7 +86,8 @@ func (p *linkProxy) serve(c net.Conn) {
 	p.conns[c], p.conns[up] = true, true
 	p.mu.Unlock()
 	go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
-	_, _ = io.Copy(up, &paced{r: c, lim: p.lim})
+	n, _ := io.Copy(up, &paced{r: c, lim: p.lim})
+	p.upstream.Add(n)
 	_ = up.Close()
 }
 
