@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,6 +20,7 @@ import (
 	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
+	"github.com/talos-gs/talos/backend/store/storetest"
 )
 
 // withArtifacts turns the artifact routes on, storing under dir.
@@ -215,4 +218,39 @@ func TestFramesListingIsPaged(t *testing.T) {
 		require.Len(t, page.Frames, 2)
 		assert.Equal(t, "02", page.Frames[0].Hex)
 	})
+}
+
+// TestPruneUploads: a staged upload is kept an hour after it became an artifact (a HEAD after
+// a lost answer still names it), then deleted; an abandoned one is kept 7 days.
+func TestPruneUploads(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	st := storetest.Open(t, store.SQLite)
+	p := newProtocol(t, st, func(o *server.Options) { o.Now = now }, withArtifacts(t, st, t.TempDir(), artifacts.Policy{}))
+	s := p.newStation(t, "roof")
+	p.sendObservation(t, s, "obs-1")
+	body := []byte("whole")
+	r := s.createUpload(t, "obs-1", "a.log", api.ArtifactLog, len(body), sha(body))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	finished := r.Header.Get("Location")
+	require.Equal(t, http.StatusNoContent, s.patch(t, finished, 0, body).Status)
+	r = s.createUpload(t, "obs-1", "b.log", api.ArtifactLog, 10, sha(body))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	abandoned := r.Header.Get("Location")
+
+	n, err := p.Server.PruneUploads(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	offset.Store(int64(2 * time.Hour))
+	n, err = p.Server.PruneUploads(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, http.StatusNotFound, s.head(t, finished).Status, "the finished upload is gone")
+	assert.Equal(t, http.StatusOK, s.head(t, abandoned).Status, "the unfinished one is kept")
+	offset.Store(int64(8 * 24 * time.Hour))
+	n, err = p.Server.PruneUploads(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, http.StatusNotFound, s.head(t, abandoned).Status)
 }
