@@ -100,3 +100,22 @@ func (m *Manager) waitExited(t *testing.T, name string) string {
 	}, 10*time.Second, 10*time.Millisecond)
 	return st
 }
+
+func TestOutputRel(t *testing.T) {
+	t.Parallel()
+	on := &api.OutputSettings{Enabled: true}
+	for _, c := range []struct {
+		spec            Spec
+		rel, source, id string
+	}{
+		{Spec{ObservationID: "obs-1", CommandID: "c1"}, "output/observation-obs-1", api.SourceObservation, "obs-1"},
+		{Spec{ObservationID: "obs-1", Output: &api.OutputSettings{Kinds: []string{"iq"}}}, "output/observation-obs-1", api.SourceObservation, "obs-1"},
+		{Spec{CommandID: "c1", Output: on}, "output/process-c1", api.SourceProcess, "c1"},
+		{Spec{CommandID: "c1", Output: &api.OutputSettings{}}, "", "", ""},
+		{Spec{CommandID: "c1"}, "", "", ""},
+		{Spec{Output: on}, "", "", ""},
+	} {
+		rel, source, id := outputRel(c.spec)
+		assert.Equal(t, []string{c.rel, c.source, c.id}, []string{rel, source, id}, "%+v", c.spec)
+	}
+}
