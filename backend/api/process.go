@@ -132,6 +132,11 @@ type ProcessStartPayload struct {
 	// IdleTimeoutSeconds stops the process after this many seconds without output, in seconds;
 	// nil keeps the satellite's default, 0 disables the idle timeout.
 	IdleTimeoutSeconds *int `json:"idle_timeout_seconds,omitempty"`
+	// Output gives the process an output directory (TALOS_OUTPUT_DIR) whose files are
+	// uploaded as artifacts of this command (source "process", source_id the command id) after
+	// the process exits; nil or enabled false gives none. An observation's decoder always gets
+	// one, and its Kinds choose what is uploaded. See docs/processes.md "Output files".
+	Output *OutputSettings `json:"output,omitempty"`
 }
 
 // ProcessStopPayload is the payload of process.stop: SIGTERM to the process group, SIGKILL
@@ -208,6 +213,12 @@ func (p *ProcessStartPayload) Validate() error {
 		func() error { return ValidateWorkingDir(p.WorkingDir) },
 		func() error { return p.Limits.Validate() },
 		p.validatePolicy,
+		func() error {
+			if p.Output == nil {
+				return nil
+			}
+			return p.Output.Validate()
+		},
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {

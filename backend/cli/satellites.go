@@ -16,7 +16,8 @@ import (
 // satelliteParts builds the satellite protocol's options and its background parts: the
 // housekeeping sweeper and, on PostgreSQL, the LISTEN/NOTIFY listener that lets a command
 // queued on one replica wake a long-poll held by another.
-func satelliteParts(cfg *config.Config, st *store.Store, log *zap.Logger) (server.SatelliteOptions, []func(context.Context) error) {
+// The sweeper is returned so serve can give it the artifact parts before it runs.
+func satelliteParts(cfg *config.Config, st *store.Store, log *zap.Logger) (server.SatelliteOptions, *sweeper.Sweeper, []func(context.Context) error) {
 	sw := &sweeper.Sweeper{Store: st, Log: log.Named("sweeper"), Retention: cfg.Retention,
 		DownsampleAfter: cfg.HeartbeatDownsampleAfter, DownsampleBucket: cfg.HeartbeatDownsampleBucket}
 	parts := []func(context.Context) error{sw.Run}
@@ -24,9 +25,9 @@ func satelliteParts(cfg *config.Config, st *store.Store, log *zap.Logger) (serve
 		RegisterLimiter: ratelimit.New(cfg.RegisterEvery, cfg.RegisterBurst, 10_000, nil)}
 	sw.Notifier = opts.Notifier
 	if st.Dialect() != store.Postgres {
-		return opts, parts
+		return opts, sw, parts
 	}
 	pg := notify.NewPostgres(cfg.DatabaseURL, st.SQL(), log.Named("notify"))
 	opts.Notifier, sw.Notifier = pg, pg
-	return opts, append(parts, pg.Run)
+	return opts, sw, append(parts, pg.Run)
 }

@@ -81,7 +81,12 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	if err != nil {
 		return err
 	}
-	satOpts, satParts := satelliteParts(cfg, st, log)
+	arts, uploadDir, err := artifactService(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	satOpts, sw, satParts := satelliteParts(cfg, st, log)
+	sw.Artifacts = arts
 	cat := &catalog.Catalog{Store: st, Log: log.Named("catalog"),
 		Stale: store.StaleThresholds{LEO: cfg.CatalogStaleLEO, Other: cfg.CatalogStaleOther}}
 	// The auto-scheduler (docs/autoscheduler.md) books through the observations service; until
@@ -96,11 +101,13 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 			MinDuration: cfg.ObservationMinDuration, SeenWithin: cfg.ObservationSeenWithin,
 			DispatchAhead: cfg.ObservationDispatchAhead, MissedGrace: cfg.ObservationMissedGrace,
 			MinElevationDeg: cfg.ObservationMinElevation},
+		Artifacts: arts, UploadDir: uploadDir,
 	})
 	if err != nil {
 		return err
 	}
 	autoJob.Metrics = autosched.NewMetrics(srv.Registry())
+	sw.Uploads = srv
 	printBanner(e.err, cfg, ln.Addr(), boot, pwFile)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("database", string(st.Dialect())),
 		zap.Bool("tls", cfg.TLS()))

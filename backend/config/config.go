@@ -70,6 +70,13 @@ type Config struct {
 	// TokenMaxTTL is the longest lifetime of a personal API token, and the lifetime of one
 	// created without a ttl.
 	TokenMaxTTL time.Duration
+	// ArtifactDir holds uploaded artifacts (default <data dir>/artifacts) and ArtifactQuotaBytes,
+	// ArtifactRetention and ArtifactKinds are the defaults of every team (docs/operations.md
+	// "Artifacts").
+	ArtifactDir        string
+	ArtifactQuotaBytes int64
+	ArtifactRetention  map[string]time.Duration
+	ArtifactKinds      []string
 }
 
 // SecureCookies reports whether browsers reach Talos over HTTPS whatever the request says: TLS
@@ -160,6 +167,15 @@ var options = []option{
 		func(c *Config, v string) (err error) { c.ObservationMissedGrace, err = positiveDuration(v); return err }},
 	{"observation-min-elevation", "TALOS_OBSERVATION_MIN_ELEVATION", "0", "least maximum elevation (degrees, 0 to 89) of a pass that may be booked",
 		func(c *Config, v string) (err error) { c.ObservationMinElevation, err = elevation(v); return err }},
+	{"artifact-dir", "TALOS_ARTIFACT_DIR", "", "directory of uploaded artifacts, and of uploads in progress (default <data dir>/artifacts)",
+		func(c *Config, v string) error { c.ArtifactDir = v; return nil }},
+	{"artifact-quota-bytes", "TALOS_ARTIFACT_QUOTA_BYTES", "53687091200", "artifact bytes each team may store (a team's own setting overrides it)",
+		func(c *Config, v string) (err error) { c.ArtifactQuotaBytes, err = positiveInt64(v); return err }},
+	{"artifact-retention", "TALOS_ARTIFACT_RETENTION", "iq=168h,audio=2160h,waterfall=8760h,frames=0,log=720h,other=720h",
+		"how long each kind of artifact is kept, kind=duration pairs (0: for ever; a kind left out keeps its default)",
+		func(c *Config, v string) (err error) { c.ArtifactRetention, err = retentionList(v); return err }},
+	{"artifact-kinds", "TALOS_ARTIFACT_KINDS", "", "comma-separated artifact kinds accepted from stations (default all: waterfall, audio, iq, frames, log, other)",
+		func(c *Config, v string) (err error) { c.ArtifactKinds, err = kindList(v); return err }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_EMAIL", "admin@talos.local", "email of the admin created on first start",
 		func(c *Config, v string) error { c.BootstrapEmail = v; return validEmail(v) }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_PASSWORD", "", "password of the admin created on first start (default: random, printed once)",
@@ -218,6 +234,9 @@ func (c *Config) finish() error {
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "talos.db")
+	}
+	if c.ArtifactDir == "" {
+		c.ArtifactDir = filepath.Join(c.DataDir, "artifacts")
 	}
 	if c.DBMaxIdleConns > 0 && c.DBMaxOpenConns > 0 && c.DBMaxIdleConns > c.DBMaxOpenConns {
 		return errors.New("TALOS_DB_MAX_IDLE_CONNS must not exceed TALOS_DB_MAX_OPEN_CONNS")
@@ -348,6 +367,48 @@ func cidrList(v string) ([]string, error) {
 			}
 		}
 		out = append(out, p)
+	}
+	return out, nil
+}
+
+// artifactKinds are backend/api's artifact kinds (config imports nothing of the API's rules).
+var artifactKinds = []string{"waterfall", "audio", "iq", "frames", "log", "other"}
+
+// retentionList reads kind=duration pairs ("iq=168h,frames=0").
+func retentionList(v string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for _, pair := range strings.Split(v, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		kind, dur, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not kind=duration", pair)
+		}
+		if err := oneOf(kind, artifactKinds...); err != nil {
+			return nil, err
+		}
+		d, err := time.ParseDuration(dur)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%s: %q is not a duration of 0 (for ever) or more", kind, dur)
+		}
+		out[kind] = d
+	}
+	return out, nil
+}
+
+// kindList reads a comma-separated list of artifact kinds.
+func kindList(v string) ([]string, error) {
+	var out []string
+	for _, k := range strings.Split(v, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		if err := oneOf(k, artifactKinds...); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
 	}
 	return out, nil
 }

@@ -23,6 +23,10 @@ import (
 func e2ePrograms() map[string]proc.Program {
 	return map[string]proc.Program{
 		"decoder-sim": {Path: "/bin/sh", Args: []string{"-c", "echo decoding; exec sleep 600"}},
+		// recorder-sim writes a recording and a frames file into its output directory and exits
+		// (upload_e2e_test.go).
+		"recorder-sim": {Path: "/bin/sh", Args: []string{"-c", `head -c 3000000 /dev/urandom > "$TALOS_OUTPUT_DIR/pass.cf32" && ` +
+			`printf '{"time":"2026-06-27T00:01:00Z","hex":"c0ffee"}\n{"time":"2026-06-27T00:02:00Z","hex":"beef"}\n' > "$TALOS_OUTPUT_DIR/frames.jsonl"`}},
 		"probe-loopback": {Path: "/bin/bash", ArgPatterns: []string{`[0-9]{1,5}`}, MaxArgs: 1,
 			Args: []string{"-c", `if (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; then echo loopback reached; else echo loopback unreachable; fi`, "probe"}},
 	}

@@ -207,6 +207,10 @@ var notUserRoutes = map[string]bool{
 	"POST /api/satellites/:satelliteID/heartbeat":                  true,
 	"POST /api/satellites/:satelliteID/events":                     true,
 	"GET /api/teams/:teamID/satellites/:satelliteID/commands":      true,
+	"POST /api/satellites/:satelliteID/uploads":                    true,
+	"HEAD /api/satellites/:satelliteID/uploads/:uploadID":          true,
+	"PATCH /api/satellites/:satelliteID/uploads/:uploadID":         true,
+	"DELETE /api/satellites/:satelliteID/uploads/:uploadID":        true,
 }
 
 // userRoute reports whether a route is one of the user API's (authenticated as a user).

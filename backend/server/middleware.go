@@ -116,6 +116,10 @@ func (s *Server) bodyLimit(c *gin.Context) int64 {
 	if c.Request.Method == http.MethodPost && (c.FullPath() == teamImportRoute || c.FullPath() == globalImportRoute) {
 		return max(s.opts.MaxBodyBytes, s.opts.MaxImportBytes)
 	}
+	// An upload chunk's size is the protocol's, like an event batch's.
+	if c.Request.Method == http.MethodPatch && c.FullPath() == uploadRoute {
+		return max(s.opts.MaxBodyBytes, api.MaxUploadChunkBytes)
+	}
 	return s.opts.MaxBodyBytes
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/talos-gs/talos/backend/artifacts"
 	"github.com/talos-gs/talos/backend/auth"
 	"github.com/talos-gs/talos/backend/autosched"
 	"github.com/talos-gs/talos/backend/catalog"
@@ -75,6 +76,11 @@ type Options struct {
 	// OnLongPoll, when set, is told each step of a held command long-poll (commands.go); tests
 	// use it to queue a command only once the poll really waits, and to see what woke it.
 	OnLongPoll func(satelliteID string, step LongPollStep)
+	// Artifacts stores what stations upload (uploads.go, artifacts.go); nil turns the upload
+	// and artifact routes off (they answer 503). UploadDir is then required: the tus staging
+	// directory of uploads in progress.
+	Artifacts *artifacts.Service
+	UploadDir string
 }
 
 // Server is the HTTP API.
@@ -108,6 +114,7 @@ type Server struct {
 	cmds    *commands.Service     // the command queue's rules (built by satelliteRoutes)
 	catalog *catalog.Catalog      // the spacecraft catalog (catalog.go)
 	obs     *observations.Service // observations (observations.go), built by observationRoutes
+	uploads *uploads              // the tus endpoint (uploads.go), nil without Options.Artifacts
 	// autosched is the auto-scheduler (autosched.go).
 	autosched *autosched.Job
 	// planSlots bounds the pass plans computed at once (passes.go): one per core.
@@ -150,6 +157,9 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	if s.dummyHash, err = o.Hasher.Hash("talos timing equaliser"); err != nil {
+		return nil, err
+	}
+	if err := s.newUploads(); err != nil {
 		return nil, err
 	}
 	if err := s.buildEngine(); err != nil {
@@ -232,4 +242,6 @@ func (s *Server) routes() {
 	s.passRoutes()
 	s.observationRoutes()
 	s.autoschedRoutes()
+	s.uploadRoutes()
+	s.artifactRoutes()
 }

@@ -60,6 +60,14 @@ type Sweeper struct {
 	// DefaultDownsampleSlice, at least one bucket), so a first run over a long backlog is many
 	// short statements, one a sweep, instead of one long transaction.
 	DownsampleSlice time.Duration
+	// Artifacts, when set, deletes artifacts past their retention (artifacts.Service.Sweep)
+	// at every prune; Uploads deletes stale staged uploads (server.Server.PruneUploads).
+	Artifacts interface {
+		Sweep(ctx context.Context) (int64, error)
+	}
+	Uploads interface {
+		PruneUploads(ctx context.Context) (int, error)
+	}
 
 	lastPrune time.Time
 	// downsampledTo is where the next downsampling slice starts: everything before it was
@@ -118,6 +126,8 @@ type Result struct {
 	Pruned             bool
 	// Downsampled counts the heartbeats deleted by downsampling.
 	Downsampled int64
+	// Artifacts counts the artifacts deleted past their retention.
+	Artifacts int64
 }
 
 // Sweep runs every step once (the prune only when PruneEvery has passed since the last one,
@@ -144,6 +154,7 @@ func (s *Sweeper) Sweep(ctx context.Context) Result {
 		if r.Heartbeats, r.Events, err = s.Store.PruneBefore(ctx, now.Add(-s.Retention)); err != nil {
 			s.warn(ctx, "prune heartbeats and events", err)
 		}
+		r.Artifacts = s.pruneArtifacts(ctx)
 	}
 	if r.Downsampled, err = s.downsample(ctx); err != nil {
 		s.warn(ctx, "downsample old heartbeats", err)
@@ -179,6 +190,25 @@ func (s *Sweeper) downsample(ctx context.Context) (int64, error) {
 	}
 	s.downsampledTo = to
 	return n, nil
+}
+
+// pruneArtifacts applies artifact retention and drops stale staged uploads.
+func (s *Sweeper) pruneArtifacts(ctx context.Context) int64 {
+	var n int64
+	if s.Artifacts != nil {
+		var err error
+		if n, err = s.Artifacts.Sweep(ctx); err != nil {
+			s.warn(ctx, "delete artifacts past their retention", err)
+		} else if n > 0 {
+			s.Log.Info("artifacts past their retention deleted", zap.Int64("count", n))
+		}
+	}
+	if s.Uploads != nil {
+		if _, err := s.Uploads.PruneUploads(ctx); err != nil {
+			s.warn(ctx, "prune staged uploads", err)
+		}
+	}
+	return n
 }
 
 // wake tells the held long-polls of satellites to look again. A failure only delays delivery

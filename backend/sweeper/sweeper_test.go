@@ -44,10 +44,27 @@ func TestPruneSchedule(t *testing.T) {
 	_, err = st.Migrate(ctx)
 	require.NoError(t, err)
 
-	sw := &sweeper.Sweeper{Store: st, Log: zaptest.NewLogger(t), PruneEvery: time.Hour}
-	assert.True(t, sw.Sweep(ctx).Pruned)
+	arts := &artifactSweeps{deleted: 3}
+	sw := &sweeper.Sweeper{Store: st, Log: zaptest.NewLogger(t), PruneEvery: time.Hour, Artifacts: arts, Uploads: arts}
+	r := sw.Sweep(ctx)
+	assert.True(t, r.Pruned)
+	assert.Equal(t, int64(3), r.Artifacts, "artifact retention runs with the prune")
 	now = now.Add(30 * time.Minute)
 	assert.False(t, sw.Sweep(ctx).Pruned)
+	assert.Equal(t, 1, arts.sweeps, "and only with it")
 	now = now.Add(31 * time.Minute)
 	assert.True(t, sw.Sweep(ctx).Pruned)
+	assert.Equal(t, 2, arts.sweeps)
+	assert.Equal(t, 2, arts.prunes, "stale staged uploads are pruned with it")
 }
+
+// artifactSweeps counts the sweeper's calls of artifact retention and upload pruning (their
+// own work is tested in backend/artifacts and backend/server).
+type artifactSweeps struct {
+	deleted        int64
+	sweeps, prunes int
+}
+
+func (a *artifactSweeps) Sweep(context.Context) (int64, error) { a.sweeps++; return a.deleted, nil }
+
+func (a *artifactSweeps) PruneUploads(context.Context) (int, error) { a.prunes++; return 0, nil }

@@ -40,6 +40,9 @@ type Client struct {
 	timeout   time.Duration
 	observer  Observer
 	clk       clock.Clock
+	// opts are kept so ForUploads can build a client of the same backend on its own
+	// connections.
+	opts Options
 }
 
 // Options configure New.
@@ -75,7 +78,7 @@ func New(opts Options) (*Client, error) {
 	c := &Client{
 		base: base, http: &http.Client{Transport: rt, CheckRedirect: refuseRedirect}, apiKey: opts.APIKey,
 		userAgent: "talos-satellite/" + api.Version, timeout: opts.Timeout,
-		observer: opts.Observer, clk: opts.Clock,
+		observer: opts.Observer, clk: opts.Clock, opts: opts,
 	}
 	if c.timeout <= 0 {
 		c.timeout = 30 * time.Second
@@ -113,12 +116,15 @@ func IsLoopback(u *url.URL) bool {
 
 // call is one request: method, path below the base URL, optional query, body and answer.
 type call struct {
-	op      string
-	method  string
-	path    string
-	query   url.Values
-	header  http.Header
-	body    any
+	op     string
+	method string
+	path   string
+	query  url.Values
+	header http.Header
+	body   any
+	// raw, when set, is sent as the body as it is (an upload chunk of rawLen bytes).
+	raw     io.Reader
+	rawLen  int64
 	out     any
 	bearer  string
 	timeout time.Duration
@@ -180,6 +186,9 @@ func (c *Client) newRequest(ctx context.Context, cl call) (*http.Request, error)
 	u.Path = strings.TrimRight(u.Path, "/") + cl.path
 	u.RawQuery = cl.query.Encode()
 	var body io.Reader
+	if cl.raw != nil {
+		body = cl.raw
+	}
 	if cl.body != nil {
 		raw, err := json.Marshal(cl.body)
 		if err != nil {
@@ -196,6 +205,9 @@ func (c *Client) newRequest(ctx context.Context, cl call) (*http.Request, error)
 	}
 	if cl.body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if cl.raw != nil {
+		req.ContentLength = cl.rawLen
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)

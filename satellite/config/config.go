@@ -37,6 +37,8 @@ type Config struct {
 	Devices rotator.DevicesConfig `yaml:"devices"`
 	// Tracker tunes the 2 Hz pointing and Doppler loops (satellite/tracker).
 	Tracker tracker.Config `yaml:"tracker"`
+	// Uploads tunes the upload of output files (satellite/upload).
+	Uploads Uploads `yaml:"uploads"`
 }
 
 // Backend is how to reach the backend. Its URL normally comes from registration.
@@ -113,5 +115,6 @@ func Default() Config {
 		Proc:      defaultProc(),
 		Devices:   rotator.DefaultDevicesConfig(),
 		Tracker:   tracker.DefaultConfig(),
+		Uploads:   defaultUploads(),
 	}
 }

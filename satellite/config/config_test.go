@@ -131,6 +131,11 @@ func TestValidateNamesFields(t *testing.T) {
 		want   string
 	}{
 		{func(c *Config) { c.StateDir = "" }, "state_dir"},
+		{func(c *Config) { c.Uploads.DuringPass = "sometimes" }, "uploads.during_pass"},
+		{func(c *Config) { c.Uploads.DuringPass = "throttle" }, "uploads.pass_rate_bytes"},
+		{func(c *Config) { c.Uploads.ChunkBytes = 1 }, "uploads.chunk_bytes"},
+		{func(c *Config) { c.Uploads.RateBytes = -1 }, "uploads.rate_bytes"},
+		{func(c *Config) { c.Uploads.DiskBudgetBytes = 10 }, "uploads.disk_budget_bytes"},
 		{func(c *Config) { c.Backend.URL = "talos.example.org" }, "backend.url"},
 		{func(c *Config) { c.Backend.CertFile = "c.pem" }, "backend.cert_file and backend.key_file"},
 		{func(c *Config) { c.Backend.Timeout = 0 }, "backend.timeout"},

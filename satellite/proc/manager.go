@@ -39,6 +39,8 @@ type Manager struct {
 	// programs is the compiled allow-list (proc.programs).
 	programs map[string]Program
 	iso      isolation
+	// outputs is told about output directories (Options.Outputs); nil gives none.
+	outputs Outputs
 
 	mu         sync.Mutex
 	procs      map[string]*process
@@ -59,6 +61,9 @@ type Options struct {
 	// Clock times backoff, crash-loop window, idle timeout and grace period; nil is the wall
 	// clock.
 	Clock clock.Clock
+	// Outputs, when set, gives observations' decoders (and process.start with output enabled)
+	// an output directory, TALOS_OUTPUT_DIR, and is told when it is to be collected.
+	Outputs Outputs
 
 	// v2Mount forces cgroup v2 at a mount point (tests on hybrid hosts).
 	v2Mount string
@@ -93,7 +98,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 	m := &Manager{
 		cfg: cfg, log: log, emit: o.Emitter, clock: clk, root: root,
 		teams: newTeams(cfg, root), programs: programs,
-		procs: map[string]*process{},
+		procs: map[string]*process{}, outputs: o.Outputs,
 	}
 	m.lim = newLimiter(ctx, cfg, o.v2Mount, log)
 	m.iso = probeIsolation(ctx, cfg, root)
@@ -295,8 +300,9 @@ func (m *Manager) stop(ctx context.Context, name, reason string) (api.ProcessInf
 		return api.ProcessInfo{}, fmt.Errorf("%w: %s", ErrStarting, name)
 	case api.ProcessBackoff:
 		p.state, p.stopReason, p.finishedAt = api.ProcessExited, reason, m.clock.Now()
-		info := p.info()
+		info, out := p.info(), p.output
 		m.mu.Unlock()
+		m.closeOutput(out) // stopped while waiting to restart: it has exited for good
 		return info, nil
 	case api.ProcessRunning:
 		p.state, p.stopReason = api.ProcessStopping, reason
@@ -336,6 +342,7 @@ func (m *Manager) Restart(ctx context.Context, name string) (api.ProcessInfo, er
 		return api.ProcessInfo{}, fmt.Errorf("%w: %s is %s", ErrExists, name, p.state)
 	}
 	p.state, p.stopReason, p.restartTimes = api.ProcessStarting, "", nil
+	p.output = nil // collected when it exited: opened again for this run
 	p.restarts++
 	m.starting.Add(1)
 	m.mu.Unlock()
@@ -364,6 +371,7 @@ func (m *Manager) exited(p *process, r *run, ex exitInfo) {
 	data := m.eventData(p, r, &ex)
 	data.RuntimeSeconds = now.Sub(r.started).Seconds()
 	close(r.done)
+	out := p.output
 	m.mu.Unlock()
 
 	sev, msg := api.SeverityInfo, "process exited"
@@ -371,6 +379,9 @@ func (m *Manager) exited(p *process, r *run, ex exitInfo) {
 		sev, msg = api.SeverityWarning, "process failed"
 	}
 	m.event(p, api.EventProcessExited, sev, msg, data)
+	if next != api.ProcessBackoff {
+		m.closeOutput(out)
+	}
 	if ex.oomKilled {
 		m.event(p, api.EventProcessOOMKilled, api.SeverityError, fmt.Sprintf("OOM-killed at its %d MiB memory limit", p.limits.MemoryMB), data)
 	}

@@ -31,6 +31,8 @@ type process struct {
 	limits  Limits
 	idle    time.Duration
 	id      identity
+	// output is the process's output directory, nil when it has none.
+	output *OutputDir
 
 	state        string
 	run          *run // the current or last execution
@@ -76,6 +78,9 @@ func (m *Manager) spawn(ctx context.Context, p *process) (*run, error) {
 	if _, err := workDir(id, teamTmp, m.root); err != nil {
 		return nil, fmt.Errorf("team tmp dir: %w", err)
 	}
+	if err := m.prepareOutput(p); err != nil {
+		return nil, err
+	}
 	prog, err := resolveProgram(p.argv[0], m.cfg.Path)
 	if err != nil {
 		return nil, err
@@ -100,7 +105,7 @@ func (m *Manager) startIn(ctx context.Context, p *process, grp group, prog, dir 
 	cmd := &exec.Cmd{
 		Path: prog,
 		Args: append([]string{prog}, p.argv[1:]...),
-		Env:  buildEnv(m.cfg, p.id, p.spec, p.setEnv),
+		Env:  buildEnv(m.cfg, p.id, p.spec, p.setEnv, p.output),
 		Dir:  dir,
 		// Stdin stays nil: the child reads /dev/null.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},

@@ -59,6 +59,9 @@ type Spec struct {
 	// ObservationID names the observation that started the process (its decoder), if one did;
 	// every process.* event carries it as data field observation_id.
 	ObservationID string
+	// Output: a process.start's output settings (output_dir.go); an observation's decoder
+	// always gets an output directory, and Output's Kinds choose what is uploaded.
+	Output *api.OutputSettings
 }
 
 // SpecFromPayload validates a process.start payload and turns it into a Spec.
@@ -68,7 +71,7 @@ func SpecFromPayload(p api.ProcessStartPayload) (Spec, error) {
 	}
 	s := Spec{
 		Name: p.Name, Team: p.TeamID, Program: p.Program, Args: p.Args, Env: p.Env,
-		WorkingDir: p.WorkingDir, Restart: p.Restart,
+		WorkingDir: p.WorkingDir, Restart: p.Restart, Output: p.Output,
 	}
 	if p.Limits != nil {
 		s.Limits = Limits{CPUCores: p.Limits.CPUCores, MemoryMB: p.Limits.MemoryMB, Pids: p.Limits.Pids}
@@ -161,7 +164,7 @@ const teamTmp = ".tmp"
 // buildEnv is the child's whole environment: a minimal base plus what the spec allows, plus
 // the station-held variables of its program. The runner's own environment (its API key, its
 // config path) is never read here.
-func buildEnv(cfg Config, id identity, s Spec, setEnv map[string]string) []string {
+func buildEnv(cfg Config, id identity, s Spec, setEnv map[string]string, output *OutputDir) []string {
 	env := map[string]string{
 		"PATH": cfg.Path, "HOME": id.dir, "USER": id.user, "LOGNAME": id.user, "LANG": cfg.Lang,
 		"TMPDIR": filepath.Join(id.dir, teamTmp),
@@ -171,6 +174,9 @@ func buildEnv(cfg Config, id identity, s Spec, setEnv map[string]string) []strin
 	}
 	for k, v := range setEnv {
 		env[k] = v
+	}
+	if output != nil {
+		env[EnvOutputDir] = output.Path
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {

@@ -281,7 +281,7 @@ func TestParseKeyed(t *testing.T) {
 func TestBuildEnvIsMinimal(t *testing.T) {
 	t.Parallel()
 	cfg := Config{}.WithDefaults()
-	env := buildEnv(cfg, identity{user: "talos-a", dir: "/w/a"}, Spec{Env: map[string]string{"GAIN": "40"}}, map[string]string{"TOKEN": "held"})
+	env := buildEnv(cfg, identity{user: "talos-a", dir: "/w/a"}, Spec{Env: map[string]string{"GAIN": "40"}}, map[string]string{"TOKEN": "held"}, nil)
 	assert.Equal(t, []string{"GAIN=40", "HOME=/w/a", "LANG=C.UTF-8", "LOGNAME=talos-a", "PATH=/usr/local/bin:/usr/bin:/bin", "TMPDIR=/w/a/.tmp", "TOKEN=held", "USER=talos-a"}, env)
 }
 

@@ -347,6 +347,16 @@ func (p reports) Tracking() *api.TrackingState {
 // Emitter is where parts send events: the durable outbox.
 func (r *Runner) Emitter() events.Emitter { return r.outbox }
 
+// UploadClient is the satellite's client for artifact uploads, on connections of its own so
+// polls, heartbeats and events never wait behind an upload body (satellite/upload).
+func (r *Runner) UploadClient() (client.Satellite, error) {
+	c, err := r.sat.Client.ForUploads()
+	if err != nil {
+		return client.Satellite{}, fmt.Errorf("upload client: %w", err)
+	}
+	return client.Satellite{Client: c, ID: r.sat.ID}, nil
+}
+
 // Identity returns the registered identity.
 func (r *Runner) Identity() state.Identity {
 	id := r.identity

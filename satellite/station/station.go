@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/orbit"
+	"github.com/talos-gs/talos/satellite/client"
 	"github.com/talos-gs/talos/satellite/command"
 	"github.com/talos-gs/talos/satellite/config"
 	"github.com/talos-gs/talos/satellite/events"
@@ -29,6 +31,7 @@ import (
 	"github.com/talos-gs/talos/satellite/schedule"
 	"github.com/talos-gs/talos/satellite/state"
 	"github.com/talos-gs/talos/satellite/tracker"
+	"github.com/talos-gs/talos/satellite/upload"
 )
 
 // Assemble builds the station cfg describes: the runner first (it binds the status port, so a
@@ -43,7 +46,7 @@ func Assemble(ctx context.Context, cfg config.Config, log *zap.Logger, opts runn
 		log = zap.NewNop()
 	}
 	hw, err := buildHardware(ctx, stationDeps{cfg: cfg, log: log, em: r.Emitter(), identity: r.Identity(),
-		reg: r.Registerer(), clk: r.Clock()})
+		reg: r.Registerer(), clk: r.Clock(), uploadClient: r.UploadClient})
 	if err != nil {
 		r.Close()
 		return nil, err
@@ -64,6 +67,8 @@ type stationDeps struct {
 	identity state.Identity
 	reg      prometheus.Registerer
 	clk      clock.Clock // the runner's: every part of the station keeps the same time
+	// uploadClient is the runner's client for uploads (runner.UploadClient).
+	uploadClient func() (client.Satellite, error)
 }
 
 // hardware is the station's hardware-facing part: decoder processes (proc), the rotator and
@@ -76,13 +81,17 @@ type hardware struct {
 	procs *proc.Manager
 	dev   *rotator.Devices
 	sched *schedule.Scheduler
+	// uploads is the upload spool of output directories (uploads.go).
+	uploads *upload.Uploader
+	// uploadsRunning is set once the uploads loop runs (it then closes the spool itself).
+	uploadsRunning atomic.Bool
 }
 
 // buildHardware builds, in this order, the process manager, the devices (connected once, so a
 // wrong rotctld/rigctld address shows at start-up) and the scheduler with its tracker.
 func buildHardware(ctx context.Context, d stationDeps) (*hardware, error) {
 	st := &hardware{log: d.log.Named("station")}
-	steps := []func(context.Context, stationDeps) error{st.buildProcs, st.buildDevices, st.buildScheduler}
+	steps := []func(context.Context, stationDeps) error{st.buildUploads, st.buildProcs, st.buildDevices, st.buildScheduler}
 	for _, step := range steps {
 		if err := step(ctx, d); err != nil {
 			st.close()
@@ -109,7 +118,8 @@ func (st *hardware) buildProcs(ctx context.Context, d stationDeps) error {
 		st.log.Warn("team users cannot reach their directories: a parent of proc.work_dir is not traversable by others (o+x); their processes will fail to start",
 			zap.String("work_dir", pc.WorkDir), zap.String("parent", blocked))
 	}
-	m, err := proc.New(ctx, proc.Options{Config: pc, Log: d.log.Named("proc"), Emitter: d.em, Clock: d.clk})
+	m, err := proc.New(ctx, proc.Options{Config: pc, Log: d.log.Named("proc"), Emitter: d.em, Clock: d.clk,
+		Outputs: outputs{u: st.uploads, log: d.log.Named("uploads")}})
 	if err != nil {
 		return fmt.Errorf("process manager: %w", err)
 	}
@@ -243,6 +253,9 @@ func (st *hardware) close() {
 				st.log.Warn("close the devices", zap.Error(err))
 			}
 		}
+		if st.uploads != nil && !st.uploadsRunning.Load() {
+			_ = st.uploads.Close() // never ran: its loop did not close it
+		}
 	})
 }
 
@@ -261,7 +274,7 @@ func (st *hardware) Handlers() command.Handlers {
 
 // extras plugs the hardware into the runner, each piece by its role.
 func (st *hardware) extras() runner.Extras {
-	return runner.Extras{Loops: []runner.Loop{{Name: "station", Run: st.Run}}, Handlers: st.Handlers(),
+	return runner.Extras{Loops: []runner.Loop{{Name: "station", Run: st.Run}, st.uploadsLoop()}, Handlers: st.Handlers(),
 		Processes: st, Tracking: st}
 }
 
