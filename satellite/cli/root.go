@@ -15,7 +15,7 @@ import (
 var subcommands = []func(stdio) *cobra.Command{
 	newVersionCmd,
 	newPredictCmd, newLookCmd,
-	newRegisterCmd, newRunCmd, newStatusCmd, newTrackCmd,
+	newRegisterCmd, newRunCmd, newStatusCmd, newTrackCmd, newRotatorCmd,
 }
 
 // stdio carries the process's standard streams, so commands can be tested in-process.
