@@ -236,7 +236,7 @@ func (r *run) pointTick(ctx context.Context, tk tick) bool {
 	}
 	if tk.Now.Before(r.p.AOS) {
 		r.moveTo(ctx, r.plan.Start(), r.t.cfg.EdgeThresholdDeg, false)
-		r.readback(ctx, false)
+		r.readback(ctx)
 		return false
 	}
 	if !r.aosSent {
@@ -250,7 +250,7 @@ func (r *run) pointTick(ctx context.Context, tk tick) bool {
 		return false
 	}
 	r.sum.TrackedTicks++
-	r.readback(ctx, true)
+	r.readback(ctx)
 	want, lead, move, err := r.aim(tk.Now, r.threshold(tk.Now))
 	if err != nil {
 		r.lookError("look angles ahead", err)
@@ -329,9 +329,10 @@ func (r *run) commandedError(look Look) {
 	r.t.met.commandedError.Set(e)
 }
 
-// readback reads the rotator's position and, inPass, records the antenna's pointing error:
-// the position read against the spacecraft at the moment the reply came.
-func (r *run) readback(ctx context.Context, inPass bool) {
+// readback reads the rotator's position and, when the reply comes between AOS and LOS,
+// records the antenna's pointing error: the position read against the spacecraft at the
+// moment the reply came.
+func (r *run) readback(ctx context.Context) {
 	az, el, err := r.position(ctx)
 	at := r.t.clk.Now()
 	if err != nil {
@@ -340,7 +341,7 @@ func (r *run) readback(ctx context.Context, inPass bool) {
 		return
 	}
 	r.reported = &PlanPoint{T: at, AzDeg: az, ElDeg: el}
-	if !inPass {
+	if at.Before(r.p.AOS) || !at.Before(r.p.LOS) {
 		return
 	}
 	look, err := r.p.Target.Look(at)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -72,11 +73,21 @@ func skyError(t *testing.T, target Target, at time.Time, pt PlanPoint) float64 {
 // (°/s) and limits, starting at start, without a radio, and returns the summary and the log.
 func simulatePass(t *testing.T, p Pass, start time.Time, lim rotator.Limits, azRate, elRate float64, cfg Config) (Summary, *positionLog) {
 	t.Helper()
-	clk := clock.NewFake(start)
+	return simulatePassWith(t, p, clock.NewFake(start), lim, azRate, elRate, cfg, nil, nil)
+}
+
+// simulatePassWith is simulatePass with a wrapper around the simulated rotator and a registry.
+func simulatePassWith(t *testing.T, p Pass, clk *clock.Fake, lim rotator.Limits, azRate, elRate float64, cfg Config,
+	wrap func(rotator.Rotator) rotator.Rotator, reg prometheus.Registerer) (Summary, *positionLog) {
+	t.Helper()
 	sim, err := rotator.NewSimRotator(rotator.SimRotatorConfig{Limits: lim, AzRateDegPerS: azRate, ElRateDegPerS: elRate, Clock: clk})
 	require.NoError(t, err)
-	logRot := &positionLog{Rotator: sim, clk: clk}
-	tr, err := New(Options{Config: cfg, Rotator: logRot, Clock: clk})
+	var rot rotator.Rotator = sim
+	if wrap != nil {
+		rot = wrap(sim)
+	}
+	logRot := &positionLog{Rotator: rot, clk: clk}
+	tr, err := New(Options{Config: cfg, Rotator: logRot, Clock: clk, Registerer: reg})
 	require.NoError(t, err)
 	done := make(chan struct{})
 	var sum Summary
@@ -150,4 +161,46 @@ func TestPointingFM19(t *testing.T) {
 	assert.InDelta(t, st.ReadMax, sum.MaxPointingErrorDeg, 1e-9, "the summary's readback error is the readings'")
 	assert.InDelta(t, st.ReadMean, sum.MeanPointingErrorDeg, 1e-9)
 	assert.InDelta(t, st.ReadP95, sum.P95PointingErrorDeg, 1e-9)
+}
+
+// slowReply is a rotator whose position reply takes delay on the fake clock, as a busy
+// rotctld's does.
+type slowReply struct {
+	rotator.Rotator
+	clk   *clock.Fake
+	delay time.Duration
+}
+
+func (s slowReply) Position(ctx context.Context) (float64, float64, error) {
+	s.clk.Advance(s.delay)
+	return s.Rotator.Position(ctx)
+}
+
+// TestReadbackErrorIsTheAntennas: the summary's pointing error is each position read back
+// against the spacecraft when the reply came (here 300 ms after the tick asked), and the
+// commanded error is reported beside it; a 1°/s rotator falls behind the 85° pass, which the
+// readback error shows and the commanded error does not. Both go to the metrics.
+func TestReadbackErrorIsTheAntennas(t *testing.T) {
+	t.Parallel()
+	p := passOf(t, passOverheadNorth)
+	clk := clock.NewFake(p.AOS.Add(-2 * time.Minute))
+	reg := prometheus.NewRegistry()
+	sum, l := simulatePassWith(t, p, clk, lim450, 1, 1, Config{}, func(r rotator.Rotator) rotator.Rotator {
+		return slowReply{Rotator: r, clk: clk, delay: 300 * time.Millisecond}
+	}, reg)
+	st := measurePointing(t, l, p)
+	t.Logf("%+v", st)
+	assert.InDelta(t, st.ReadMax, sum.MaxPointingErrorDeg, 1e-9)
+	assert.InDelta(t, st.ReadMean, sum.MeanPointingErrorDeg, 1e-9)
+	assert.InDelta(t, st.ReadP95, sum.P95PointingErrorDeg, 1e-9)
+	assert.Greater(t, sum.MaxPointingErrorDeg, 10.0, "the slow rotator falls behind near TCA")
+	assert.Less(t, sum.MaxCommandedErrorDeg, 0.55*2+0.01, "while the commands stay centred")
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	gauges := map[string]bool{}
+	for _, mf := range mfs {
+		gauges[mf.GetName()] = true
+	}
+	assert.True(t, gauges["talos_tracker_pointing_error_degrees"])
+	assert.True(t, gauges["talos_tracker_commanded_error_degrees"])
 }
