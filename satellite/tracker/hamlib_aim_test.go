@@ -34,14 +34,24 @@ func TestHamlibAimAhead(t *testing.T) {
 	t.Parallel()
 	lim := rotator.Limits{MinAz: 0, MaxAz: 450, MinEl: 0, MaxEl: 90}
 	cases := []aimCase{
-		{name: "rotctld -m 1", todayMoves: 117, open: func(t *testing.T, _ *ScaledClock) rotator.Rotator {
+		{name: "rotctld -m 1", todayMoves: 117, open: func(t *testing.T, clk *ScaledClock) rotator.Rotator {
 			d := startHamlib(t, "rotctld", "-C", "min_az=0,max_az=450,min_el=0,max_el=90")
-			rot, err := rotator.NewRotctld(rotator.RotctldOptions{ConnOptions: rotator.ConnOptions{Addr: d.addr(), CallTimeout: time.Second},
-				SlewRate: rotator.SlewRate{AzDegS: 6.0 / 15, ElDegS: 6.0 / 15}})
+			open := func(rate rotator.SlewRate) *rotator.Rotctld {
+				rot, err := rotator.NewRotctld(rotator.RotctldOptions{ConnOptions: rotator.ConnOptions{Addr: d.addr(), CallTimeout: time.Second},
+					SlewRate: rate})
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = rot.Close() })
+				require.NoError(t, rot.Connect(context.Background()))
+				return rot
+			}
+			// The station's set-up: calibrate, then configure the measured rate (in pass time:
+			// 6°/s of wall time is 0.4°/s on a 15× clock).
+			c, err := rotator.Calibrate(context.Background(), open(rotator.SlewRate{}), rotator.CalibrateOptions{MoveDeg: 5, Clock: clk})
 			require.NoError(t, err)
-			t.Cleanup(func() { _ = rot.Close() })
-			require.NoError(t, rot.Connect(context.Background()))
-			return rot
+			t.Logf("calibrated on the 15× clock: %+v", c.Rate)
+			assert.InEpsilon(t, 0.4, c.Rate.AzDegS, 0.2)
+			assert.InEpsilon(t, 0.4, c.Rate.ElDegS, 0.2)
+			return open(c.Rate)
 		}},
 		{name: "simulated 2°/s rotator", todayMoves: 114, open: func(t *testing.T, clk *ScaledClock) rotator.Rotator {
 			sim, err := rotator.NewSimRotator(rotator.SimRotatorConfig{Limits: lim, AzRateDegPerS: 2, ElRateDegPerS: 2, Clock: clk})
