@@ -58,8 +58,8 @@ func pointingDistance(a, b PlanPoint) float64 {
 const aimBisections = 12
 
 // aheadOf returns the position the spacecraft reaches deg further along its track than at
-// from (where it is at from, the ideal position here); its T is the instant it gets there. The plan's
-// points bracket the instant; bisection on the target refines it. It stops at LOS.
+// from (where it is then: the ideal position here); its T is the instant it gets there. The
+// plan's points bracket the instant; bisection on the target refines it. It stops at LOS.
 func (r *run) aheadOf(from time.Time, here PlanPoint, deg float64) (PlanPoint, error) {
 	pts := r.plan.Points
 	lo := from

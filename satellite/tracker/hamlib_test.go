@@ -109,12 +109,14 @@ type positionLog struct {
 	failures int
 }
 
+// SetPosition logs the command at the time it was sent, as a proxy in front of rotctld would.
 func (p *positionLog) SetPosition(ctx context.Context, az, el float64) error {
+	sent := p.clk.Now()
 	err := p.Rotator.SetPosition(ctx, az, el)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
-		p.commands = append(p.commands, PlanPoint{T: p.clk.Now(), AzDeg: az, ElDeg: el})
+		p.commands = append(p.commands, PlanPoint{T: sent, AzDeg: az, ElDeg: el})
 	} else {
 		p.failures++
 	}
