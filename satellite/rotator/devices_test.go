@@ -24,6 +24,7 @@ func TestOpenDevicesSimulated(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, d.Prepare(ctx))
 	assert.Equal(t, Limits{MinAz: -180, MaxAz: 180, MinEl: 0, MaxEl: 90}, d.Rotator.Limits())
+	assert.Equal(t, SlewRate{AzDegS: 3, ElDegS: 6}, d.Rotator.SlewRate(), "the simulator turns at the configured rate")
 
 	require.NoError(t, d.Rotator.SetPosition(ctx, -90, 0))
 	clk.Advance(10 * time.Second)
@@ -59,6 +60,17 @@ func TestOpenDevicesDaemons(t *testing.T) {
 	require.NoError(t, err)
 	assert.InDelta(t, 145_990_000, hz, 0.5)
 	require.ErrorIs(t, d.Rotator.SetPosition(ctx, 400, 0), ErrInvalidParameter)
+}
+
+// TestOpenDevicesRotctldSlewRate: rotctld cannot report a slew rate; the configured one is
+// the rotator's.
+func TestOpenDevicesRotctldSlewRate(t *testing.T) {
+	t.Parallel()
+	d, err := OpenDevices(DevicesConfig{Rotctld: "127.0.0.1:1", AzSlewRateDegS: 2, ElSlewRateDegS: 1.5},
+		DevicesOptions{Emitter: &recorder{}})
+	require.NoError(t, err)
+	defer func() { _ = d.Close() }()
+	assert.Equal(t, SlewRate{AzDegS: 2, ElDegS: 1.5}, d.Rotator.SlewRate())
 }
 
 func TestOpenDevicesRefusesBadConfig(t *testing.T) {
