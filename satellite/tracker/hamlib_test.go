@@ -105,7 +105,8 @@ type positionLog struct {
 
 	mu       sync.Mutex
 	commands []PlanPoint
-	readings []PlanPoint
+	readings []PlanPoint // T is when the reply came
+	asked    []time.Time // when each position was asked for: the tick's start
 	failures int
 }
 
@@ -124,10 +125,12 @@ func (p *positionLog) SetPosition(ctx context.Context, az, el float64) error {
 }
 
 func (p *positionLog) Position(ctx context.Context) (float64, float64, error) {
+	asked := p.clk.Now()
 	az, el, err := p.Rotator.Position(ctx)
 	if err == nil {
 		p.mu.Lock()
 		p.readings = append(p.readings, PlanPoint{T: p.clk.Now(), AzDeg: az, ElDeg: el})
+		p.asked = append(p.asked, asked)
 		p.mu.Unlock()
 	}
 	return az, el, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"sort"
 	"testing"
 	"time"
 
@@ -34,15 +35,19 @@ func measurePointing(t *testing.T, l *positionLog, p Pass) pointingStats {
 }
 
 // measurePointingOnTime is measurePointing leaving out, when period > 0, the samples that fall
-// where the loop was late: more than 1.1 periods after the last readback (one a tick), the
-// tracker could not act, whatever it aims at. On a wall clock sped up 15×, 3 ms of wall time
-// is 50 ms of pass time, and a loaded machine under -race stalls for far longer.
+// where the loop was late, and could not act whatever it aimed at: more than a tenth of a
+// period after a tick was due (the last tick's start, when it asked for the position, plus a
+// period), or between a tick's start and its command when that took more than a tenth of a
+// period. On a wall
+// clock sped up 15×, 3 ms of wall time is a tenth of a period, and a loaded machine under
+// -race stalls for far longer.
 func measurePointingOnTime(t *testing.T, l *positionLog, p Pass, period time.Duration) pointingStats {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var st pointingStats
 	var cmdErr []float64
+	late := lateIntervals(l, period)
 	next, nextRead := 0, 0
 	var cur *PlanPoint
 	for at := p.AOS; at.Before(p.LOS); at = at.Add(100 * time.Millisecond) {
@@ -50,13 +55,13 @@ func measurePointingOnTime(t *testing.T, l *positionLog, p Pass, period time.Dur
 			cur = &l.commands[next]
 			next++
 		}
-		for nextRead < len(l.readings) && !l.readings[nextRead].T.After(at) {
+		for nextRead < len(l.asked) && !l.asked[nextRead].After(at) {
 			nextRead++
 		}
 		if cur == nil {
 			continue
 		}
-		if period > 0 && nextRead > 0 && at.Sub(l.readings[nextRead-1].T) > period*11/10 {
+		if period > 0 && (nextRead > 0 && at.Sub(l.asked[nextRead-1]) > period*11/10 || late(at)) {
 			st.Stalled++
 			continue
 		}
@@ -76,6 +81,30 @@ func measurePointingOnTime(t *testing.T, l *positionLog, p Pass, period time.Dur
 	st.Mean, st.P95, st.Max = errorStats(cmdErr)
 	st.ReadMean, st.ReadP95, st.ReadMax = errorStats(readErr)
 	return st
+}
+
+// lateIntervals returns whether a time falls between a tick's start (its readback asked) and
+// its command, when the command went out more than a tenth of a period after the start. Call
+// with l.mu held.
+func lateIntervals(l *positionLog, period time.Duration) func(time.Time) bool {
+	type span struct{ from, to time.Time }
+	var spans []span
+	r := 0
+	for _, c := range l.commands {
+		for r < len(l.asked) && !l.asked[r].After(c.T) {
+			r++
+		}
+		if r == 0 {
+			continue
+		}
+		if from := l.asked[r-1].Add(period / 10); c.T.After(from) {
+			spans = append(spans, span{from, c.T})
+		}
+	}
+	return func(at time.Time) bool {
+		i := sort.Search(len(spans), func(i int) bool { return !spans[i].to.Before(at) })
+		return i < len(spans) && at.After(spans[i].from)
+	}
 }
 
 // skyError is the angle between the rotator position pt and the spacecraft at at, degrees.
