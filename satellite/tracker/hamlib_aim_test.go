@@ -2,12 +2,15 @@ package tracker
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/talos-gs/talos/satellite/internal/clock"
 	"github.com/talos-gs/talos/satellite/internal/integration"
 	"github.com/talos-gs/talos/satellite/rotator"
 )
@@ -65,13 +68,14 @@ func TestHamlibAimAhead(t *testing.T) {
 			p := passOf(t, passOverheadNorth)
 			// 12 pass minutes (48 s of wall time) before AOS: the dummy needs up to 45 s to reach
 			// the rise point from its park position.
-			clk := NewScaledClock(p.AOS.Add(-12*time.Minute), 15)
-			logRot := &positionLog{Rotator: tc.open(t, clk), clk: clk}
+			scaled := NewScaledClock(p.AOS.Add(-12*time.Minute), 15)
+			clk := &dueClock{ScaledClock: scaled}
+			logRot := &positionLog{Rotator: tc.open(t, scaled), clk: clk}
 			tr, err := New(Options{Rotator: logRot, Clock: clk})
 			require.NoError(t, err)
 			sum, err := tr.Track(context.Background(), p)
 			require.NoError(t, err)
-			st := measurePointingOnTime(t, logRot, p, tr.Config().Period)
+			st := measurePointingOnTime(t, logRot, p, tr.Config().Period, clk.dues())
 			t.Logf("%s: %d commands; commanded error mean %.2f°, p95 %.2f°, max %.2f°; readback error mean %.2f°, p95 %.2f°, max %.2f° "+
 				"(%d samples of 0.1 s left out: the loop was late)",
 				tc.name, st.Commands, st.Mean, st.P95, st.Max, st.ReadMean, st.ReadP95, st.ReadMax, st.Stalled)
@@ -82,4 +86,26 @@ func TestHamlibAimAhead(t *testing.T) {
 			assert.LessOrEqual(t, st.Commands, tc.todayMoves, "no more moves than the one-sided tracker")
 		})
 	}
+}
+
+// dueClock records when each timer made on it is due: the only timers in TestHamlibAimAhead are
+// the pointing loop's, so these are its ticks' slots.
+type dueClock struct {
+	*ScaledClock
+
+	mu  sync.Mutex
+	due []time.Time
+}
+
+func (c *dueClock) NewTimer(d time.Duration) clock.Timer {
+	c.mu.Lock()
+	c.due = append(c.due, c.Now().Add(d))
+	c.mu.Unlock()
+	return c.ScaledClock.NewTimer(d)
+}
+
+func (c *dueClock) dues() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.due)
 }

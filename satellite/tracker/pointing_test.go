@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"os"
-	"sort"
 	"testing"
 	"time"
 
@@ -31,37 +30,31 @@ type pointingStats struct {
 // measurePointing computes the stats of the commands and readings l logged during p.
 func measurePointing(t *testing.T, l *positionLog, p Pass) pointingStats {
 	t.Helper()
-	return measurePointingOnTime(t, l, p, 0)
+	return measurePointingOnTime(t, l, p, 0, nil)
 }
 
-// measurePointingOnTime is measurePointing leaving out, when period > 0, the samples that fall
-// where the loop was late, and could not act whatever it aimed at: more than a tenth of a
-// period after a tick was due (the last tick's start, when it asked for the position, plus a
-// period), or between a tick's start and its command when that took more than a tenth of a
-// period. On a wall
-// clock sped up 15×, 3 ms of wall time is a tenth of a period, and a loaded machine under
-// -race stalls for far longer.
-func measurePointingOnTime(t *testing.T, l *positionLog, p Pass, period time.Duration) pointingStats {
+// measurePointingOnTime is measurePointing leaving out the samples that fall where the loop,
+// whose ticks were due at dues, was late and could not act, whatever it aimed at (see
+// lateIntervals). On a wall clock sped up 15×, 3 ms of wall time is a tenth of a period, and a
+// loaded machine under -race stalls for far longer.
+func measurePointingOnTime(t *testing.T, l *positionLog, p Pass, period time.Duration, dues []time.Time) pointingStats {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var st pointingStats
 	var cmdErr []float64
-	late := lateIntervals(l, period)
-	next, nextRead := 0, 0
+	late := lateIntervals(l, period, dues)
+	next := 0
 	var cur *PlanPoint
 	for at := p.AOS; at.Before(p.LOS); at = at.Add(100 * time.Millisecond) {
 		for next < len(l.commands) && !l.commands[next].T.After(at) {
 			cur = &l.commands[next]
 			next++
 		}
-		for nextRead < len(l.asked) && !l.asked[nextRead].After(at) {
-			nextRead++
-		}
 		if cur == nil {
 			continue
 		}
-		if period > 0 && (nextRead > 0 && at.Sub(l.asked[nextRead-1]) > period*11/10 || late(at)) {
+		if late(at) {
 			st.Stalled++
 			continue
 		}
@@ -83,27 +76,51 @@ func measurePointingOnTime(t *testing.T, l *positionLog, p Pass, period time.Dur
 	return st
 }
 
-// lateIntervals returns whether a time falls between a tick's start (its readback asked) and
-// its command, when the command went out more than a tenth of a period after the start. Call
-// with l.mu held.
-func lateIntervals(l *positionLog, period time.Duration) func(time.Time) bool {
+// lateIntervals returns whether the loop was late at a time, so that the commanded position's
+// error then is the scheduler's, not the aim's: more than a tenth of a period after a tick was
+// due (dues, in order) while that tick had not yet acted (asked for the position and, if it
+// moved, sent its command), or between a tick's start and its command when the command went
+// out more than a tenth of a period after the start. Call with l.mu held.
+func lateIntervals(l *positionLog, period time.Duration, dues []time.Time) func(time.Time) bool {
 	type span struct{ from, to time.Time }
-	var spans []span
-	r := 0
-	for _, c := range l.commands {
-		for r < len(l.asked) && !l.asked[r].After(c.T) {
-			r++
+	var late []span
+	a, c := 0, 0
+	for k, due := range dues {
+		next := time.Time{}
+		if k+1 < len(dues) {
+			next = dues[k+1]
 		}
-		if r == 0 {
-			continue
+		before := func(t time.Time) bool { return next.IsZero() || t.Before(next) }
+		for a < len(l.asked) && l.asked[a].Before(due) {
+			a++
 		}
-		if from := l.asked[r-1].Add(period / 10); c.T.After(from) {
-			spans = append(spans, span{from, c.T})
+		for c < len(l.commands) && l.commands[c].T.Before(due) {
+			c++
+		}
+		acted := time.Time{}
+		if a < len(l.asked) && before(l.asked[a]) {
+			acted = l.asked[a]
+			if c < len(l.commands) && before(l.commands[c].T) {
+				if l.commands[c].T.Sub(acted) > period/10 {
+					late = append(late, span{acted.Add(period / 10), l.commands[c].T})
+				}
+				acted = l.commands[c].T
+			}
+		}
+		switch {
+		case acted.IsZero() && !next.IsZero():
+			late = append(late, span{due.Add(period / 10), next}) // no tick ran: an overrun
+		case acted.Sub(due) > period/10:
+			late = append(late, span{due.Add(period / 10), acted})
 		}
 	}
 	return func(at time.Time) bool {
-		i := sort.Search(len(spans), func(i int) bool { return !spans[i].to.Before(at) })
-		return i < len(spans) && at.After(spans[i].from)
+		for _, sp := range late {
+			if at.After(sp.from) && !at.After(sp.to) {
+				return true
+			}
+		}
+		return false
 	}
 }
 
