@@ -15,7 +15,7 @@ import (
 var subcommands = []func(stdio) *cobra.Command{
 	newVersionCmd,
 	newPredictCmd, newLookCmd,
-	newRegisterCmd, newRunCmd, newStatusCmd, newTrackCmd, newWaterfallCmd,
+	newRegisterCmd, newRunCmd, newStatusCmd, newTrackCmd, newRotatorCmd, newWaterfallCmd,
 }
 
 // stdio carries the process's standard streams, so commands can be tested in-process.

@@ -41,6 +41,7 @@ type trackFlags struct {
 	speed      float64
 	afterLOS   string
 	verbose    bool
+	slew       rotator.SlewRate
 }
 
 func newTrackCmd(s stdio) *cobra.Command {
@@ -80,6 +81,9 @@ func newTrackCmd(s stdio) *cobra.Command {
 	fl.Float64Var(&f.speed, "speed", 1, "simulated devices only: run the clock this many times faster, 1..1000")
 	fl.StringVar(&f.afterLOS, "after-los", api.AfterLOSPark, "after each pass: park, or stay")
 	fl.BoolVar(&f.verbose, "verbose", false, "log device errors and overruns to stderr")
+	fl.Float64Var(&f.slew.AzDegS, "az-slew-rate", rotator.DefaultSlewRate.AzDegS,
+		"the rotator's azimuth slew rate, °/s (rotator calibrate measures it): the tracker aims with it; the simulated rotator turns at it")
+	fl.Float64Var(&f.slew.ElDegS, "el-slew-rate", rotator.DefaultSlewRate.ElDegS, "the rotator's elevation slew rate, °/s, likewise")
 	for _, name := range []string{"tle", "norad", "lat", "lon", "alt-m"} {
 		_ = cmd.MarkFlagRequired(name) // only fails for an unknown flag name
 	}
@@ -106,6 +110,9 @@ func (f *trackFlags) validate() error {
 		return errors.New("--from and --speed work only with simulated devices (no --rotctld or --rigctld)")
 	case f.afterLOS != api.AfterLOSPark && f.afterLOS != api.AfterLOSStay:
 		return fmt.Errorf("--after-los: %q must be %q or %q", f.afterLOS, api.AfterLOSPark, api.AfterLOSStay)
+	}
+	if err := f.slew.Validate(); err != nil {
+		return fmt.Errorf("--az-slew-rate, --el-slew-rate: %w", err)
 	}
 	return nil
 }
@@ -165,13 +172,13 @@ func (d *trackDevices) Close() {
 func (f *trackFlags) devices(ctx context.Context, clk clock.Clock, log *zap.Logger) (*trackDevices, error) {
 	d := &trackDevices{}
 	if f.rotctld == "" {
-		sim, err := rotator.NewSimRotator(rotator.SimRotatorConfig{Clock: clk})
+		sim, err := rotator.NewSimRotator(rotator.SimRotatorConfig{AzRateDegPerS: f.slew.AzDegS, ElRateDegPerS: f.slew.ElDegS, Clock: clk})
 		if err != nil {
 			return nil, err
 		}
 		d.rot = sim
 	} else {
-		rc, err := rotator.NewRotctld(rotator.RotctldOptions{ConnOptions: rotator.ConnOptions{Addr: f.rotctld, Logger: log}})
+		rc, err := rotator.NewRotctld(rotator.RotctldOptions{ConnOptions: rotator.ConnOptions{Addr: f.rotctld, Logger: log}, SlewRate: f.slew})
 		if err != nil {
 			return nil, fmt.Errorf("--rotctld: %w", err)
 		}

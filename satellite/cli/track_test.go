@@ -83,6 +83,22 @@ func TestTrackNextPassOnSimulatedDevices(t *testing.T) {
 	assert.Equal(t, "park", sum["after_los"])
 }
 
+// TestTrackSlewRateFlags: the simulated rotator turns at --az-slew-rate/--el-slew-rate. At
+// 0.5°/s it cannot even reach the rise point in the 5 s before AOS, which the readback error
+// shows, while the commands stay centred on the spacecraft.
+func TestTrackSlewRateFlags(t *testing.T) {
+	t.Parallel()
+	p := issPass(t)
+	from := p.AOS.Add(-5 * time.Second).Format(time.RFC3339Nano)
+	code, out, errOut := run(t, trackArgs("--next-pass", "--from", from, "--speed", "100", "--az-slew-rate", "0.5", "--el-slew-rate", "0.5")...)
+	require.Equal(t, 0, code, errOut)
+	var sum map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &sum), out)
+	assert.Greater(t, sum["max_pointing_error_deg"], 10.0, "the antenna lags: %s", out)
+	assert.Less(t, sum["max_commanded_error_deg"], 2.0, "%s", out)
+	assert.Contains(t, sum, "p95_commanded_error_deg")
+}
+
 func TestTrackFlagErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -105,6 +121,8 @@ func TestTrackFlagErrors(t *testing.T) {
 		{"bad tx vfo", trackArgs("--uplink-hz", "435e6", "--tx-vfo", "VFO B"), "--tx-vfo"},
 		{"bad latitude", []string{"track", "--tle", catalogFile, "--norad", "25544", "--lat", "91", "--lon", "1", "--alt-m", "1"}, "--lat"},
 		{"rotctld unreachable", trackArgs("--once", "--rotctld", "127.0.0.1:1"), "--rotctld 127.0.0.1:1"},
+		{"bad az slew rate", trackArgs("--az-slew-rate", "0"), "--az-slew-rate, --el-slew-rate: az_slew_rate_deg_s"},
+		{"bad el slew rate", trackArgs("--el-slew-rate", "1000"), "el_slew_rate_deg_s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

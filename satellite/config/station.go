@@ -80,8 +80,8 @@ func (c Config) validateDevices() error {
 			return fmt.Errorf("%s: want host:port, got %q", name, addr)
 		}
 	}
-	if !finite(c.Devices.SimAzRateDegPerS) || !finite(c.Devices.SimElRateDegPerS) {
-		return errors.New("devices.sim_az_rate_deg_s and sim_el_rate_deg_s: must be finite")
+	if !finite(c.Devices.AzSlewRateDegS) || !finite(c.Devices.ElSlewRateDegS) {
+		return errors.New("devices.az_slew_rate_deg_s and el_slew_rate_deg_s: must be finite")
 	}
 	if c.Devices.DialTimeout < 0 || c.Devices.CallTimeout < 0 {
 		return errors.New("devices.dial_timeout and devices.call_timeout: must not be negative")

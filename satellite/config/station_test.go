@@ -26,7 +26,8 @@ func TestStationSectionsValidateNamesFields(t *testing.T) {
 		{func(c *Config) { c.Devices.Monitor.PollInterval = time.Millisecond }, "poll_interval"},
 		{func(c *Config) { c.Devices.CallTimeout = -time.Second }, "devices.dial_timeout and devices.call_timeout"},
 		{func(c *Config) { c.Tracker.Period = time.Millisecond }, "tracker: period"},
-		{func(c *Config) { c.Tracker.SlewRateDegS = 500 }, "tracker: slew_rate_deg_s"},
+		{func(c *Config) { c.Devices.ElSlewRateDegS = 500 }, "devices: rotator: simulated rotator: slew rate el_slew_rate_deg_s"},
+		{func(c *Config) { c.Devices.Rotctld, c.Devices.AzSlewRateDegS = "127.0.0.1:4533", -1 }, "devices: rotctld: configured slew rate az_slew_rate_deg_s"},
 	}
 	for _, tc := range tests {
 		cfg := Default()

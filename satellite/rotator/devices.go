@@ -30,10 +30,11 @@ type DevicesConfig struct {
 	// Limits is the rotator's range (degrees): the simulator's, and rotctld's when the daemon
 	// does not report one. Zero value: DefaultLimits.
 	Limits Limits `json:"limits" yaml:"limits"`
-	// SimAzRateDegPerS and SimElRateDegPerS are the simulated rotator's slew rates (°/s);
-	// default 6.
-	SimAzRateDegPerS float64 `json:"sim_az_rate_deg_s" yaml:"sim_az_rate_deg_s"`
-	SimElRateDegPerS float64 `json:"sim_el_rate_deg_s" yaml:"sim_el_rate_deg_s"`
+	// AzSlewRateDegS and ElSlewRateDegS are the rotator's slew rates (°/s), as
+	// `talos-satellite rotator calibrate` measures them: the tracker aims and pre-positions with
+	// them, and the simulated rotator turns at them. Default 6 (DefaultSlewRate).
+	AzSlewRateDegS float64 `json:"az_slew_rate_deg_s" yaml:"az_slew_rate_deg_s"`
+	ElSlewRateDegS float64 `json:"el_slew_rate_deg_s" yaml:"el_slew_rate_deg_s"`
 	// DialTimeout and CallTimeout bound connecting and each call; defaults 3 s and 2 s.
 	DialTimeout time.Duration `json:"dial_timeout" yaml:"dial_timeout"`
 	CallTimeout time.Duration `json:"call_timeout" yaml:"call_timeout"`
@@ -44,7 +45,7 @@ type DevicesConfig struct {
 // DefaultDevicesConfig is the configuration of a station with simulated devices, every
 // default spelled out (the zero value of each field means the same).
 func DefaultDevicesConfig() DevicesConfig {
-	return DevicesConfig{TxVFO: "VFOB", Limits: DefaultLimits, SimAzRateDegPerS: 6, SimElRateDegPerS: 6,
+	return DevicesConfig{TxVFO: "VFOB", Limits: DefaultLimits, AzSlewRateDegS: DefaultSlewRate.AzDegS, ElSlewRateDegS: DefaultSlewRate.ElDegS,
 		DialTimeout: 3 * time.Second, CallTimeout: 2 * time.Second,
 		Monitor: MonitorConfig{StuckThresholdDeg: 5, StuckAfter: 10 * time.Second, ProgressDeg: 1, PollInterval: time.Second}}
 }
@@ -58,6 +59,8 @@ func ValidateDevices(cfg DevicesConfig) error {
 		}
 	} else if err := limitsOrDefault(cfg.Limits).Validate(); err != nil {
 		return fmt.Errorf("rotctld: configured %w", err)
+	} else if err := cfg.slewRate().orDefault().Validate(); err != nil {
+		return fmt.Errorf("rotctld: configured slew rate %w", err)
 	}
 	if _, err := cfg.Monitor.withDefaults(); err != nil {
 		return fmt.Errorf("rotator monitor: %w", err)
@@ -66,7 +69,11 @@ func ValidateDevices(cfg DevicesConfig) error {
 }
 
 func simRotatorConfig(cfg DevicesConfig, clk clock.Clock) SimRotatorConfig {
-	return SimRotatorConfig{Limits: cfg.Limits, AzRateDegPerS: cfg.SimAzRateDegPerS, ElRateDegPerS: cfg.SimElRateDegPerS, Clock: clk}
+	return SimRotatorConfig{Limits: cfg.Limits, AzRateDegPerS: cfg.AzSlewRateDegS, ElRateDegPerS: cfg.ElSlewRateDegS, Clock: clk}
+}
+
+func (cfg DevicesConfig) slewRate() SlewRate {
+	return SlewRate{AzDegS: cfg.AzSlewRateDegS, ElDegS: cfg.ElSlewRateDegS}
 }
 
 func limitsOrDefault(l Limits) Limits {
@@ -154,7 +161,7 @@ func (d *Devices) openRotator(cfg DevicesConfig, conn func(string) ConnOptions, 
 		}
 		return sim, "simulated rotator", nil
 	}
-	rc, err := NewRotctld(RotctldOptions{ConnOptions: conn(cfg.Rotctld), Limits: cfg.Limits})
+	rc, err := NewRotctld(RotctldOptions{ConnOptions: conn(cfg.Rotctld), Limits: cfg.Limits, SlewRate: cfg.slewRate()})
 	if err != nil {
 		return nil, "", fmt.Errorf("devices: rotctld: %w", err)
 	}

@@ -18,12 +18,13 @@ func TestOpenDevicesSimulated(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)
 	d, err := OpenDevices(DevicesConfig{Uplink: true, Limits: Limits{MinAz: -180, MaxAz: 180, MinEl: 0, MaxEl: 90},
-		SimAzRateDegPerS: 3}, DevicesOptions{Emitter: &recorder{}, Clock: clk, Registerer: prometheus.NewRegistry()})
+		AzSlewRateDegS: 3}, DevicesOptions{Emitter: &recorder{}, Clock: clk, Registerer: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	defer func() { _ = d.Close() }()
 	ctx := context.Background()
 	require.NoError(t, d.Prepare(ctx))
 	assert.Equal(t, Limits{MinAz: -180, MaxAz: 180, MinEl: 0, MaxEl: 90}, d.Rotator.Limits())
+	assert.Equal(t, SlewRate{AzDegS: 3, ElDegS: 6}, d.Rotator.SlewRate(), "the simulator turns at the configured rate")
 
 	require.NoError(t, d.Rotator.SetPosition(ctx, -90, 0))
 	clk.Advance(10 * time.Second)
@@ -61,14 +62,26 @@ func TestOpenDevicesDaemons(t *testing.T) {
 	require.ErrorIs(t, d.Rotator.SetPosition(ctx, 400, 0), ErrInvalidParameter)
 }
 
+// TestOpenDevicesRotctldSlewRate: rotctld cannot report a slew rate; the configured one is
+// the rotator's.
+func TestOpenDevicesRotctldSlewRate(t *testing.T) {
+	t.Parallel()
+	d, err := OpenDevices(DevicesConfig{Rotctld: "127.0.0.1:1", AzSlewRateDegS: 2, ElSlewRateDegS: 1.5},
+		DevicesOptions{Emitter: &recorder{}})
+	require.NoError(t, err)
+	defer func() { _ = d.Close() }()
+	assert.Equal(t, SlewRate{AzDegS: 2, ElDegS: 1.5}, d.Rotator.SlewRate())
+}
+
 func TestOpenDevicesRefusesBadConfig(t *testing.T) {
 	t.Parallel()
 	bad := map[string]DevicesConfig{
-		"addr":        {Rotctld: "localhost"},
-		"min_az":      {Limits: Limits{MinAz: 10, MaxAz: 0, MaxEl: 90}},
-		"stuck_after": {Monitor: MonitorConfig{StuckAfter: -1}},
-		"rigctld":     {Rigctld: "nope"},
-		"slew rates":  {SimAzRateDegPerS: -3},
+		"addr":               {Rotctld: "localhost"},
+		"min_az":             {Limits: Limits{MinAz: 10, MaxAz: 0, MaxEl: 90}},
+		"stuck_after":        {Monitor: MonitorConfig{StuckAfter: -1}},
+		"rigctld":            {Rigctld: "nope"},
+		"az_slew_rate_deg_s": {AzSlewRateDegS: -3},
+		"el_slew_rate_deg_s": {Rotctld: "127.0.0.1:4533", ElSlewRateDegS: 500},
 	}
 	for want, cfg := range bad {
 		_, err := OpenDevices(cfg, DevicesOptions{Emitter: &recorder{}})
@@ -88,8 +101,8 @@ rigctld: 127.0.0.1:4532
 uplink: true
 tx_vfo: VFOB
 limits: {min_az: 0, max_az: 450, min_el: 0, max_el: 90}
-sim_az_rate_deg_s: 6
-sim_el_rate_deg_s: 6
+az_slew_rate_deg_s: 6
+el_slew_rate_deg_s: 6
 dial_timeout: 3s
 call_timeout: 2s
 monitor: {stuck_threshold_deg: 5, stuck_after: 10s, progress_deg: 1, poll_interval: 1s}
@@ -100,7 +113,7 @@ monitor: {stuck_threshold_deg: 5, stuck_after: 10s, progress_deg: 1, poll_interv
 	require.NoError(t, dec.Decode(&cfg))
 	assert.Equal(t, DevicesConfig{
 		Rotctld: "127.0.0.1:4533", Rigctld: "127.0.0.1:4532", Uplink: true, TxVFO: "VFOB",
-		Limits: Limits{MinAz: 0, MaxAz: 450, MinEl: 0, MaxEl: 90}, SimAzRateDegPerS: 6, SimElRateDegPerS: 6,
+		Limits: Limits{MinAz: 0, MaxAz: 450, MinEl: 0, MaxEl: 90}, AzSlewRateDegS: 6, ElSlewRateDegS: 6,
 		DialTimeout: 3 * time.Second, CallTimeout: 2 * time.Second,
 		Monitor: MonitorConfig{StuckThresholdDeg: 5, StuckAfter: 10 * time.Second, ProgressDeg: 1, PollInterval: time.Second},
 	}, cfg)

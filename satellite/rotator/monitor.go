@@ -176,6 +176,9 @@ func (m *Monitor) Park(ctx context.Context) error {
 // Limits returns the wrapped rotator's limits.
 func (m *Monitor) Limits() Limits { return m.rot.Limits() }
 
+// SlewRate returns the wrapped rotator's slew rate.
+func (m *Monitor) SlewRate() SlewRate { return m.rot.SlewRate() }
+
 // Run reads the position back every PollInterval until ctx ends, so a rotator that stops
 // moving, or a daemon that dies, is noticed while the tracker is idle between commands.
 func (m *Monitor) Run(ctx context.Context) error {

@@ -25,6 +25,9 @@ type Rotator interface {
 	// Limits returns the device's range (degrees), read from the device where it tells, else the
 	// configured limits.
 	Limits() Limits
+	// SlewRate returns how fast the rotator turns per axis (degrees per second): the
+	// configured rate (measured by `talos-satellite rotator calibrate`), or a simulator's own.
+	SlewRate() SlewRate
 }
 
 // Radio tunes a receiver/transceiver. Frequencies in Hz; passband in Hz. Implementations are

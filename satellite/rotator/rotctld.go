@@ -19,12 +19,16 @@ type RotctldOptions struct {
 	// Limits are used while the daemon has not told its range (before the first connection, or
 	// when it answers neither dump_state nor dump_caps); the zero value means DefaultLimits.
 	Limits Limits
+	// SlewRate is the rotator's speed per axis (°/s), as `talos-satellite rotator calibrate`
+	// measured it; a zero axis means DefaultSlewRate's. rotctld does not report it.
+	SlewRate SlewRate
 }
 
 // Rotctld is a Rotator backed by Hamlib's rotctld over TCP. Safe for concurrent use; requests
 // are serialised on one connection.
 type Rotctld struct {
-	c *conn
+	c    *conn
+	slew SlewRate
 
 	noDumpState atomic.Bool // the daemon never answered dump_state
 
@@ -42,11 +46,15 @@ func NewRotctld(opts RotctldOptions) (*Rotctld, error) {
 	if err := opts.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("rotctld: configured %w", err)
 	}
+	opts.SlewRate = opts.SlewRate.orDefault()
+	if err := opts.SlewRate.Validate(); err != nil {
+		return nil, fmt.Errorf("rotctld: configured slew rate %w", err)
+	}
 	c, err := newConn("rotctld", opts.ConnOptions)
 	if err != nil {
 		return nil, err
 	}
-	r := &Rotctld{c: c, limits: opts.Limits}
+	r := &Rotctld{c: c, limits: opts.Limits, slew: opts.SlewRate}
 	c.onConnect = r.readLimits
 	return r, nil
 }
@@ -105,6 +113,9 @@ func (r *Rotctld) Limits() Limits {
 	defer r.mu.Unlock()
 	return r.limits
 }
+
+// SlewRate returns the configured slew rate (rotctld cannot tell it).
+func (r *Rotctld) SlewRate() SlewRate { return r.slew }
 
 // LimitsFromDevice reports whether Limits came from the daemon rather than the configuration.
 func (r *Rotctld) LimitsFromDevice() bool {

@@ -14,8 +14,8 @@ import (
 type SimRotatorConfig struct {
 	// Limits is the mechanical range (degrees); the zero value means DefaultLimits.
 	Limits Limits
-	// AzRateDegPerS and ElRateDegPerS are the slew rates (degrees per second); 0 means 6°/s,
-	// about a Yaesu G-5500's azimuth speed and Hamlib's dummy rotator's.
+	// AzRateDegPerS and ElRateDegPerS are the slew rates (degrees per second); 0 means
+	// DefaultSlewRate's (6°/s, about a Yaesu G-5500's azimuth speed and Hamlib's dummy rotator's).
 	AzRateDegPerS float64
 	ElRateDegPerS float64
 	// ParkAz and ParkEl are the park position (degrees) and where the rotator starts; it must be
@@ -33,14 +33,10 @@ func (cfg SimRotatorConfig) withDefaults() (SimRotatorConfig, error) {
 	if err := cfg.Limits.Validate(); err != nil {
 		return cfg, fmt.Errorf("simulated rotator: %w", err)
 	}
-	if cfg.AzRateDegPerS == 0 {
-		cfg.AzRateDegPerS = 6
-	}
-	if cfg.ElRateDegPerS == 0 {
-		cfg.ElRateDegPerS = 6
-	}
-	if !(cfg.AzRateDegPerS > 0 && cfg.AzRateDegPerS <= 360) || !(cfg.ElRateDegPerS > 0 && cfg.ElRateDegPerS <= 360) {
-		return cfg, fmt.Errorf("simulated rotator: slew rates az %v el %v °/s must be in (0, 360]", cfg.AzRateDegPerS, cfg.ElRateDegPerS)
+	rate := SlewRate{AzDegS: cfg.AzRateDegPerS, ElDegS: cfg.ElRateDegPerS}.orDefault()
+	cfg.AzRateDegPerS, cfg.ElRateDegPerS = rate.AzDegS, rate.ElDegS
+	if err := rate.Validate(); err != nil {
+		return cfg, fmt.Errorf("simulated rotator: slew rate %w", err)
 	}
 	if !cfg.Limits.Contains(cfg.ParkAz, cfg.ParkEl) {
 		return cfg, fmt.Errorf("simulated rotator: park position %v/%v outside limits %+v", cfg.ParkAz, cfg.ParkEl, cfg.Limits)
@@ -130,6 +126,11 @@ func (s *SimRotator) Park(context.Context) error {
 
 // Limits returns the configured range.
 func (s *SimRotator) Limits() Limits { return s.cfg.Limits }
+
+// SlewRate returns the simulated slew rates.
+func (s *SimRotator) SlewRate() SlewRate {
+	return SlewRate{AzDegS: s.cfg.AzRateDegPerS, ElDegS: s.cfg.ElRateDegPerS}
+}
 
 // Jam freezes (true) or frees (false) the mechanism: a jammed rotator accepts commands but does
 // not move, as with a seized bearing or a blown fuse.

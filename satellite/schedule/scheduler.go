@@ -53,7 +53,7 @@ type TargetFunc func(p api.ObservationSchedulePayload) (tracker.Target, error)
 
 // DefaultPrepareLead is how long before AOS an observation starts: time to start the decoder
 // and to slew the rotator to the rise point from anywhere (a 6°/s rotator crosses 360° in a
-// minute).
+// minute). A slower rotator gets longer: see Scheduler.prepareLead.
 const DefaultPrepareLead = 90 * time.Second
 
 // Options are the scheduler's collaborators.
@@ -69,6 +69,8 @@ type Options struct {
 	// Processes runs decoders; nil means observations with a process spec are refused.
 	Processes Processes
 	// PrepareLead is how long before AOS an observation starts; default DefaultPrepareLead.
+	// It is lengthened to the rotator's longest move (its whole range at its SlewRate, plus
+	// 10 s) when that is longer.
 	PrepareLead time.Duration
 	// Clock is the station's clock; nil means the system clock.
 	Clock clock.Clock
@@ -170,11 +172,27 @@ func (s *Scheduler) step(ctx context.Context, recs []Record) error {
 	switch {
 	case !now.Before(rec.Payload.LOS):
 		return s.missed(rec)
-	case now.Before(rec.Payload.AOS.Add(-s.prepare)):
-		return s.waitFor(ctx, rec.Payload.AOS.Add(-s.prepare).Sub(now))
+	case now.Before(rec.Payload.AOS.Add(-s.prepareLead())):
+		return s.waitFor(ctx, rec.Payload.AOS.Add(-s.prepareLead()).Sub(now))
 	}
 	s.execute(ctx, rec)
 	return ctx.Err()
+}
+
+// slewMargin is added to the rotator's longest move when that sets the prepare lead: the
+// command latency and the rotator's acceleration.
+const slewMargin = 10 * time.Second
+
+// prepareLead is how long before AOS an observation starts: PrepareLead, or longer when the
+// rotator needs longer to cross its whole range at its slew rate, so that the pre-positioning
+// reaches the rise point by AOS from anywhere (a 1°/s rotator on 0–450° needs seven and a half
+// minutes).
+func (s *Scheduler) prepareLead() time.Duration {
+	rate := s.rot.SlewRate()
+	if rate.Validate() != nil {
+		return s.prepare
+	}
+	return max(s.prepare, rate.FullRangeTime(s.rot.Limits())+slewMargin)
 }
 
 // waitFor waits d (forever when d < 0), for a schedule change, or for ctx.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -205,6 +206,36 @@ func (fx *fixture) runUntil(t *testing.T, cond func() bool) {
 
 func (fx *fixture) has(typ string) func() bool {
 	return func() bool { _, ok := fx.ev.find(typ); return ok }
+}
+
+// TestSlowRotatorPreparesEarlier: a 1°/s rotator needs 450 s to cross its 0–450° range, more
+// than the one-minute prepare lead, so the observation starts that much (plus 10 s) before
+// AOS and the rotator is at the rise point by AOS.
+func TestSlowRotatorPreparesEarlier(t *testing.T) {
+	t.Parallel()
+	p := payloadFor(t, "obs-a")
+	fx := &fixture{dir: t.TempDir(), clk: clock.NewFake(p.AOS.Add(-20 * time.Minute)), ev: &evLog{}, procs: &fakeProcs{}}
+	sim, err := rotator.NewSimRotator(rotator.SimRotatorConfig{Limits: rotator.Limits{MaxAz: 450, MaxEl: 90},
+		AzRateDegPerS: 1, ElRateDegPerS: 1, ParkAz: 450, ParkEl: 90, Clock: fx.clk})
+	require.NoError(t, err)
+	fx.rot = &recRotator{Rotator: sim, clk: fx.clk}
+	tr, err := tracker.New(tracker.Options{Rotator: fx.rot, Clock: fx.clk, Emitter: fx.ev})
+	require.NoError(t, err)
+	fx.s, err = New(Options{StateDir: fx.dir, Tracker: tr, Rotator: fx.rot, Targets: syntheticTargets,
+		Clock: fx.clk, Emitter: fx.ev, PrepareLead: time.Minute})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fx.s.Close() })
+	_, err = fx.s.Schedule(Record{Payload: p})
+	require.NoError(t, err)
+	fx.runUntil(t, fx.has(api.EventAOS))
+	prep, _ := fx.ev.find(api.EventObservationPrepared)
+	assert.Equal(t, p.AOS.Add(-460*time.Second), prep.Time, "prepared the rotator's longest move (plus 10 s) before AOS")
+	rise, err := passes["obs-a"].Look(p.AOS)
+	require.NoError(t, err)
+	az, el, err := sim.Position(context.Background())
+	require.NoError(t, err)
+	assert.InDelta(t, 0, math.Remainder(az-rise.AzDeg, 360), 2, "at the rise azimuth by AOS")
+	assert.InDelta(t, 0, el, 2, "at the horizon by AOS")
 }
 
 func TestObservationRunsAtItsTimeAndReports(t *testing.T) {

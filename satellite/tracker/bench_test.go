@@ -63,3 +63,36 @@ func BenchmarkTickJitter(b *testing.B) {
 	b.ReportMetric(ms(1), "max_ms")
 	b.ReportMetric(float64(overruns), "overruns")
 }
+
+// BenchmarkAim measures one tick's pointing decision (aim.go: the aim point half a threshold
+// ahead, found on the plan and refined on the target, and the lag at the slew rate) on issue
+// 18's ORBCOMM FM19 pass with the SGP4 target. Each iteration is one tick of the pass.
+//
+//	go test -run '^$' -bench Aim ./satellite/tracker/
+func BenchmarkAim(b *testing.B) {
+	p, _ := fm19Pass(b)
+	sim, err := rotator.NewSimRotator(rotator.SimRotatorConfig{Limits: lim450})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, err := New(Options{Rotator: sim, Clock: clock.NewFake(p.AOS)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := tr.newRun(context.Background(), p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ticks := int(p.LOS.Sub(p.AOS) / tr.cfg.Period)
+	b.ResetTimer()
+	for i := range b.N {
+		now := p.AOS.Add(time.Duration(i%ticks) * tr.cfg.Period)
+		want, lead, move, err := r.aim(now, 2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if move || i%ticks == 0 {
+			r.cmd, r.cmdLead = &want, lead
+		}
+	}
+}

@@ -105,16 +105,19 @@ type positionLog struct {
 
 	mu       sync.Mutex
 	commands []PlanPoint
-	readings []PlanPoint
+	readings []PlanPoint // T is when the reply came
+	asked    []time.Time // when each position was asked for: the tick's start
 	failures int
 }
 
+// SetPosition logs the command at the time it was sent, as a proxy in front of rotctld would.
 func (p *positionLog) SetPosition(ctx context.Context, az, el float64) error {
+	sent := p.clk.Now()
 	err := p.Rotator.SetPosition(ctx, az, el)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
-		p.commands = append(p.commands, PlanPoint{T: p.clk.Now(), AzDeg: az, ElDeg: el})
+		p.commands = append(p.commands, PlanPoint{T: sent, AzDeg: az, ElDeg: el})
 	} else {
 		p.failures++
 	}
@@ -122,10 +125,12 @@ func (p *positionLog) SetPosition(ctx context.Context, az, el float64) error {
 }
 
 func (p *positionLog) Position(ctx context.Context) (float64, float64, error) {
+	asked := p.clk.Now()
 	az, el, err := p.Rotator.Position(ctx)
 	if err == nil {
 		p.mu.Lock()
 		p.readings = append(p.readings, PlanPoint{T: p.clk.Now(), AzDeg: az, ElDeg: el})
+		p.asked = append(p.asked, asked)
 		p.mu.Unlock()
 	}
 	return az, el, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/events"
+	"github.com/talos-gs/talos/satellite/rotator"
 )
 
 // Pass is one pass to track.
@@ -32,10 +34,18 @@ type Summary struct {
 	// Ticks counts pointing ticks; TrackedTicks those between AOS and LOS.
 	Ticks        int `json:"ticks"`
 	TrackedTicks int `json:"tracked_ticks"`
-	// MaxPointingErrorDeg and MeanPointingErrorDeg are over the tracked ticks with a readback,
-	// degrees: the angle between the rotator's reported position and the spacecraft.
+	// MaxPointingErrorDeg, MeanPointingErrorDeg and P95PointingErrorDeg are the error the
+	// antenna really had, degrees: each position read back (get_pos) between AOS and LOS
+	// against the spacecraft at the moment it was read.
 	MaxPointingErrorDeg  float64 `json:"max_pointing_error_deg"`
 	MeanPointingErrorDeg float64 `json:"mean_pointing_error_deg"`
+	P95PointingErrorDeg  float64 `json:"p95_pointing_error_deg"`
+	// MaxCommandedErrorDeg, MeanCommandedErrorDeg and P95CommandedErrorDeg are the error of
+	// the position last commanded against the spacecraft at each tracked tick, degrees: what
+	// the aiming alone achieves, whatever the rotator's speed (decision 0086).
+	MaxCommandedErrorDeg  float64 `json:"max_commanded_error_deg"`
+	MeanCommandedErrorDeg float64 `json:"mean_commanded_error_deg"`
+	P95CommandedErrorDeg  float64 `json:"p95_commanded_error_deg"`
 	// Overruns counts ticks that started more than a period late (both loops).
 	Overruns int `json:"overruns"`
 	// MaxLatenessMs is the latest a pointing tick started after its slot, milliseconds.
@@ -59,9 +69,6 @@ type Summary struct {
 	// AfterLOS is what was done after LOS; AfterLOSError says why it failed, if it did.
 	AfterLOS      string `json:"after_los"`
 	AfterLOSError string `json:"after_los_error,omitempty"`
-
-	sumPointing float64
-	nPointing   int
 }
 
 // RotatorNeverAccepted says the rotator refused (or never answered) every position command
@@ -122,8 +129,12 @@ type run struct {
 	tuners   []*tuner
 	sum      Summary
 	aosSent  bool
-	cmd      *PlanPoint // the last position commanded
-	reported *PlanPoint // the last position read back
+	slew     rotator.SlewRate
+	cmd      *PlanPoint // the last position commanded; T is when the spacecraft is there
+	cmdLead  float64    // how far beyond half a threshold cmd was aimed for the lag, degrees
+	reported *PlanPoint // the last position read back; T is when it was read
+	// pointing and commanded are the readback and commanded errors of the tracked ticks.
+	pointing, commanded []float64
 	// dopplerOverruns is counted apart from sum.Overruns because the Doppler loop runs in its
 	// own goroutine; finish adds them up.
 	dopplerOverruns int
@@ -139,7 +150,11 @@ func (r *run) lookError(what string, err error) {
 }
 
 func (t *Tracker) newRun(ctx context.Context, p Pass) (*run, error) {
-	r := &run{t: t, p: p, log: t.log.With(zap.String("observation_id", p.ObservationID), zap.Int("norad_id", p.NoradID))}
+	r := &run{t: t, p: p, log: t.log.With(zap.String("observation_id", p.ObservationID), zap.Int("norad_id", p.NoradID)),
+		slew: t.rot.SlewRate()}
+	if err := r.slew.Validate(); err != nil {
+		return nil, fmt.Errorf("tracker: rotator %w", err)
+	}
 	r.sum.ObservationID = p.ObservationID
 	if err := r.makePlan(ctx); err != nil {
 		return nil, err
@@ -221,7 +236,7 @@ func (r *run) pointTick(ctx context.Context, tk tick) bool {
 	}
 	if tk.Now.Before(r.p.AOS) {
 		r.moveTo(ctx, r.plan.Start(), r.t.cfg.EdgeThresholdDeg, false)
-		r.readback(ctx, tk.Now, nil)
+		r.readback(ctx)
 		return false
 	}
 	if !r.aosSent {
@@ -235,35 +250,17 @@ func (r *run) pointTick(ctx context.Context, tk tick) bool {
 		return false
 	}
 	r.sum.TrackedTicks++
-	r.readback(ctx, tk.Now, &now)
-	want, err := r.desired(tk.Now, now)
+	r.readback(ctx)
+	want, lead, move, err := r.aim(tk.Now, r.threshold(tk.Now))
 	if err != nil {
 		r.lookError("look angles ahead", err)
 		return false
 	}
-	r.moveTo(ctx, want, r.threshold(tk.Now), true)
+	if move && r.moveTo(ctx, want, 0, true) {
+		r.cmdLead = lead
+	}
+	r.commandedError(now)
 	return false
-}
-
-// desired is where to command the rotator at now: the spacecraft's position one lead ahead
-// (command latency plus the time to slew across the current error), mapped onto the plan.
-func (r *run) desired(now time.Time, look Look) (PlanPoint, error) {
-	lead := r.t.cfg.CommandLatency
-	if r.reported != nil {
-		az, el := ToSky(r.reported.AzDeg, r.reported.ElDeg)
-		slew := Separation(az, el, look.AzDeg, r.aimEl(look.ElDeg)) / r.t.cfg.SlewRateDegS
-		lead += time.Duration(slew * float64(time.Second))
-	}
-	lead = min(lead, r.t.cfg.MaxLead)
-	at := now.Add(lead)
-	if at.After(r.p.LOS) {
-		at = r.p.LOS
-	}
-	ahead, err := r.p.Target.Look(at)
-	if err != nil {
-		return PlanPoint{}, err
-	}
-	return r.plan.Map(at, ahead.AzDeg, r.aimEl(ahead.ElDeg)), nil
 }
 
 // aimEl raises an elevation to the observation's minimum elevation: below it the antenna
@@ -280,11 +277,12 @@ func (r *run) threshold(now time.Time) float64 {
 	return r.p.Rotator.Threshold()
 }
 
-// moveTo commands pt unless the last command is within thresholdDeg of it. inPass says the
-// command is between AOS and LOS (counted apart, see Summary.RotatorNeverAccepted).
-func (r *run) moveTo(ctx context.Context, pt PlanPoint, thresholdDeg float64, inPass bool) {
+// moveTo commands pt unless the last command is within thresholdDeg of it, and reports
+// whether the rotator accepted a new command. inPass says the command is between AOS and LOS
+// (counted apart, see Summary.RotatorNeverAccepted).
+func (r *run) moveTo(ctx context.Context, pt PlanPoint, thresholdDeg float64, inPass bool) bool {
 	if r.cmd != nil && rotatorDistance(*r.cmd, pt) <= thresholdDeg {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.t.cfg.DeviceTimeout)
 	defer cancel()
@@ -294,7 +292,7 @@ func (r *run) moveTo(ctx context.Context, pt PlanPoint, thresholdDeg float64, in
 	if err := r.t.rot.SetPosition(ctx, pt.AzDeg, pt.ElDeg); err != nil {
 		r.deviceError("rotator", "set position", err)
 		r.cmd = nil // resend at the next tick whatever the threshold
-		return
+		return false
 	}
 	if inPass {
 		r.sum.PointingAccepted++
@@ -303,6 +301,7 @@ func (r *run) moveTo(ctx context.Context, pt PlanPoint, thresholdDeg float64, in
 	r.sum.Moves++
 	r.t.met.moves.Inc()
 	r.t.updateState(func(s *api.TrackingState) { s.AzimuthDeg, s.ElevationDeg = pt.AzDeg, pt.ElDeg })
+	return true
 }
 
 // rotatorDistance compares two rotator positions axis by axis, in the rotator's own
@@ -311,24 +310,47 @@ func rotatorDistance(a, b PlanPoint) float64 {
 	return math.Max(math.Abs(a.AzDeg-b.AzDeg), math.Abs(a.ElDeg-b.ElDeg))
 }
 
-// readback reads the rotator's position and, with look (the spacecraft now), records the
-// pointing error.
-func (r *run) readback(ctx context.Context, now time.Time, look *Look) {
+// skyError is the angle between where the rotator position pt points and the spacecraft
+// (raised to the minimum elevation), degrees.
+func (r *run) skyError(pt PlanPoint, look Look) float64 {
+	az, el := ToSky(pt.AzDeg, pt.ElDeg)
+	return Separation(az, el, look.AzDeg, r.aimEl(look.ElDeg))
+}
+
+// commandedError records the error of the position in force after this tick's decision
+// against the spacecraft now (look): what the antenna would have if it were where it was told
+// to be.
+func (r *run) commandedError(look Look) {
+	if r.cmd == nil {
+		return
+	}
+	e := r.skyError(*r.cmd, look)
+	r.commanded = append(r.commanded, e)
+	r.t.met.commandedError.Set(e)
+}
+
+// readback reads the rotator's position and, when the reply comes between AOS and LOS,
+// records the antenna's pointing error: the position read against the spacecraft at the
+// moment the reply came.
+func (r *run) readback(ctx context.Context) {
 	az, el, err := r.position(ctx)
+	at := r.t.clk.Now()
 	if err != nil {
 		r.deviceError("rotator", "read position", err)
 		r.reported = nil
 		return
 	}
-	r.reported = &PlanPoint{T: now, AzDeg: az, ElDeg: el}
-	if look == nil {
+	r.reported = &PlanPoint{T: at, AzDeg: az, ElDeg: el}
+	if at.Before(r.p.AOS) || !at.Before(r.p.LOS) {
 		return
 	}
-	skyAz, skyEl := ToSky(az, el)
-	e := Separation(skyAz, skyEl, look.AzDeg, r.aimEl(look.ElDeg))
-	r.sum.MaxPointingErrorDeg = math.Max(r.sum.MaxPointingErrorDeg, e)
-	r.sum.sumPointing += e
-	r.sum.nPointing++
+	look, err := r.p.Target.Look(at)
+	if err != nil {
+		r.lookError("look angles at readback", err)
+		return
+	}
+	e := r.skyError(*r.reported, look)
+	r.pointing = append(r.pointing, e)
 	r.t.met.pointingError.Set(e)
 	r.t.updateState(func(s *api.TrackingState) { s.PointingErrorDeg = e })
 }
@@ -456,9 +478,8 @@ func (r *run) finish() {
 		r.sum.Retunes += u.retunes
 		r.sum.MaxDopplerErrorHz = math.Max(r.sum.MaxDopplerErrorHz, u.maxError)
 	}
-	if r.sum.nPointing > 0 {
-		r.sum.MeanPointingErrorDeg = r.sum.sumPointing / float64(r.sum.nPointing)
-	}
+	r.sum.MeanPointingErrorDeg, r.sum.P95PointingErrorDeg, r.sum.MaxPointingErrorDeg = errorStats(r.pointing)
+	r.sum.MeanCommandedErrorDeg, r.sum.P95CommandedErrorDeg, r.sum.MaxCommandedErrorDeg = errorStats(r.commanded)
 }
 
 // passEventData is the data of observation.aos and observation.los.
@@ -475,4 +496,19 @@ func (r *run) emit(now time.Time, typ, msg string) {
 		d.AzimuthDeg, d.ElevationDeg = l.AzDeg, l.ElDeg
 	}
 	r.t.em.Emit(events.New(now, typ, api.SeverityInfo, fmt.Sprintf("%s of NORAD %d", msg, r.p.NoradID), d))
+}
+
+// errorStats returns the mean, the 95th percentile (nearest rank) and the maximum of v
+// (degrees); zeros for none.
+func errorStats(v []float64) (mean, p95, maxV float64) {
+	if len(v) == 0 {
+		return 0, 0, 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	var sum float64
+	for _, e := range s {
+		sum += e
+	}
+	return sum / float64(len(s)), s[int(math.Ceil(0.95*float64(len(s))))-1], s[len(s)-1]
 }

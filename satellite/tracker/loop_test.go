@@ -368,7 +368,6 @@ func TestConfigValidation(t *testing.T) {
 	}{
 		{Config{Period: time.Millisecond}, "period"},
 		{Config{DopplerPeriod: 10 * time.Millisecond}, "doppler_period"},
-		{Config{SlewRateDegS: -1}, "slew_rate"},
 		{Config{DeadbandHz: -1}, "deadband"},
 		{Config{PlanStep: time.Hour}, "plan_step"},
 	}

@@ -8,20 +8,25 @@ import (
 
 // metrics are the tracker's Prometheus series.
 type metrics struct {
-	pointingError prometheus.Gauge
-	dopplerError  *prometheus.GaugeVec
-	overruns      *prometheus.CounterVec
-	lateness      *prometheus.HistogramVec
-	retunes       *prometheus.CounterVec
-	moves         prometheus.Counter
-	deviceErrors  *prometheus.CounterVec
+	pointingError  prometheus.Gauge
+	commandedError prometheus.Gauge
+	dopplerError   *prometheus.GaugeVec
+	overruns       *prometheus.CounterVec
+	lateness       *prometheus.HistogramVec
+	retunes        *prometheus.CounterVec
+	moves          prometheus.Counter
+	deviceErrors   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		pointingError: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "talos_tracker_pointing_error_degrees",
-			Help: "Angle between the rotator's reported position and the spacecraft, degrees.",
+			Help: "Angle between the rotator's position read back and the spacecraft when it was read, degrees.",
+		}),
+		commandedError: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "talos_tracker_commanded_error_degrees",
+			Help: "Angle between the position last commanded and the spacecraft, degrees.",
 		}),
 		dopplerError: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "talos_tracker_doppler_error_hz",
@@ -52,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.pointingError, m.dopplerError, m.overruns, m.lateness, m.retunes, m.moves, m.deviceErrors} {
+	for _, c := range []prometheus.Collector{m.pointingError, m.commandedError, m.dopplerError, m.overruns, m.lateness, m.retunes, m.moves, m.deviceErrors} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

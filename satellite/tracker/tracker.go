@@ -29,12 +29,11 @@ type Config struct {
 	// (20 Hz).
 	DopplerPeriod time.Duration `json:"doppler_period" yaml:"doppler_period"`
 	// CommandLatency is how long a position command takes to reach the rotator and start it
-	// moving; the tracker points that far ahead. Default 250 ms.
+	// moving. With the time the rotator needs to turn to the next aim point (at the rotator's
+	// SlewRate), it is the lag between deciding a move and the antenna being there; the
+	// tracker moves that much earlier (see aim.go). Default 250 ms.
 	CommandLatency time.Duration `json:"command_latency" yaml:"command_latency"`
-	// SlewRateDegS is the rotator's slew rate, degrees per second: the tracker also leads by
-	// the time the rotator needs to cover its current error. Default 6 (a Yaesu G-5500).
-	SlewRateDegS float64 `json:"slew_rate_deg_s" yaml:"slew_rate_deg_s"`
-	// MaxLead caps the total lead; default 5 s.
+	// MaxLead caps that lag; default 5 s.
 	MaxLead time.Duration `json:"max_lead" yaml:"max_lead"`
 	// EdgeWindow is how close to AOS or LOS the pass counts as "near the edge", where the
 	// rotator is moved for any change above EdgeThresholdDeg instead of the pass's threshold;
@@ -54,7 +53,7 @@ type Config struct {
 // value of each field means, spelled out for the station's configuration file.
 func DefaultConfig() Config {
 	return Config{Period: 500 * time.Millisecond, DopplerPeriod: 500 * time.Millisecond,
-		CommandLatency: 250 * time.Millisecond, SlewRateDegS: 6, MaxLead: 5 * time.Second, EdgeWindow: 10 * time.Second,
+		CommandLatency: 250 * time.Millisecond, MaxLead: 5 * time.Second, EdgeWindow: 10 * time.Second,
 		EdgeThresholdDeg: 0.2, PlanStep: time.Second, DeadbandHz: DefaultDeadbandHz, DeviceTimeout: 2 * time.Second}
 }
 
@@ -79,9 +78,6 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.EdgeWindow, d.EdgeWindow)
 	def(&c.PlanStep, d.PlanStep)
 	def(&c.DeviceTimeout, d.DeviceTimeout)
-	if c.SlewRateDegS == 0 {
-		c.SlewRateDegS = d.SlewRateDegS
-	}
 	if c.EdgeThresholdDeg == 0 {
 		c.EdgeThresholdDeg = d.EdgeThresholdDeg
 	}
@@ -110,8 +106,6 @@ func (c Config) validate() error {
 		return bad("doppler_period", "%s must be at least 50ms (20 Hz)", c.DopplerPeriod)
 	case c.CommandLatency < 0 || c.MaxLead < 0 || c.EdgeWindow < 0:
 		return bad("command_latency, max_lead and edge_window", "must not be negative")
-	case !(c.SlewRateDegS > 0 && c.SlewRateDegS <= 360):
-		return bad("slew_rate_deg_s", "%v must be in (0, 360]", c.SlewRateDegS)
 	case !(c.EdgeThresholdDeg > 0 && c.EdgeThresholdDeg < 30):
 		return bad("edge_threshold_deg", "%v must be in (0, 30)", c.EdgeThresholdDeg)
 	case c.PlanStep < 100*time.Millisecond || c.PlanStep > time.Minute:
