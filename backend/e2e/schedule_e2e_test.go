@@ -10,7 +10,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
+	"github.com/talos-gs/talos/backend/autosched"
+	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/observations"
 	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/store"
@@ -43,8 +46,11 @@ func beside(t *testing.T, prop orbit.Ephemeris, at time.Time) orbit.Geodetic {
 // bookedView is an observation as the user API answers it.
 type bookedView struct {
 	ID             string    `json:"id"`
+	SatelliteID    string    `json:"satellite_id"`
+	Source         string    `json:"source"`
 	State          string    `json:"state"`
 	AOS            time.Time `json:"aos"`
+	TCA            time.Time `json:"tca"`
 	LOS            time.Time `json:"los"`
 	CommandID      string    `json:"command_id"`
 	Verdict        string    `json:"verdict"`
@@ -61,14 +67,18 @@ type bookedView struct {
 // across the first AOS; both passes still run on the stations' clocks, and once the backend is
 // back every observation ends completed or failed, with a verdict.
 //
-// The auto-scheduler (another branch) is not here yet: the passes are booked through the API,
-// from GET /passes, as a user would.
+// The passes are booked by the auto-scheduler: each station shares its time with the team and
+// takes passes above 70°, CALSPHERE 1 is the team's one target, and a run books them through the
+// observations service, under the same rules as a user's booking.
 func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, d store.Dialect, dbURL string) {
 		b := startBackend(t, d, dbURL, func(o *server.Options) {
 			o.Observations = observations.Settings{MinLead: 5 * time.Second, MinDuration: 10 * time.Second,
 				MinElevationDeg: scheduleMinEl, Interval: 200 * time.Millisecond}
+			o.AutoSchedule = &autosched.Job{Log: zap.NewNop(), Runner: &autosched.Runner{Store: o.Store,
+				Catalog: &catalog.Catalog{Store: o.Store, Log: zap.NewNop()}, Log: zap.NewNop(),
+				Horizon: time.Hour, MinLead: 5 * time.Second, MinDuration: 10 * time.Second}}
 		})
 		c := seed(t, b)
 		teamPath := "/api/teams/" + c.team.ID
@@ -100,7 +110,6 @@ func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 		}
 
 		var txID string
-		var booked []bookedView
 		for _, s := range sites {
 			q := url.Values{"from": {start.UTC().Format(time.RFC3339)}, "hours": {"1"}, "min_el": {"70"},
 				"satellite_id": {s.id}, "norad": {"900"}}
@@ -109,9 +118,7 @@ func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 			var passes struct {
 				Passes []struct {
 					SpacecraftID string    `json:"spacecraft_id"`
-					AOS          time.Time `json:"aos"`
 					TCA          time.Time `json:"tca"`
-					LOS          time.Time `json:"los"`
 				} `json:"passes"`
 			}
 			r.JSON(t, &passes)
@@ -126,12 +133,33 @@ func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 				r.JSON(t, &tx)
 				txID = tx.ID
 			}
-			r = c.operator.Do(t, http.MethodPost, teamPath+"/observations", map[string]any{"satellite_id": s.id,
-				"norad": 900, "aos": p.AOS, "los": p.LOS, "transmitter_id": txID})
-			require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
-			var o bookedView
-			r.JSON(t, &o)
-			booked = append(booked, o)
+			r = c.operator.Do(t, http.MethodPut, teamPath+"/satellites/"+s.id+"/autoschedule", map[string]any{
+				"min_elevation_deg": scheduleMinEl, "shares": []map[string]any{{"team_id": c.team.ID, "weight": 1}}})
+			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		}
+		r = c.operator.Do(t, http.MethodPost, teamPath+"/autoschedule/targets",
+			map[string]any{"norad": 900, "priority": 1, "transmitter_id": txID})
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		r = c.operator.Do(t, http.MethodPost, teamPath+"/autoschedule/run", nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+
+		r = c.operator.Do(t, http.MethodGet, teamPath+"/observations", nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		var list struct{ Observations []bookedView }
+		r.JSON(t, &list)
+		require.Len(t, list.Observations, len(sites), "the run booked one pass per station: %s", r.Body)
+		booked := make([]bookedView, len(sites))
+		for _, o := range list.Observations {
+			for i, s := range sites {
+				if o.SatelliteID == s.id {
+					require.WithinDuration(t, s.tca, o.TCA, 5*time.Second, "the pass the station was placed under")
+					booked[i] = o
+				}
+			}
+		}
+		for i := range booked {
+			require.NotEmpty(t, booked[i].ID, "station %d got its pass", i)
+			assert.Equal(t, observations.SourceAuto, booked[i].Source)
 		}
 
 		get := func(id string) bookedView {
