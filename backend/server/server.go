@@ -63,6 +63,9 @@ type Options struct {
 	Catalog *catalog.Catalog
 	// MaxImportBytes caps a catalog import upload (default catalog.MaxImportBytes).
 	MaxImportBytes int64
+	// LiveResync is how often a live stream (GET /api/teams/{team}/live) looks for changes
+	// without being woken, and re-checks its session (default 10 s; live.go).
+	LiveResync time.Duration
 	// OnLongPoll, when set, is told each step of a held command long-poll (commands.go); tests
 	// use it to queue a command only once the poll really waits, and to see what woke it.
 	OnLongPoll func(satelliteID string, step LongPollStep)
@@ -169,6 +172,9 @@ func (o *Options) defaults() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.LiveResync <= 0 {
+		o.LiveResync = defaultLiveResync
+	}
 	if o.MaxImportBytes <= 0 {
 		o.MaxImportBytes = catalog.MaxImportBytes
 	}
@@ -212,4 +218,5 @@ func (s *Server) routes() {
 	s.satelliteRoutes()
 	s.catalogRoutes()
 	s.passRoutes()
+	s.liveRoutes()
 }
