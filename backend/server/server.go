@@ -10,6 +10,7 @@ package server
 
 import (
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/netip"
 	"runtime"
@@ -63,6 +64,9 @@ type Options struct {
 	Catalog *catalog.Catalog
 	// MaxImportBytes caps a catalog import upload (default catalog.MaxImportBytes).
 	MaxImportBytes int64
+	// UI is the web UI's bundle served at / (index.html at its root); nil serves the bundle
+	// embedded by package frontend, or a page saying it is not built (ui.go).
+	UI fs.FS
 	// LiveResync is how often a live stream (GET /api/teams/{team}/live) looks for changes
 	// without being woken, and re-checks its session (default 10 s; live.go).
 	LiveResync time.Duration
@@ -188,8 +192,9 @@ func (s *Server) buildEngine() error {
 	if err := e.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
 		return err
 	}
-	e.Use(s.requestID, s.metricsObserve, s.requestLog, s.recovery(), s.limitBody, s.checkRequestText, s.markIdempotent)
-	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
+	e.Use(s.requestID, s.securityHeaders, s.metricsObserve, s.requestLog, s.recovery(), s.limitBody,
+		s.checkRequestText, s.markIdempotent)
+	e.NoRoute(s.uiHandler())
 	e.NoMethod(func(c *gin.Context) { s.fail(c, errMethodNotAllowed) })
 	s.engine = e
 	s.routes()
