@@ -63,6 +63,7 @@ function open() {
   }
   es.addEventListener('open', () => (live.connected = true))
   es.addEventListener('snapshot', (m) => {
+    performance.mark('talos:snapshot')
     const snap = data<{ stations: Station[] }>(m as MessageEvent)
     pending = []
     stations.value = new Map(snap.stations.map((s) => [s.id, s]))
