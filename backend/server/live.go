@@ -15,7 +15,7 @@ import (
 	"github.com/talos-gs/talos/backend/store"
 )
 
-// The live feed of the web UI (docs/ui.md, decision 0100): GET /api/teams/{team}/live is a
+// The live feed of the web UI (docs/ui.md, decision 0099): GET /api/teams/{team}/live is a
 // Server-Sent Events stream of what changes in the team: stations (status, last seen, latest
 // heartbeat), events and commands. It is woken the way command long-polls are: through the
 // command notifier (backend/notify; LISTEN/NOTIFY across PostgreSQL replicas), under the key

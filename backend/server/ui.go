@@ -14,7 +14,7 @@ import (
 	"github.com/talos-gs/talos/frontend"
 )
 
-// The web UI (docs/ui.md, decision 0099): the Vite bundle embedded by package frontend, served
+// The web UI (docs/ui.md, decision 0098): the Vite bundle embedded by package frontend, served
 // at / by the same engine as the API. Every path that is neither /api/... nor /metrics nor a file
 // of the bundle is a client route of the single-page app and gets index.html.
 
