@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -11,8 +12,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/notify"
 	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
@@ -35,17 +38,22 @@ type liveStation struct {
 	} `json:"heartbeat"`
 }
 
+// liveResponse is an opened live feed: its status, headers and messages.
+type liveResponse struct {
+	StatusCode int
+	Header     http.Header
+}
+
 // openLive opens a team's live feed as c and returns its messages, read by a goroutine until
-// the stream ends.
-func openLive(t *testing.T, c interface {
-	Open(testing.TB, string) *http.Response
-}, teamID string) (*http.Response, <-chan liveMessage) {
+// the stream ends (servertest closes the body when the test ends).
+func openLive(t *testing.T, c *servertest.Client, teamID string) (liveResponse, <-chan liveMessage) {
 	t.Helper()
-	resp := c.Open(t, "/api/teams/"+teamID+"/live")
+	resp := c.Open(t, "/api/teams/"+teamID+"/live") //nolint:bodyclose // closed by servertest at the test's end
 	out := make(chan liveMessage, 100)
+	lr := liveResponse{StatusCode: resp.StatusCode, Header: resp.Header}
 	if resp.StatusCode != http.StatusOK {
 		close(out)
-		return resp, out
+		return lr, out
 	}
 	go func() {
 		defer close(out)
@@ -69,7 +77,7 @@ func openLive(t *testing.T, c interface {
 			}
 		}
 	}()
-	return resp, out
+	return lr, out
 }
 
 // next returns the next message of the given type, skipping the others, and fails when none
@@ -202,4 +210,37 @@ func (p *protocol) stationIn(t *testing.T, owner *servertest.User, team *store.T
 	r.JSON(t, &s.RegisterResponse)
 	s.c.Bearer = s.APIKey
 	return s
+}
+
+// TestLiveFeedAcrossReplicas runs two backends on one PostgreSQL database: a live stream held
+// by A carries a heartbeat that B received, woken through LISTEN/NOTIFY (the resync interval is
+// an hour, so nothing else could deliver it).
+func TestLiveFeedAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	u := storetest.NewURL(t, store.Postgres)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	notifier := func(st *store.Store) *notify.Postgres {
+		n := notify.NewPostgres(u, st.SQL(), zaptest.NewLogger(t))
+		go func() { _ = n.Run(ctx) }()
+		waitFor(t, n.Listening)
+		return n
+	}
+	stA, stB := openStore(t, u, nil), openStore(t, u, nil)
+	nA, nB := notifier(stA), notifier(stB)
+	hourly := func(o *server.Options) { o.LiveResync = time.Hour }
+	a := newProtocol(t, stA, hourly, func(o *server.Options) { o.Satellites.Notifier = nA })
+	b := servertest.New(t, stB, hourly, func(o *server.Options) { o.Satellites.Notifier = nB })
+	s := a.newStation(t, "roof")
+	resp, msgs := openLive(t, a.Login(t, a.ownerUser), a.team.ID)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	next(t, msgs, "snapshot", nil)
+
+	onB := b.Anonymous(t)
+	onB.Bearer = s.APIKey
+	require.Equal(t, http.StatusOK, onB.Do(t, http.MethodPost, s.path("/heartbeat"), sampleHeartbeat()).Status)
+	var got liveStation
+	require.NoError(t, json.Unmarshal(next(t, msgs, "station", nil).Data, &got))
+	assert.Equal(t, s.SatelliteID, got.ID)
+	require.NotNil(t, got.Heartbeat)
 }

@@ -54,3 +54,9 @@ export function bytes(n: number): string {
   }
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`
 }
+
+/** The page to go back to after signing in or changing the password: only a path of this site,
+ * never an absolute URL from the query string. */
+export function safeNext(next: unknown): string {
+  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') ? next : '/stations'
+}
