@@ -36,9 +36,12 @@ func (s *Store) LatestHeartbeats(ctx context.Context, satelliteIDs []string) (ma
 	for start := 0; start < len(satelliteIDs); start += maxIDsPerQuery {
 		ids := satelliteIDs[start:min(start+maxIDsPerQuery, len(satelliteIDs))]
 		var rows []Heartbeat
-		err := s.db.WithContext(ctx).Where("satellite_id IN ? AND received_at = (SELECT max(h2.received_at) "+
-			"FROM satellite_heartbeats h2 WHERE h2.satellite_id = satellite_heartbeats.satellite_id)", ids).
-			Find(&rows).Error
+		// The newest received_at per satellite comes from the (satellite_id, received_at) index
+		// alone; the join then reads only those rows.
+		err := s.db.WithContext(ctx).Raw(`SELECT h.* FROM satellite_heartbeats h JOIN (
+			SELECT satellite_id, max(received_at) AS newest FROM satellite_heartbeats
+			WHERE satellite_id IN ? GROUP BY satellite_id) n
+			ON h.satellite_id = n.satellite_id AND h.received_at = n.newest`, ids).Scan(&rows).Error
 		if err != nil {
 			return nil, fmt.Errorf("latest heartbeats: %w", err)
 		}
