@@ -13,7 +13,7 @@ import { spawn, execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { createServer } from 'node:net'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
@@ -31,6 +31,14 @@ const PASSWORD = 'e2e admin password 2026'
 const VIEWER = 'viewer@e2e.test'
 const VIEWER_PASSWORD = 'e2e viewer password 2026'
 const desktop = { width: 1280, height: 800 }
+// Two element sets from the shared CelesTrak archive (epochs 2026-06-26).
+const TLE = `ISS (ZARYA)
+1 25544U 98067A   26177.67101756  .00008101  00000+0  15268-3 0  9990
+2 25544  51.6322 253.1475 0004299 235.1263 124.9322 15.49442433573225
+SWISSCUBE
+1 35932U 09051B   26177.47338387  .00000909  00000+0  18915-3 0  9997
+2 35932  98.4029  85.5233 0006640 172.3713 187.7590 14.62497638890512
+`
 const phone = { width: 390, height: 844 }
 
 function missing() {
@@ -136,6 +144,26 @@ if (why && required) {
       await shoot(page, 'audit')
     })
 
+    await step('the catalog is searched and the passes over the station are listed', async () => {
+      await env.importCatalog(TLE)
+      await page.getByRole('link', { name: 'Catalog' }).click()
+      await page.getByLabel('Name or NORAD id').fill('ISS')
+      await page.getByRole('button', { name: 'Search' }).click()
+      const row = page.locator('[data-test=catalog] tbody tr', { hasText: '25544' })
+      await row.waitFor()
+      assert.match(await row.textContent(), /ISS \(ZARYA\)/)
+      assert.match(await row.textContent(), /stale/, 'an element set from June is stale')
+      await checkA11y(page, 'catalog', a11y)
+      await shoot(page, 'catalog')
+      await page.getByRole('link', { name: 'Passes' }).click()
+      await page.getByLabel('Next').selectOption('24')
+      await page.getByLabel('Minimum elevation (°)').fill('0')
+      await page.getByRole('button', { name: 'Show' }).click()
+      await page.locator('[data-test=passes] tbody tr', { hasText: 'E2E station' }).first().waitFor({ timeout: 60_000 })
+      await checkA11y(page, 'passes', a11y)
+      await shoot(page, 'passes')
+    })
+
     await step('a viewer sees no controls, and the API refuses them', async () => {
       await env.backendCLI(['user', 'create', '--email', VIEWER, '--password-stdin'], VIEWER_PASSWORD + '\n')
       const me = await (await page.request.get('/api/me')).json()
@@ -191,7 +219,7 @@ if (why && required) {
     await step('phone width screenshots', async () => {
       const pctx = await browser.newContext({ viewport: phone, baseURL: env.url, storageState: await ctx.storageState() })
       const ppage = await watched(pctx, env)
-      for (const [name, url] of [['stations', '/stations'], ['station', `/stations/${stationId}`], ['tokens', '/tokens'], ['audit', '/audit']]) {
+      for (const [name, url] of [['stations', '/stations'], ['station', `/stations/${stationId}`], ['tokens', '/tokens'], ['audit', '/audit'], ['passes', '/passes']]) {
         await ppage.goto(url)
         await ppage.locator('main h1').first().waitFor()
         await ppage.waitForLoadState('networkidle').catch(() => {})
@@ -326,6 +354,11 @@ async function startEnv(t) {
       const statusPort = await freePort()
       start(bin('talos-satellite'), ['run', '--config', path.join(root, 'deploy/dev/station.yaml'), '--state-dir', stateDir,
         '--status-listen', `127.0.0.1:${statusPort}`])
+    },
+    async importCatalog(text) {
+      const file = path.join(tmp, 'catalog.tle')
+      await writeFile(file, text)
+      await backendCLI(['catalog', 'import', file, '--source', 'e2e'])
     },
     async seedFleet(page, count) {
       await backendCLI(['team', 'create', '--name', 'Fleet', '--owner', ADMIN])

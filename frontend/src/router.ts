@@ -11,6 +11,8 @@ import StationView from './views/StationView.vue'
 import TokensView from './views/TokensView.vue'
 import AuditView from './views/AuditView.vue'
 import NotFoundView from './views/NotFoundView.vue'
+import CatalogView from './views/CatalogView.vue'
+import PassesView from './views/PassesView.vue'
 
 export const router = createRouter({
   history: createWebHistory(),
@@ -20,6 +22,8 @@ export const router = createRouter({
     { path: '/password', name: 'password', component: PasswordView, meta: { title: 'Change password' } },
     { path: '/stations', name: 'stations', component: StationsView, meta: { title: 'Stations' } },
     { path: '/stations/:id', name: 'station', component: StationView, props: true, meta: { title: 'Station' } },
+    { path: '/passes', name: 'passes', component: PassesView, meta: { title: 'Passes' } },
+    { path: '/catalog', name: 'catalog', component: CatalogView, meta: { title: 'Catalog' } },
     { path: '/tokens', name: 'tokens', component: TokensView, meta: { title: 'Registration tokens' } },
     { path: '/audit', name: 'audit', component: AuditView, meta: { title: 'Audit log' } },
     { path: '/:rest(.*)*', name: 'notfound', component: NotFoundView, meta: { title: 'Not found' } },
