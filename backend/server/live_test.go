@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -12,10 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/talos-gs/talos/backend/api"
-	"github.com/talos-gs/talos/backend/notify"
 	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
@@ -217,17 +214,7 @@ func (p *protocol) stationIn(t *testing.T, owner *servertest.User, team *store.T
 // an hour, so nothing else could deliver it).
 func TestLiveFeedAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	u := storetest.NewURL(t, store.Postgres)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	notifier := func(st *store.Store) *notify.Postgres {
-		n := notify.NewPostgres(u, st.SQL(), zaptest.NewLogger(t))
-		go func() { _ = n.Run(ctx) }()
-		waitFor(t, n.Listening)
-		return n
-	}
-	stA, stB := openStore(t, u, nil), openStore(t, u, nil)
-	nA, nB := notifier(stA), notifier(stB)
+	stA, stB, nA, nB := twoReplicas(t)
 	hourly := func(o *server.Options) { o.LiveResync = time.Hour }
 	a := newProtocol(t, stA, hourly, func(o *server.Options) { o.Satellites.Notifier = nA })
 	b := servertest.New(t, stB, hourly, func(o *server.Options) { o.Satellites.Notifier = nB })
