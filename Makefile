@@ -11,12 +11,21 @@ DATA_DIR ?= $(CURDIR)/data
 GOLANGCI_VERSION := v2.15.0
 TOOLS := $(CURDIR)/.tools
 
-.PHONY: help build run test check bench cross clean tools
+.PHONY: help ui build run test test-ui check bench cross clean tools
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-build: ## build talos-backend and talos-satellite into bin/
+# The web UI (frontend/, docs/ui.md): npm ci when node_modules is missing or older than the
+# lock, then vite build into frontend/dist/app, which talos-backend embeds. go build, go vet and
+# make check work without it (the embed always has frontend/dist/README.md).
+ui: ## build the web UI into frontend/dist/app (needs node and npm; npm ci when the lock changed)
+	@command -v npm >/dev/null || { echo "ui: node and npm are needed to build the web UI (Debian: apt-get install nodejs npm)"; exit 1; }
+	@if [ ! -f frontend/node_modules/.package-lock.json ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then \
+	  echo "ui: npm ci in frontend/"; cd frontend && npm ci --no-audit --no-fund; fi
+	cd frontend && npm run --silent build
+
+build: ui ## build the web UI, then talos-backend (with the UI embedded) and talos-satellite into bin/
 	@echo "build: bin/talos-backend and bin/talos-satellite (a first build downloads and compiles every dependency:"
 	@echo "       several minutes on a small or busy machine; later builds take seconds)"
 	$(GOBUILD) -o $(BIN)/talos-backend ./backend/cmd/talos-backend
@@ -25,8 +34,15 @@ build: ## build talos-backend and talos-satellite into bin/
 run: build ## start Talos (SQLite in DATA_DIR=./data, address TALOS_LISTEN=127.0.0.1:8080) with one simulated station; Ctrl-C stops both
 	@BIN=$(BIN) DATA_DIR=$(DATA_DIR) deploy/dev/run.sh
 
-test: ## run every test (store and API tests on PostgreSQL too when TALOS_TEST_DATABASE_URL is set)
+test: build ## run every test (store and API tests on PostgreSQL too when TALOS_TEST_DATABASE_URL is set), then the UI's browser tests
 	$(GO) test $(RACE) -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory test-ui
+
+# The browser tests drive the built bin/talos-backend and bin/talos-satellite from Debian's
+# chromium through playwright-core (frontend/e2e/, docs/ui.md). Without chromium they skip,
+# unless TALOS_REQUIRE_INTEGRATION=1.
+test-ui: ## run the web UI's end-to-end tests in headless chromium (after make build)
+	cd frontend && node --test --test-reporter=spec e2e/
 
 bench: ## run the benchmarks (orbit against go-satellite, tracker jitter, API)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...

@@ -149,11 +149,13 @@ func TestViewerCannotChangeState(t *testing.T) {
 		c := h.Login(t, viewer)
 		require.Equal(t, http.StatusOK, c.Do(t, http.MethodGet, "/api/teams/"+team.ID, nil).Status)
 		for _, rt := range teamRoutes(h) {
+			if rt.Method == http.MethodGet {
+				// Reading may need more than viewer (the audit log), or not; and a viewer's GET
+				// of the live feed is a stream that would not end.
+				continue
+			}
 			path := fillParams(rt.Path, team.ID, owner.ID)
 			r := c.Do(t, rt.Method, path, "{}")
-			if rt.Method == http.MethodGet {
-				continue // reading may need more than viewer (the audit log), or not
-			}
 			assert.Equal(t, http.StatusForbidden, r.Status, "%s %s: %s", rt.Method, path, r.Body)
 		}
 		m, err := st.MembershipOf(t.Context(), team.ID, owner.ID)

@@ -476,17 +476,7 @@ func TestHeldPollAnswersEmptyWhenTheStoreFails(t *testing.T) {
 // wakes when B queues the command.
 func TestCrossReplicaWakeup(t *testing.T) {
 	t.Parallel()
-	u := storetest.NewURL(t, store.Postgres)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	notifier := func(st *store.Store) *notify.Postgres {
-		n := notify.NewPostgres(u, st.SQL(), zaptest.NewLogger(t))
-		go func() { _ = n.Run(ctx) }()
-		waitFor(t, n.Listening)
-		return n
-	}
-	stA, stB := openStore(t, u, nil), openStore(t, u, nil)
-	nA, nB := notifier(stA), notifier(stB)
+	stA, stB, nA, nB := twoReplicas(t)
 	steps := newPollSteps()
 	a := newProtocol(t, stA, steps.option, func(o *server.Options) { o.Satellites.Notifier = nA })
 	b := &protocol{Harness: servertest.New(t, stB, func(o *server.Options) { o.Satellites.Notifier = nB })}
@@ -507,6 +497,23 @@ func TestCrossReplicaWakeup(t *testing.T) {
 	require.Len(t, out.Commands, 1)
 	assert.Equal(t, id, out.Commands[0].ID)
 	t.Logf("cross-replica long-poll answered %v after the command was queued on the other replica", time.Since(queued))
+}
+
+// twoReplicas opens two stores on one fresh PostgreSQL database, each with a running
+// LISTEN/NOTIFY notifier, as two backend replicas have them.
+func twoReplicas(t *testing.T) (stA, stB *store.Store, nA, nB *notify.Postgres) {
+	t.Helper()
+	u := storetest.NewURL(t, store.Postgres)
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	notifier := func(st *store.Store) *notify.Postgres {
+		n := notify.NewPostgres(u, st.SQL(), zaptest.NewLogger(t))
+		go func() { _ = n.Run(ctx) }()
+		waitFor(t, n.Listening)
+		return n
+	}
+	stA, stB = openStore(t, u, nil), openStore(t, u, nil)
+	return stA, stB, notifier(stA), notifier(stB)
 }
 
 // waitFor polls cond until it holds, failing after 10 s.

@@ -177,13 +177,19 @@ func (s *Server) listEvents(c *gin.Context) {
 		return
 	}
 	out := make([]eventJSON, len(evs))
-	for i, e := range evs {
-		out[i] = eventJSON{Seq: e.ID, ReceivedAt: e.ReceivedAt, Event: api.Event{ID: e.EventID, Type: e.Type,
-			Severity: api.Severity(e.Severity), Time: e.Time, Message: e.Message, CommandID: e.CommandID,
-			CorrelationID: e.CorrelationID}}
-		if e.Data != nil {
-			out[i].Data = json.RawMessage(*e.Data)
-		}
+	for i := range evs {
+		out[i] = toEventJSON(&evs[i])
 	}
 	writeJSON(c, http.StatusOK, gin.H{"events": out})
+}
+
+// toEventJSON is a stored event as users see it.
+func toEventJSON(e *store.Event) eventJSON {
+	out := eventJSON{Seq: e.ID, ReceivedAt: e.ReceivedAt, Event: api.Event{ID: e.EventID, Type: e.Type,
+		Severity: api.Severity(e.Severity), Time: e.Time, Message: e.Message, CommandID: e.CommandID,
+		CorrelationID: e.CorrelationID}}
+	if e.Data != nil {
+		out.Data = json.RawMessage(*e.Data)
+	}
+	return out
 }

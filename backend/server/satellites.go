@@ -28,7 +28,7 @@ func (s *Server) satelliteRoutes() {
 	s.bearers[PrefixSatellite] = s.satelliteKey
 	s.engine.POST("/api/satellites/register", s.audited, s.register)
 
-	sat := s.engine.Group("/api/satellites/:satelliteID", s.authenticate, s.requireSatellite)
+	sat := s.engine.Group("/api/satellites/:satelliteID", s.authenticate, s.requireSatellite, s.wakeLive)
 	sat.GET("/commands", s.poll)
 	sat.POST("/commands/:commandID/status", s.commandStatus)
 	sat.POST("/heartbeat", s.heartbeat)
@@ -36,8 +36,8 @@ func (s *Server) satelliteRoutes() {
 	s.engine.GET("/api/teams/:teamID/satellites/:satelliteID/commands", s.authenticate, s.requireSatellite, s.poll)
 
 	s.userAPI.GET("/satellites", s.requireAdmin, s.listSatellites)
-	byID := s.userAPI.Group("/satellites/:satelliteID", s.satelliteAccess)
-	inTeam := s.teamAPI.Group("/satellites/:satelliteID", s.teamSatelliteAccess)
+	byID := s.userAPI.Group("/satellites/:satelliteID", s.satelliteAccess, s.wakeLive)
+	inTeam := s.teamAPI.Group("/satellites/:satelliteID", s.teamSatelliteAccess, s.wakeLive)
 	s.teamAPI.GET("/satellites", s.listSatellites)
 	inTeam.GET("", s.getSatellite)
 	inTeam.PATCH("", s.updateSatellite)
@@ -318,6 +318,7 @@ func (s *Server) completeRegistration(c *gin.Context, reg store.Registration, ap
 		a.TeamID, resp.TeamID = *sat.TeamID, *sat.TeamID
 	}
 	setAudit(c, a)
+	s.wakeTeam(c.Request.Context(), sat.TeamID)
 	s.log.Info("satellite registered", zap.String("satellite_id", sat.ID), zap.String("team_id", resp.TeamID),
 		zap.Bool("rotation", reg.SatelliteID != ""))
 	writeJSON(c, http.StatusCreated, resp)

@@ -10,6 +10,7 @@ package server
 
 import (
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/netip"
 	"runtime"
@@ -73,6 +74,12 @@ type Options struct {
 	// Observations are the observation rules' settings (docs/observations.md); zero fields
 	// take the defaults.
 	Observations observations.Settings
+	// UI is the web UI's bundle served at / (index.html at its root); nil serves the bundle
+	// embedded by package frontend, or a page saying it is not built (ui.go).
+	UI fs.FS
+	// LiveResync is how often a live stream (GET /api/teams/{team}/live) looks for changes
+	// without being woken, and re-checks its session (default 10 s; live.go).
+	LiveResync time.Duration
 	// OnLongPoll, when set, is told each step of a held command long-poll (commands.go); tests
 	// use it to queue a command only once the poll really waits, and to see what woke it.
 	OnLongPoll func(satelliteID string, step LongPollStep)
@@ -197,6 +204,9 @@ func (o *Options) defaults() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.LiveResync <= 0 {
+		o.LiveResync = defaultLiveResync
+	}
 	if o.MaxImportBytes <= 0 {
 		o.MaxImportBytes = catalog.MaxImportBytes
 	}
@@ -210,8 +220,9 @@ func (s *Server) buildEngine() error {
 	if err := e.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
 		return err
 	}
-	e.Use(s.requestID, s.metricsObserve, s.requestLog, s.recovery(), s.limitBody, s.checkRequestText, s.markIdempotent)
-	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
+	e.Use(s.requestID, s.securityHeaders, s.metricsObserve, s.requestLog, s.recovery(), s.limitBody,
+		s.checkRequestText, s.markIdempotent)
+	e.NoRoute(s.uiHandler())
 	e.NoMethod(func(c *gin.Context) { s.fail(c, errMethodNotAllowed) })
 	s.engine = e
 	s.routes()
@@ -244,4 +255,5 @@ func (s *Server) routes() {
 	s.autoschedRoutes()
 	s.uploadRoutes()
 	s.artifactRoutes()
+	s.liveRoutes()
 }

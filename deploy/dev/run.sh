@@ -190,7 +190,7 @@ fi
 cat <<MSG >&2
 
   Talos is running at ${URL} with one local station (simulated rotator and radio), online.
-  Sign in as ${ADMIN_EMAIL}: ${password_note}.
+  Open ${URL} in a browser for the web UI, and sign in as ${ADMIN_EMAIL}: ${password_note}.
   Station status: ${BIN}/talos-satellite status --config ${STATION_CONFIG} --state-dir ${STATION_DIR} --status-listen ${status_listen}
   Ctrl-C stops both.
 

@@ -203,6 +203,27 @@ func (c *Client) Do(t testing.TB, method, path string, body any, headers ...stri
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
+// Open sends a GET and returns the response with its body unread, for streams (the live feed's
+// Server-Sent Events); the body is closed when the test ends.
+func (c *Client) Open(t testing.TB, path string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, c.h.URL+path, nil)
+	if err != nil {
+		t.Fatalf("servertest: request: %v", err)
+	}
+	if c.Bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Bearer)
+	}
+	stream := *c.http
+	stream.Timeout = 0 // a stream lasts as long as the test wants it
+	resp, err := stream.Do(req)
+	if err != nil {
+		t.Fatalf("servertest: GET %s: %v", path, err)
+	}
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	return resp
+}
+
 func encodeBody(t testing.TB, body any) io.Reader {
 	t.Helper()
 	switch b := body.(type) {
