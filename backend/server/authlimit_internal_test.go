@@ -18,9 +18,10 @@ import (
 	"github.com/talos-gs/talos/backend/store/storetest"
 )
 
-// TestVerificationBusyIs503: with every argon2id slot taken and no queue, a login or a personal
-// token that would need hashing, or a password change, is answered 503 with Retry-After at once, instead of waiting
-// (and holding memory) without bound. The slot is held through the server's own guard.
+// TestVerificationBusyIs503: with every argon2id slot taken and no queue, a login, a personal
+// token still hashed with argon2id (from before decision 0092), or a password change is answered
+// 503 with Retry-After at once, instead of waiting (and holding memory) without bound; a token
+// with a keyed hash needs no slot and is answered. The slot is held through the server's own guard.
 func TestVerificationBusyIs503(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
@@ -29,20 +30,20 @@ func TestVerificationBusyIs503(t *testing.T) {
 	require.NoError(t, err)
 	u, err := accounts.CreateUser(t.Context(), st, s.hasher, accounts.NewUser{Email: "busy@example.org", Password: "a long enough password"})
 	require.NoError(t, err)
-	key, _, err := accounts.IssueToken(t.Context(), st, s.hasher,
+	key, tok, err := accounts.IssueToken(t.Context(), st, s.keyHash,
 		accounts.NewToken{UserID: u.ID, Name: "busy", Scopes: accounts.Scopes{accounts.ScopeRead}})
 	require.NoError(t, err)
+	argon, err := s.hasher.Hash(key.Secret)
+	require.NoError(t, err)
+	replaced, err := st.ReplaceAPITokenHash(t.Context(), tok.ID, tok.SecretHash, argon)
+	require.NoError(t, err)
+	require.True(t, replaced)
 
-	// A second token, verified now and so served from the cache while the slot is held, reaches
-	// the password change: its check of current_password needs a slot too.
-	admin, _, err := accounts.IssueToken(t.Context(), st, s.hasher,
+	// A second token, with a keyed hash, reaches the password change while the slot is held: its
+	// check of current_password needs a slot too.
+	admin, _, err := accounts.IssueToken(t.Context(), st, s.keyHash,
 		accounts.NewToken{UserID: u.ID, Name: "admin", Scopes: accounts.Scopes{accounts.ScopeAdmin}})
 	require.NoError(t, err)
-	warm := httptest.NewRequest(http.MethodGet, "/api/me", nil)
-	warm.Header.Set("Authorization", "Bearer "+admin.String())
-	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, warm)
-	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 
 	hold, held := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
@@ -67,6 +68,11 @@ func TestVerificationBusyIs503(t *testing.T) {
 	requests["password change"].Header.Set("Authorization", "Bearer "+admin.String())
 	requests["login"].Header.Set("Content-Type", "application/json")
 	requests["token"].Header.Set("Authorization", "Bearer "+key.String())
+	keyed := httptest.NewRequest(http.MethodGet, "/api/me", nil)
+	keyed.Header.Set("Authorization", "Bearer "+admin.String())
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, keyed)
+	assert.Equal(t, http.StatusOK, rec.Code, "a keyed hash needs no slot: %s", rec.Body)
 	for name, req := range requests {
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, req)

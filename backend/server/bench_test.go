@@ -22,7 +22,7 @@ func BenchmarkTokenRequest(b *testing.B) {
 	hasher := auth.Hasher{Params: auth.DefaultParams}
 	h := servertest.New(b, st, func(o *server.Options) { o.Hasher = hasher })
 	u := h.CreateUser(b, "bench@example.org", false)
-	key, _, err := accounts.IssueToken(context.Background(), st, hasher,
+	key, _, err := accounts.IssueToken(context.Background(), st, h.Server.KeyHasher(),
 		accounts.NewToken{UserID: u.ID, Name: "bench", Scopes: accounts.Scopes{accounts.ScopeRead}})
 	if err != nil {
 		b.Fatal(err)
