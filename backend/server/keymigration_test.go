@@ -10,6 +10,7 @@ import (
 
 	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
@@ -96,6 +97,44 @@ func TestRevokedKeysStayRefused(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, p.owner.Do(t, http.MethodDelete, p.teamPath(roof.SatelliteID, ""), nil).Status)
 		assert.Equal(t, http.StatusUnauthorized, roof.c.Do(t, http.MethodGet, roof.path("/commands"), nil).Status,
 			"a deleted satellite's key")
+	})
+}
+
+// TestPepperRotation: a replica without the pepper a key was hashed with answers 503 with
+// Retry-After (a configuration fault, not a wrong key: a 401 would stop the station); with the
+// old pepper listed as previous it verifies the key and migrates it to its current pepper.
+func TestPepperRotation(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		oldPepper, newPepper := []byte(strings.Repeat("o", 32)), []byte(strings.Repeat("n", 32))
+		withPeppers := func(current []byte, previous ...[]byte) func(*server.Options) {
+			return func(o *server.Options) {
+				h, err := auth.NewKeyHasher(current, previous...)
+				require.NoError(t, err)
+				o.KeyHasher = h
+			}
+		}
+		before := newProtocol(t, st, withPeppers(oldPepper))
+		roof := before.newStation(t, "roof")
+
+		other := servertest.New(t, st, withPeppers(newPepper))
+		c := other.Anonymous(t)
+		c.Bearer = roof.APIKey
+		r := c.Do(t, http.MethodGet, roof.path("/commands"), nil)
+		assert.Equal(t, http.StatusServiceUnavailable, r.Status, string(r.Body))
+		assert.Equal(t, "60", r.Header.Get("Retry-After"))
+
+		rotated := servertest.New(t, st, withPeppers(newPepper, oldPepper))
+		c = rotated.Anonymous(t)
+		c.Bearer = roof.APIKey
+		assert.Equal(t, http.StatusOK, c.Do(t, http.MethodGet, roof.path("/commands"), nil).Status)
+		sat, err := st.SatelliteByID(t.Context(), roof.SatelliteID)
+		require.NoError(t, err)
+		assert.Contains(t, sat.APIKeyHash, "$p="+auth.PepperID(newPepper)+"$", "migrated to the new pepper")
+		c = other.Anonymous(t)
+		c.Bearer = roof.APIKey
+		assert.Equal(t, http.StatusOK, c.Do(t, http.MethodGet, roof.path("/commands"), nil).Status,
+			"now a replica with only the new pepper verifies it too")
 	})
 }
 
