@@ -116,7 +116,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, sec secre
 	}
 	printBanner(e.err, cfg, ln.Addr(), boot, pwFile)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("database", string(st.Dialect())),
-		zap.Bool("tls", cfg.TLS()))
+		zap.Bool("tls", cfg.TLS()), zap.String("key_pepper_id", sec.keys.CurrentPepperID()), zap.Bool("pprof", cfg.Pprof))
 
 	g, ctx := errgroup.WithContext(e.ctx)
 	g.Go(func() error { return serveHTTP(ctx, cfg, srv.Handler(), ln) })
