@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/talos-gs/talos/backend/accounts"
 	"github.com/talos-gs/talos/backend/auth"
+	"github.com/talos-gs/talos/backend/ratelimit"
+	"github.com/talos-gs/talos/backend/regtoken"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
 )
@@ -92,4 +96,57 @@ func TestVerificationBusyIs503(t *testing.T) {
 	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusOK, rec.Code, "a free slot verifies again: %s", rec.Body)
+}
+
+// TestRegistrationsNeedNoVerificationSlot (issue 19: 64 registrations at once took the backend to
+// 2.36 GB): a new key gets a keyed hash, not argon2id, so with every argon2id slot taken and no
+// queue, 64 registrations started together all succeed — none waits for a slot or allocates
+// argon2id's 19 MiB.
+func TestRegistrationsNeedNoVerificationSlot(t *testing.T) {
+	t.Parallel()
+	const n = 64
+	st := storetest.Open(t, store.SQLite)
+	s, err := New(Options{Store: st, Logger: zaptest.NewLogger(t), SecretKey: bytes.Repeat([]byte("k"), 32),
+		Hasher: auth.Hasher{Params: auth.TestParams}, Verify: auth.VerifyLimits{Concurrent: 1, Queue: -1},
+		Satellites: SatelliteOptions{RegisterLimiter: ratelimit.New(time.Millisecond, n, n, nil)}})
+	require.NoError(t, err)
+	token, _, err := s.sat.tokens.Issue(t.Context(), st, regtoken.Request{Uses: n})
+	require.NoError(t, err)
+
+	hold, held := make(chan struct{}), make(chan struct{})
+	var holder sync.WaitGroup
+	holder.Add(1)
+	go func() {
+		defer holder.Done()
+		assert.NoError(t, s.guard.Run(t.Context(), auth.KindPassword, func() error { close(held); <-hold; return nil }))
+	}()
+	<-held
+	start := make(chan struct{})
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := httptest.NewRequest(http.MethodPost, "/api/satellites/register",
+				strings.NewReader(`{"name":"station `+strconv.Itoa(i)+`","location":{"lat":48.1,"lon":11.6,"alt_m":520},"version":"0.1.0"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			<-start
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, req)
+			codes <- rec.Code
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(hold)
+	holder.Wait()
+	close(codes)
+	for code := range codes {
+		assert.Equal(t, http.StatusCreated, code)
+	}
+	sats, err := st.Satellites(t.Context(), nil)
+	require.NoError(t, err)
+	assert.Len(t, sats, n)
 }
