@@ -185,11 +185,10 @@ func TestGuardClientLimitRefusesOnlyFailedClients(t *testing.T) {
 	assert.InDelta(t, 2, value(t, g.refused.WithLabelValues(KindPassword, "limited")), 0)
 }
 
-// TestGuardRunIsBounded: hashing a new secret takes a slot like a verification, so it is
-// refused with ErrBusy when every slot and the queue are taken, and counts no failure.
-func TestGuardRunIsBounded(t *testing.T) {
-	t.Parallel()
-	g := NewGuard(VerifyLimits{Concurrent: 1, Queue: -1}, nil)
+// holdSlot takes one of g's slots until the returned release is called (which waits for the
+// slot to be given back).
+func holdSlot(t *testing.T, g *Guard) (release func()) {
+	t.Helper()
 	hold, held := make(chan struct{}), make(chan struct{})
 	var done sync.WaitGroup
 	done.Add(1)
@@ -198,11 +197,19 @@ func TestGuardRunIsBounded(t *testing.T) {
 		assert.NoError(t, g.Run(t.Context(), KindPassword, func() error { close(held); <-hold; return nil }))
 	}()
 	<-held
+	return func() { close(hold); done.Wait() }
+}
+
+// TestGuardRunIsBounded: hashing a new secret takes a slot like a verification, so it is
+// refused with ErrBusy when every slot and the queue are taken, and counts no failure.
+func TestGuardRunIsBounded(t *testing.T) {
+	t.Parallel()
+	g := NewGuard(VerifyLimits{Concurrent: 1, Queue: -1}, nil)
+	release := holdSlot(t, g)
 	ran := false
 	require.ErrorIs(t, g.Run(t.Context(), KindPassword, func() error { ran = true; return nil }), ErrBusy)
 	assert.False(t, ran)
-	close(hold)
-	done.Wait()
+	release()
 	require.NoError(t, g.Run(t.Context(), KindPassword, func() error { ran = true; return nil }))
 	assert.True(t, ran)
 }

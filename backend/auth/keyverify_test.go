@@ -120,14 +120,7 @@ func TestKeyVerifierKeyedHashesNeedNoGuard(t *testing.T) {
 	keys := testKeyHasher(t)
 	g := NewGuard(VerifyLimits{Concurrent: 1, Queue: -1, MaxFailures: 2}, nil)
 	v := NewKeyVerifier(keys, Hasher{Params: TestParams}, g)
-	hold, held := make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		assert.NoError(t, g.Run(t.Context(), KindPassword, func() error { close(held); <-hold; return nil }))
-	}()
-	<-held
+	release := holdSlot(t, g)
 	c := Credential{Kind: KindPersonalToken, ID: "id1", Hash: keys.Hash("the secret")}
 	for i := range 10 {
 		require.ErrorIs(t, v.Verify(t.Context(), c, "guess "+string(rune('a'+i)), nil), ErrMismatch)
@@ -137,8 +130,7 @@ func TestKeyVerifierKeyedHashesNeedNoGuard(t *testing.T) {
 	require.NoError(t, err)
 	c.Hash = argon
 	require.ErrorIs(t, v.Verify(t.Context(), c, "the secret", nil), ErrBusy, "an argon2id hash still needs a slot")
-	close(hold)
-	wg.Wait()
+	release()
 	assert.InDelta(t, 10, value(t, v.checks.WithLabelValues(KindPersonalToken, "keyed", "mismatch")), 0)
 	assert.InDelta(t, 1, value(t, v.checks.WithLabelValues(KindPersonalToken, "argon2id", "refused")), 0)
 }

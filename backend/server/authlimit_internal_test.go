@@ -49,18 +49,7 @@ func TestVerificationBusyIs503(t *testing.T) {
 		accounts.NewToken{UserID: u.ID, Name: "admin", Scopes: accounts.Scopes{accounts.ScopeAdmin}})
 	require.NoError(t, err)
 
-	hold, held := make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		assert.NoError(t, s.guard.Verify(t.Context(), auth.KindPassword, "holder", func() error {
-			close(held)
-			<-hold
-			return nil
-		}))
-	}()
-	<-held
+	release := holdSlot(t, s)
 	requests := map[string]*http.Request{
 		"login": httptest.NewRequest(http.MethodPost, "/api/auth/login",
 			strings.NewReader(`{"email":"busy@example.org","password":"a long enough password"}`)),
@@ -89,13 +78,26 @@ func TestVerificationBusyIs503(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), `talos_auth_verifications_refused_total{kind="password",reason="busy"} 2`)
 	assert.Contains(t, rec.Body.String(), `talos_auth_verifications_refused_total{kind="personal_token",reason="busy"} 1`)
 
-	close(hold)
-	wg.Wait()
+	release()
 	req := httptest.NewRequest(http.MethodGet, "/api/me", nil)
 	req.Header.Set("Authorization", "Bearer "+key.String())
 	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusOK, rec.Code, "a free slot verifies again: %s", rec.Body)
+}
+
+// holdSlot takes the server's one argon2id slot until the returned release is called.
+func holdSlot(t *testing.T, s *Server) (release func()) {
+	t.Helper()
+	hold, held := make(chan struct{}), make(chan struct{})
+	var done sync.WaitGroup
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		assert.NoError(t, s.guard.Run(t.Context(), auth.KindPassword, func() error { close(held); <-hold; return nil }))
+	}()
+	<-held
+	return func() { close(hold); done.Wait() }
 }
 
 // TestRegistrationsNeedNoVerificationSlot (issue 19: 64 registrations at once took the backend to
@@ -113,14 +115,7 @@ func TestRegistrationsNeedNoVerificationSlot(t *testing.T) {
 	token, _, err := s.sat.tokens.Issue(t.Context(), st, regtoken.Request{Uses: n})
 	require.NoError(t, err)
 
-	hold, held := make(chan struct{}), make(chan struct{})
-	var holder sync.WaitGroup
-	holder.Add(1)
-	go func() {
-		defer holder.Done()
-		assert.NoError(t, s.guard.Run(t.Context(), auth.KindPassword, func() error { close(held); <-hold; return nil }))
-	}()
-	<-held
+	release := holdSlot(t, s)
 	start := make(chan struct{})
 	codes := make(chan int, n)
 	var wg sync.WaitGroup
@@ -140,8 +135,7 @@ func TestRegistrationsNeedNoVerificationSlot(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	close(hold)
-	holder.Wait()
+	release()
 	close(codes)
 	for code := range codes {
 		assert.Equal(t, http.StatusCreated, code)
