@@ -5,9 +5,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// migrateTimeout bounds the write that stores a migrated hash; when it fails, the next
+// successful check migrates again.
+const migrateTimeout = 5 * time.Second
 
 // Credential is a stored API key (a satellite key or a personal token) to check a secret
 // against.
@@ -119,7 +124,10 @@ func (v *KeyVerifier) check(ctx context.Context, c Credential, secret string, mi
 	}
 	v.checks.WithLabelValues(c.Kind, hash, checkResult(err)).Inc()
 	if err == nil && migrate != nil && v.keys.NeedsRehash(c.Hash) {
-		migrate(ctx, v.keys.Hash(secret))
+		// The shared check's context cannot be cancelled, so bound the migration's write here.
+		mctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+		migrate(mctx, v.keys.Hash(secret))
+		cancel()
 	}
 	return err
 }
