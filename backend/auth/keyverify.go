@@ -50,10 +50,10 @@ type KeyVerifier struct {
 	flights map[string]*flight
 
 	checks *prometheus.CounterVec
+	joined *prometheus.CounterVec
 
-	// onCheck and onJoin, when set (tests only), are told when a flight's check starts and when
-	// a request joins a flight already under way.
-	onCheck, onJoin func()
+	// onCheck, when set (tests only), runs as each shared check starts.
+	onCheck func()
 }
 
 // flight is one check under way, shared by every request for the same secret and stored hash.
@@ -69,11 +69,17 @@ func NewKeyVerifier(keys *KeyHasher, legacy Hasher, guard *Guard) *KeyVerifier {
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "talos_auth_key_checks_total",
 			Help: "API-key and personal-token checks run (concurrent requests with one key share one), by kind, stored hash (keyed, argon2id) and result (ok, mismatch, refused, error).",
-		}, []string{"kind", "hash", "result"})}
+		}, []string{"kind", "hash", "result"}),
+		joined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "talos_auth_key_checks_joined_total",
+			Help: "Requests that waited for a check of the same key and secret already under way instead of running their own, by kind.",
+		}, []string{"kind"})}
 }
 
 // Collectors are the verifier's metrics, for the server's registry.
-func (v *KeyVerifier) Collectors() []prometheus.Collector { return []prometheus.Collector{v.checks} }
+func (v *KeyVerifier) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{v.checks, v.joined}
+}
 
 // Verify reports whether secret matches c's stored hash. It returns ErrMismatch for a wrong
 // secret; for an argon2id hash also the guard's ErrBusy or *LimitedError when the check was
@@ -86,9 +92,7 @@ func (v *KeyVerifier) Verify(ctx context.Context, c Credential, secret string, m
 	v.mu.Lock()
 	if f, ok := v.flights[id]; ok {
 		v.mu.Unlock()
-		if v.onJoin != nil {
-			v.onJoin()
-		}
+		v.joined.WithLabelValues(c.Kind).Inc()
 		select {
 		case <-f.done:
 			return f.err

@@ -146,10 +146,9 @@ func TestKeyVerifierSingleFlight(t *testing.T) {
 	require.NoError(t, err)
 	c := Credential{Kind: KindSatelliteKey, ID: "id1", Hash: argon}
 
-	var checks, joined, migrations atomic.Int64
+	var checks, migrations atomic.Int64
 	release := make(chan struct{})
 	v.onCheck = func() { checks.Add(1); <-release }
-	v.onJoin = func() { joined.Add(1) }
 	start := make(chan struct{})
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
@@ -162,7 +161,8 @@ func TestKeyVerifierSingleFlight(t *testing.T) {
 		}()
 	}
 	close(start)
-	require.Eventually(t, func() bool { return joined.Load() == n-1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return value(t, v.joined.WithLabelValues(KindSatelliteKey)) == n-1 },
+		5*time.Second, time.Millisecond)
 	close(release)
 	wg.Wait()
 	close(errs)
