@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // MinPepperLen is the shortest pepper accepted, in bytes (a generated one is 64 hex characters).
@@ -37,14 +39,33 @@ var ErrUnknownPepper = errors.New("stored key hash names a pepper this server do
 // verify hashes made with them (so a pepper can be rotated without re-issuing keys: NeedsRehash
 // says which hashes to replace on their next successful check).
 type KeyHasher struct {
-	current string            // id of the current pepper
-	keys    map[string][]byte // pepper id → MAC key derived from that pepper
+	current string             // id of the current pepper
+	keys    map[string]*macKey // pepper id → MAC key derived from that pepper
+}
+
+// macKey hands out HMAC states keyed with one derived key: Reset restores the keyed state, so a
+// check allocates no new HMAC (it is on every authenticated request).
+type macKey struct {
+	pool sync.Pool
+}
+
+func newMacKey(key []byte) *macKey {
+	return &macKey{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+// sum writes the MAC of secret into out.
+func (k *macKey) sum(secret string, out *[sha256.Size]byte) {
+	m, _ := k.pool.Get().(hash.Hash) // the pool holds nothing else
+	m.Reset()
+	m.Write([]byte(secret))
+	m.Sum(out[:0])
+	k.pool.Put(m)
 }
 
 // NewKeyHasher returns a hasher making hashes with current and verifying hashes made with
 // current or any of previous. Every pepper must have at least MinPepperLen bytes.
 func NewKeyHasher(current []byte, previous ...[]byte) (*KeyHasher, error) {
-	h := &KeyHasher{keys: map[string][]byte{}}
+	h := &KeyHasher{keys: map[string]*macKey{}}
 	for i, p := range append([][]byte{current}, previous...) {
 		if len(p) < MinPepperLen {
 			return nil, fmt.Errorf("key pepper %d is %d bytes; at least %d are needed", i+1, len(p), MinPepperLen)
@@ -53,7 +74,7 @@ func NewKeyHasher(current []byte, previous ...[]byte) (*KeyHasher, error) {
 		if _, dup := h.keys[id]; dup {
 			return nil, fmt.Errorf("key pepper %d is listed twice (id %s)", i+1, id)
 		}
-		h.keys[id] = macKey(p)
+		h.keys[id] = newMacKey(deriveMacKey(p))
 		if i == 0 {
 			h.current = id
 		}
@@ -69,9 +90,9 @@ func PepperID(pepper []byte) string {
 	return hex.EncodeToString(mac.Sum(nil)[:4])
 }
 
-// macKey derives the key that hashes secrets from a pepper, so the pepper could key other
+// deriveMacKey derives the key that hashes secrets from a pepper, so the pepper could key other
 // things too without any two uses sharing a key.
-func macKey(pepper []byte) []byte {
+func deriveMacKey(pepper []byte) []byte {
 	mac := hmac.New(sha256.New, pepper)
 	mac.Write([]byte("talos key hash v1"))
 	return mac.Sum(nil)
@@ -86,21 +107,17 @@ func (h *KeyHasher) Hash(secret string) string {
 }
 
 func (h *KeyHasher) format(id, secret string) string {
-	return "$" + keyHashScheme + "$" + keyHashVersion + "$p=" + id + "$" +
-		base64.RawStdEncoding.EncodeToString(mac(h.keys[id], secret))
-}
-
-func mac(key []byte, secret string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(secret))
-	return m.Sum(nil)
+	var sum [sha256.Size]byte
+	h.keys[id].sum(secret, &sum)
+	return "$" + keyHashScheme + "$" + keyHashVersion + "$p=" + id + "$" + base64.RawStdEncoding.EncodeToString(sum[:])
 }
 
 // Verify checks secret against a keyed hash in constant time. It returns ErrMismatch for a
 // wrong secret, ErrUnknownPepper for a hash made with a pepper it does not have, and another
 // error for a malformed hash.
 func (h *KeyHasher) Verify(stored, secret string) error {
-	id, want, err := parseKeyHash(stored)
+	var want, got [sha256.Size]byte
+	id, err := parseKeyHash(stored, &want)
 	if err != nil {
 		return err
 	}
@@ -108,7 +125,8 @@ func (h *KeyHasher) Verify(stored, secret string) error {
 	if !ok {
 		return fmt.Errorf("%w (pepper id %s)", ErrUnknownPepper, id)
 	}
-	if !hmac.Equal(mac(key, secret), want) {
+	key.sum(secret, &got)
+	if !hmac.Equal(got[:], want[:]) {
 		return ErrMismatch
 	}
 	return nil
@@ -118,7 +136,8 @@ func (h *KeyHasher) Verify(stored, secret string) error {
 // successful check: it is not a keyed hash (an argon2id one), or it was made with a pepper other
 // than the current one.
 func (h *KeyHasher) NeedsRehash(stored string) bool {
-	id, _, err := parseKeyHash(stored)
+	var sum [sha256.Size]byte
+	id, err := parseKeyHash(stored, &sum)
 	return err != nil || id != h.current
 }
 
@@ -128,21 +147,28 @@ func IsKeyHash(stored string) bool {
 	return strings.HasPrefix(stored, "$"+keyHashScheme+"$")
 }
 
-func parseKeyHash(stored string) (pepperID string, sum []byte, err error) {
-	parts := strings.Split(stored, "$")
-	if len(parts) != 5 || parts[0] != "" || parts[1] != keyHashScheme {
-		return "", nil, errors.New("malformed keyed hash")
+// parseKeyHash reads a keyed hash into its pepper id and MAC (into sum). Only the canonical
+// encoding is accepted: one stored string per MAC.
+func parseKeyHash(stored string, sum *[sha256.Size]byte) (pepperID string, err error) {
+	rest, ok := strings.CutPrefix(stored, "$"+keyHashScheme+"$")
+	if !ok {
+		return "", errors.New("malformed keyed hash")
 	}
-	if parts[2] != keyHashVersion {
-		return "", nil, fmt.Errorf("unsupported keyed hash version %q", parts[2])
+	version, rest, _ := strings.Cut(rest, "$")
+	if version != keyHashVersion {
+		return "", fmt.Errorf("unsupported keyed hash version %q", version)
 	}
-	id, ok := strings.CutPrefix(parts[3], "p=")
+	param, value, _ := strings.Cut(rest, "$")
+	id, ok := strings.CutPrefix(param, "p=")
 	if !ok || len(id) != 8 {
-		return "", nil, errors.New("malformed keyed hash pepper id")
+		return "", errors.New("malformed keyed hash pepper id")
 	}
-	sum, err = base64.RawStdEncoding.DecodeString(parts[4])
-	if err != nil || len(sum) != sha256.Size {
-		return "", nil, errors.New("malformed keyed hash value")
+	enc := base64.RawStdEncoding.Strict()
+	if len(value) != enc.EncodedLen(sha256.Size) || strings.ContainsAny(value, "\r\n") {
+		return "", errors.New("malformed keyed hash value")
 	}
-	return id, sum, nil
+	if n, err := enc.Decode(sum[:], []byte(value)); err != nil || n != sha256.Size {
+		return "", errors.New("malformed keyed hash value")
+	}
+	return id, nil
 }

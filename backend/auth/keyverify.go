@@ -47,13 +47,19 @@ type KeyVerifier struct {
 	guard  *Guard
 
 	mu      sync.Mutex
-	flights map[string]*flight
+	flights map[flightKey]*flight
 
 	checks *prometheus.CounterVec
 	joined *prometheus.CounterVec
 
 	// onCheck, when set (tests only), runs as each shared check starts.
 	onCheck func()
+}
+
+// flightKey names one check: the stored credential and the SHA-256 of the secret presented.
+type flightKey struct {
+	kind, id, hash string
+	secret         [sha256.Size]byte
 }
 
 // flight is one check under way, shared by every request for the same secret and stored hash.
@@ -65,7 +71,7 @@ type flight struct {
 // NewKeyVerifier returns a verifier of keyed hashes made by keys and of argon2id hashes checked
 // by legacy under guard.
 func NewKeyVerifier(keys *KeyHasher, legacy Hasher, guard *Guard) *KeyVerifier {
-	return &KeyVerifier{keys: keys, legacy: legacy, guard: guard, flights: map[string]*flight{},
+	return &KeyVerifier{keys: keys, legacy: legacy, guard: guard, flights: map[flightKey]*flight{},
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "talos_auth_key_checks_total",
 			Help: "API-key and personal-token checks run (concurrent requests with one key share one), by kind, stored hash (keyed, argon2id) and result (ok, mismatch, refused, error).",
@@ -87,8 +93,7 @@ func (v *KeyVerifier) Collectors() []prometheus.Collector {
 // a successful check of a hash in an older form, migrate (if not nil) is called once with the
 // new hash, by whichever request ran the check.
 func (v *KeyVerifier) Verify(ctx context.Context, c Credential, secret string, migrate Migrate) error {
-	sum := sha256.Sum256([]byte(secret))
-	id := c.Kind + "\x00" + c.ID + "\x00" + c.Hash + "\x00" + string(sum[:])
+	id := flightKey{kind: c.Kind, id: c.ID, hash: c.Hash, secret: sha256.Sum256([]byte(secret))}
 	v.mu.Lock()
 	if f, ok := v.flights[id]; ok {
 		v.mu.Unlock()
