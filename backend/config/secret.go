@@ -46,14 +46,15 @@ func (c *Config) KeyPeppers() (current []byte, previous [][]byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	lines := strings.Fields(string(content))
+	lines := strings.Split(string(content), "\n") // one pepper a line; content is trimmed
 	for i, line := range lines[1:] {
+		line = strings.TrimSpace(line)
 		if len(line) < 32 {
 			return nil, nil, fmt.Errorf("pepper file %s: line %d holds fewer than 32 characters", path, i+2)
 		}
 		previous = append(previous, []byte(line))
 	}
-	return []byte(lines[0]), previous, nil
+	return []byte(strings.TrimSpace(lines[0])), previous, nil
 }
 
 // loadOrCreateKeyFile reads the key file at path, or creates it with a new random key; env names
