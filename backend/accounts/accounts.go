@@ -103,9 +103,9 @@ type NewToken struct {
 	NotAfter *time.Time
 }
 
-// IssueToken validates n and mints the token. The returned key is the only time the secret
-// exists outside the caller.
-func IssueToken(ctx context.Context, st *store.Store, h auth.Hasher, n NewToken) (auth.Key, *store.APIToken, error) {
+// IssueToken validates n and mints the token, storing the keyed hash of its secret (decision
+// 0092). The returned key is the only time the secret exists outside the caller.
+func IssueToken(ctx context.Context, st *store.Store, h *auth.KeyHasher, n NewToken) (auth.Key, *store.APIToken, error) {
 	if len(n.Scopes) == 0 {
 		return auth.Key{}, nil, &FieldError{"scopes", "must name at least one of read, operate, admin"}
 	}
@@ -118,11 +118,7 @@ func IssueToken(ctx context.Context, st *store.Store, h auth.Hasher, n NewToken)
 	if err != nil {
 		return auth.Key{}, nil, fmt.Errorf("issue token: %w", err)
 	}
-	hash, err := h.Hash(key.Secret)
-	if err != nil {
-		return auth.Key{}, nil, fmt.Errorf("issue token: %w", err)
-	}
-	t := &store.APIToken{ID: key.ID, UserID: n.UserID, Name: n.Name, SecretHash: hash,
+	t := &store.APIToken{ID: key.ID, UserID: n.UserID, Name: n.Name, SecretHash: h.Hash(key.Secret),
 		Scopes: n.Scopes.String(), CreatedAt: now, ExpiresAt: &exp}
 	if err := st.CreateAPIToken(ctx, t); err != nil {
 		return auth.Key{}, nil, fmt.Errorf("issue token: %w", err)

@@ -15,7 +15,10 @@ import (
 	"github.com/talos-gs/talos/backend/store/storetest"
 )
 
-var hasher = auth.Hasher{Params: auth.TestParams}
+var (
+	hasher       = auth.Hasher{Params: auth.TestParams}
+	keyHasher, _ = auth.NewKeyHasher([]byte("accounts-test-pepper-0123456789abcdef"))
+)
 
 func TestEnsureAdmin(t *testing.T) {
 	t.Parallel()
@@ -56,7 +59,7 @@ func TestIssueTokenRejectsBadTTL(t *testing.T) {
 		{UserID: "u", Name: "n", Scopes: read, TTL: accounts.DefaultMaxTokenTTL + time.Hour},
 		{UserID: "u", Name: "n", Scopes: read, TTL: 2 * time.Hour, MaxTTL: time.Hour},
 	} {
-		_, _, err := accounts.IssueToken(context.Background(), st, hasher, n)
+		_, _, err := accounts.IssueToken(context.Background(), st, keyHasher, n)
 		var fe *accounts.FieldError
 		require.ErrorAs(t, err, &fe, n.TTL)
 		assert.Equal(t, "ttl", fe.Field)
@@ -72,22 +75,22 @@ func TestIssueTokenAlwaysExpires(t *testing.T) {
 	u, err := accounts.CreateUser(t.Context(), st, hasher, accounts.NewUser{Email: "a@b.org", Password: "long enough password"})
 	require.NoError(t, err)
 	read := accounts.Scopes{accounts.ScopeRead}
-	_, tok, err := accounts.IssueToken(t.Context(), st, hasher, accounts.NewToken{UserID: u.ID, Name: "n", Scopes: read})
+	_, tok, err := accounts.IssueToken(t.Context(), st, keyHasher, accounts.NewToken{UserID: u.ID, Name: "n", Scopes: read})
 	require.NoError(t, err)
 	require.NotNil(t, tok.ExpiresAt)
 	assert.Equal(t, tok.CreatedAt.Add(accounts.DefaultMaxTokenTTL), *tok.ExpiresAt)
 
 	parentExpiry := st.Now().Add(time.Second)
-	_, child, err := accounts.IssueToken(t.Context(), st, hasher,
+	_, child, err := accounts.IssueToken(t.Context(), st, keyHasher,
 		accounts.NewToken{UserID: u.ID, Name: "child", Scopes: read, NotAfter: &parentExpiry})
 	require.NoError(t, err)
 	assert.Equal(t, parentExpiry, *child.ExpiresAt, "no ttl: as long as the parent, no longer")
-	_, _, err = accounts.IssueToken(t.Context(), st, hasher,
+	_, _, err = accounts.IssueToken(t.Context(), st, keyHasher,
 		accounts.NewToken{UserID: u.ID, Name: "child", Scopes: read, TTL: time.Hour, NotAfter: &parentExpiry})
 	var fe *accounts.FieldError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "ttl", fe.Field)
-	_, _, err = accounts.IssueToken(t.Context(), st, hasher, accounts.NewToken{UserID: u.ID, Name: "none"})
+	_, _, err = accounts.IssueToken(t.Context(), st, keyHasher, accounts.NewToken{UserID: u.ID, Name: "none"})
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "scopes", fe.Field)
 }

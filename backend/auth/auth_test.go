@@ -3,7 +3,6 @@ package auth
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,24 +58,6 @@ func TestKeys(t *testing.T) {
 		_, err := ParseKey(bad)
 		assert.ErrorIs(t, err, ErrMalformedKey, bad)
 	}
-}
-
-func TestKeyVerifierCaches(t *testing.T) {
-	t.Parallel()
-	h := Hasher{Params: TestParams}
-	hash, err := h.Hash("the secret")
-	require.NoError(t, err)
-	v := NewKeyVerifier(h, NewGuard(VerifyLimits{}, nil), 10, time.Minute)
-	ctx := t.Context()
-	require.NoError(t, v.Verify(ctx, KindSatelliteKey, "id1", hash, "the secret"))
-	assert.Equal(t, 1, v.cache.Len())
-	require.NoError(t, v.Verify(ctx, KindSatelliteKey, "id1", hash, "the secret"), "from the cache")
-	require.ErrorIs(t, v.Verify(ctx, KindSatelliteKey, "id1", hash, "not the secret"), ErrMismatch, "a cached key still checks the secret")
-	rotated, err := h.Hash("new secret")
-	require.NoError(t, err)
-	require.ErrorIs(t, v.Verify(ctx, KindSatelliteKey, "id1", rotated, "the secret"), ErrMismatch, "a new stored hash misses the cache")
-	v.Forget("id1")
-	assert.Equal(t, 0, v.cache.Len())
 }
 
 func TestCSRF(t *testing.T) {

@@ -155,41 +155,6 @@ func TestGuardForgetsBeyondMaxTracked(t *testing.T) {
 	assert.Equal(t, 4, g.failed.Len())
 }
 
-// TestKeyVerifierRefusesFloods: wrong secrets for a key id are hashed MaxFailures times, then
-// refused without hashing, while the key's holder, verified before, keeps working from the
-// cache; a repeated wrong secret is answered from the negative cache.
-func TestKeyVerifierRefusesFloods(t *testing.T) {
-	t.Parallel()
-	h := Hasher{Params: TestParams}
-	hash, err := h.Hash("the secret")
-	require.NoError(t, err)
-	g := NewGuard(VerifyLimits{MaxFailures: 3}, nil)
-	v := NewKeyVerifier(h, g, 10, time.Minute)
-	ctx := t.Context()
-	require.NoError(t, v.Verify(ctx, KindSatelliteKey, "id1", hash, "the secret"))
-
-	other, err := h.Hash("another key")
-	require.NoError(t, err)
-	for range 5 {
-		require.ErrorIs(t, v.Verify(ctx, KindSatelliteKey, "id2", other, "same wrong secret"), ErrMismatch)
-	}
-	assert.InDelta(t, 1, value(t, g.verified.WithLabelValues(KindSatelliteKey, "mismatch")), 0,
-		"a repeated wrong secret is hashed once")
-	for i := range 2 {
-		require.ErrorIs(t, v.Verify(ctx, KindSatelliteKey, "id2", other, "wrong "+string(rune('a'+i))), ErrMismatch)
-	}
-	var limited *LimitedError
-	require.ErrorAs(t, v.Verify(ctx, KindSatelliteKey, "id2", other, "another key"), &limited,
-		"limited: even the right secret is refused until the window passes")
-	assert.InDelta(t, 3, value(t, g.verified.WithLabelValues(KindSatelliteKey, "mismatch")), 0)
-
-	// A flood on a verified key's id does not lock its holder out.
-	for i := range 5 {
-		_ = v.Verify(ctx, KindSatelliteKey, "id1", hash, "guess "+string(rune('a'+i)))
-	}
-	require.NoError(t, v.Verify(ctx, KindSatelliteKey, "id1", hash, "the secret"))
-}
-
 // TestGuardClientLimitRefusesOnlyFailedClients: once a subject is over its failure limit, an
 // attempt from a client that failed on it is refused without hashing, but a client that has not
 // failed is still checked, so the owner's right password works; the owner's success does not
@@ -220,11 +185,10 @@ func TestGuardClientLimitRefusesOnlyFailedClients(t *testing.T) {
 	assert.InDelta(t, 2, value(t, g.refused.WithLabelValues(KindPassword, "limited")), 0)
 }
 
-// TestGuardRunIsBounded: hashing a new secret takes a slot like a verification, so it is
-// refused with ErrBusy when every slot and the queue are taken, and counts no failure.
-func TestGuardRunIsBounded(t *testing.T) {
-	t.Parallel()
-	g := NewGuard(VerifyLimits{Concurrent: 1, Queue: -1}, nil)
+// holdSlot takes one of g's slots until the returned release is called (which waits for the
+// slot to be given back).
+func holdSlot(t *testing.T, g *Guard) (release func()) {
+	t.Helper()
 	hold, held := make(chan struct{}), make(chan struct{})
 	var done sync.WaitGroup
 	done.Add(1)
@@ -233,11 +197,19 @@ func TestGuardRunIsBounded(t *testing.T) {
 		assert.NoError(t, g.Run(t.Context(), KindPassword, func() error { close(held); <-hold; return nil }))
 	}()
 	<-held
+	return func() { close(hold); done.Wait() }
+}
+
+// TestGuardRunIsBounded: hashing a new secret takes a slot like a verification, so it is
+// refused with ErrBusy when every slot and the queue are taken, and counts no failure.
+func TestGuardRunIsBounded(t *testing.T) {
+	t.Parallel()
+	g := NewGuard(VerifyLimits{Concurrent: 1, Queue: -1}, nil)
+	release := holdSlot(t, g)
 	ran := false
 	require.ErrorIs(t, g.Run(t.Context(), KindPassword, func() error { ran = true; return nil }), ErrBusy)
 	assert.False(t, ran)
-	close(hold)
-	done.Wait()
+	release()
 	require.NoError(t, g.Run(t.Context(), KindPassword, func() error { ran = true; return nil }))
 	assert.True(t, ran)
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/talos-gs/talos/backend/config"
+	"github.com/talos-gs/talos/backend/server"
 	"github.com/talos-gs/talos/backend/server/servertest"
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
@@ -112,8 +114,11 @@ func testAdminCommands(t *testing.T, d store.Dialect) {
 	token := strings.TrimSuffix(r.out, "\n")
 	assert.Regexp(t, `^tpat_[a-z2-7]{16}_[A-Za-z0-9_-]{43}$`, token, "the token alone on stdout")
 
-	// The token works against a server on the same database, and sees the team made above.
-	h := servertest.New(t, storetest.OpenURL(t, dbURL))
+	// The token works against a server on the same database and the same pepper (the one the
+	// command generated into the data directory), and sees the team made above.
+	keys, err := keyHasher(&config.Config{DataDir: dir})
+	require.NoError(t, err)
+	h := servertest.New(t, storetest.OpenURL(t, dbURL), func(o *server.Options) { o.KeyHasher = keys })
 	c := h.Anonymous(t)
 	c.Bearer = token
 	resp := c.Do(t, http.MethodGet, "/api/teams/"+m[1], nil)

@@ -55,15 +55,38 @@ func serve(e *env) error {
 	if err != nil {
 		return err
 	}
+	keys, err := keyHasher(cfg)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(e, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = st.Close() }() // nothing left to do about a failed close
-	return run(e, cfg, log, st, key)
+	return run(e, cfg, log, st, secrets{key: key, keys: keys})
 }
 
-func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byte) error {
+// secrets are what serve loads before it starts: the secret key and the keyed hasher of API keys.
+type secrets struct {
+	key  []byte
+	keys *auth.KeyHasher
+}
+
+// keyHasher builds the hasher of API keys and personal tokens from the configured peppers.
+func keyHasher(cfg *config.Config) (*auth.KeyHasher, error) {
+	current, previous, err := cfg.KeyPeppers()
+	if err != nil {
+		return nil, err
+	}
+	h, err := auth.NewKeyHasher(current, previous...)
+	if err != nil {
+		return nil, fmt.Errorf("key peppers (TALOS_KEY_PEPPER, TALOS_KEY_PEPPER_PREVIOUS): %w", err)
+	}
+	return h, nil
+}
+
+func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, sec secrets) error {
 	// Listen before anything else has effects: when the port is taken, the first start must fail
 	// before it creates the administrator, or that account's generated password is lost.
 	var lc net.ListenConfig
@@ -94,7 +117,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	autoJob := &autosched.Job{Log: log.Named("autosched"),
 		Runner: &autosched.Runner{Store: st, Catalog: cat, Log: log.Named("autosched")}}
 	srv, err := server.New(server.Options{
-		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
+		Store: st, Logger: log, SecretKey: sec.key, Hasher: hasher, KeyHasher: sec.keys, Pprof: cfg.Pprof, MaxBodyBytes: cfg.MaxBodyBytes,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.SecureCookies(), TrustedProxies: cfg.TrustedProxies,
 		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency}, TokenMaxTTL: cfg.TokenMaxTTL,
 		Catalog: cat, AutoSchedule: autoJob, Observations: observations.Settings{MinLead: cfg.ObservationMinLead,
@@ -110,7 +133,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	sw.Uploads = srv
 	printBanner(e.err, cfg, ln.Addr(), boot, pwFile)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("database", string(st.Dialect())),
-		zap.Bool("tls", cfg.TLS()))
+		zap.Bool("tls", cfg.TLS()), zap.String("key_pepper_id", sec.keys.CurrentPepperID()), zap.Bool("pprof", cfg.Pprof))
 
 	g, ctx := errgroup.WithContext(e.ctx)
 	g.Go(func() error { return serveHTTP(ctx, cfg, srv.Handler(), ln) })

@@ -112,7 +112,11 @@ func newUserTokenCmd(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				key, _, err := accounts.IssueToken(e.ctx, st, auth.Hasher{Params: auth.DefaultParams}, accounts.NewToken{
+				keys, err := keyHasher(cfg)
+				if err != nil {
+					return err
+				}
+				key, _, err := accounts.IssueToken(e.ctx, st, keys, accounts.NewToken{
 					UserID: u.ID, Name: name, Scopes: sc, TTL: ttl, MaxTTL: cfg.TokenMaxTTL,
 				})
 				if err != nil {

@@ -28,15 +28,19 @@ type Config struct {
 	Dev         bool
 	LogLevel    string
 	// SecretKeyEnv is TALOS_SECRET_KEY; when empty, the key file in DataDir is used (see SecretKey).
-	SecretKeyEnv    string
-	MaxBodyBytes    int64
-	SessionTTL      time.Duration
-	DBMaxOpenConns  int
-	DBMaxIdleConns  int
-	DBConnLifetime  time.Duration
-	TrustedProxies  []string
-	BootstrapEmail  string
-	BootstrapPasswd string
+	SecretKeyEnv string
+	// KeyPepperEnv and PreviousPeppersEnv are TALOS_KEY_PEPPER and TALOS_KEY_PEPPER_PREVIOUS;
+	// when the first is empty, the pepper file in DataDir is used (see KeyPeppers).
+	KeyPepperEnv       string
+	PreviousPeppersEnv []string
+	MaxBodyBytes       int64
+	SessionTTL         time.Duration
+	DBMaxOpenConns     int
+	DBMaxIdleConns     int
+	DBConnLifetime     time.Duration
+	TrustedProxies     []string
+	BootstrapEmail     string
+	BootstrapPasswd    string
 	// Retention and CommandLease tune the satellite protocol (docs/protocol.md).
 	Retention    time.Duration
 	CommandLease time.Duration
@@ -77,6 +81,8 @@ type Config struct {
 	ArtifactQuotaBytes int64
 	ArtifactRetention  map[string]time.Duration
 	ArtifactKinds      []string
+	// Pprof serves Go's profiles under /debug/pprof/ to global administrators (TALOS_PPROF=admin).
+	Pprof bool
 }
 
 // SecureCookies reports whether browsers reach Talos over HTTPS whatever the request says: TLS
@@ -112,6 +118,10 @@ var options = []option{
 		func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
 	{"", "TALOS_SECRET_KEY", "", "server secret key, at least 32 characters (default: generated into <data dir>/secret.key)",
 		func(c *Config, v string) error { c.SecretKeyEnv = v; return validSecret(v) }},
+	{"", "TALOS_KEY_PEPPER", "", "pepper of the keyed hash of API keys and tokens, at least 32 characters (default: generated into <data dir>/key-pepper)",
+		func(c *Config, v string) error { c.KeyPepperEnv = v; return validSecret(v) }},
+	{"", "TALOS_KEY_PEPPER_PREVIOUS", "", "comma-separated earlier peppers whose hashes still verify and are migrated to the current one",
+		func(c *Config, v string) (err error) { c.PreviousPeppersEnv, err = secretList(v); return err }},
 	{"max-body-bytes", "TALOS_MAX_BODY_BYTES", "1048576", "largest accepted request body in bytes",
 		func(c *Config, v string) (err error) { c.MaxBodyBytes, err = positiveInt64(v); return err }},
 	{"session-ttl", "TALOS_SESSION_TTL", "24h", "lifetime of a browser login session",
@@ -176,6 +186,8 @@ var options = []option{
 		func(c *Config, v string) (err error) { c.ArtifactRetention, err = retentionList(v); return err }},
 	{"artifact-kinds", "TALOS_ARTIFACT_KINDS", "", "comma-separated artifact kinds accepted from stations (default all: waterfall, audio, iq, frames, log, other)",
 		func(c *Config, v string) (err error) { c.ArtifactKinds, err = kindList(v); return err }},
+	{"pprof", "TALOS_PPROF", "off", "Go profiles under /debug/pprof/: off, or admin (global administrators only)",
+		func(c *Config, v string) error { c.Pprof = v == "admin"; return oneOf(v, "off", "admin") }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_EMAIL", "admin@talos.local", "email of the admin created on first start",
 		func(c *Config, v string) error { c.BootstrapEmail = v; return validEmail(v) }},
 	{"", "TALOS_BOOTSTRAP_ADMIN_PASSWORD", "", "password of the admin created on first start (default: random, printed once)",
@@ -272,6 +284,20 @@ func validSecret(v string) error {
 		return errors.New("must be at least 32 characters")
 	}
 	return nil
+}
+
+// secretList splits a comma-separated list of secrets, each at least 32 characters.
+func secretList(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	out := strings.Split(v, ",")
+	for i, s := range out {
+		if len(s) < 32 {
+			return nil, fmt.Errorf("entry %d must be at least 32 characters", i+1)
+		}
+	}
+	return out, nil
 }
 
 func validEmail(v string) error {

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"TALOS_REGISTER_BURST": "0"}, nil, "TALOS_REGISTER_BURST"},
 		{map[string]string{"TALOS_REGISTER_EVERY": "-1s"}, nil, "TALOS_REGISTER_EVERY"},
 		{map[string]string{"TALOS_SECRET_KEY": "short"}, nil, "TALOS_SECRET_KEY"},
+		{map[string]string{"TALOS_KEY_PEPPER": "short"}, nil, "TALOS_KEY_PEPPER"},
+		{map[string]string{"TALOS_KEY_PEPPER_PREVIOUS": strings.Repeat("p", 32) + ",short"}, nil, "entry 2"},
 		{map[string]string{"TALOS_LOG_LEVEL": "loud"}, nil, "TALOS_LOG_LEVEL"},
 		{map[string]string{"TALOS_DEV": "perhaps"}, nil, "TALOS_DEV"},
 		{map[string]string{"TALOS_TRUSTED_PROXIES": "10.0.0.0/8, bogus"}, nil, "TALOS_TRUSTED_PROXIES"},
@@ -106,6 +109,53 @@ func TestSecretKeyFile(t *testing.T) {
 	k3, err := c.SecretKey()
 	require.NoError(t, err)
 	assert.Equal(t, []byte(c.SecretKeyEnv), k3)
+}
+
+// TestKeyPepperFile: the pepper is generated once into its own 0600 file, apart from the secret
+// key; a file others may read is refused; further lines are previous peppers; the environment
+// replaces the file, and its previous peppers add to the file's.
+func TestKeyPepperFile(t *testing.T) {
+	t.Parallel()
+	c := &Config{DataDir: filepath.Join(t.TempDir(), "data")}
+	p1, prev, err := c.KeyPeppers()
+	require.NoError(t, err)
+	assert.Len(t, p1, 64)
+	assert.Empty(t, prev)
+	path := filepath.Join(c.DataDir, KeyPepperFile)
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	key, err := c.SecretKey()
+	require.NoError(t, err)
+	assert.NotEqual(t, key, p1, "the pepper is not the secret key")
+
+	p2, _, err := c.KeyPeppers()
+	require.NoError(t, err)
+	assert.Equal(t, p1, p2, "generated once, then reused")
+
+	require.NoError(t, os.Chmod(path, 0o604))
+	_, _, err = c.KeyPeppers()
+	require.ErrorContains(t, err, "chmod 600")
+	require.ErrorContains(t, err, "TALOS_KEY_PEPPER")
+
+	rotated := strings.Repeat("n", 64)
+	require.NoError(t, os.WriteFile(path, []byte(rotated+"\n"+string(p1)+"\n"), 0o600))
+	require.NoError(t, os.Chmod(path, 0o600))
+	cur, prev, err := c.KeyPeppers()
+	require.NoError(t, err)
+	assert.Equal(t, []byte(rotated), cur)
+	assert.Equal(t, [][]byte{p1}, prev)
+
+	require.NoError(t, os.WriteFile(path, []byte(rotated+"\nshort\n"), 0o600))
+	_, _, err = c.KeyPeppers()
+	require.ErrorContains(t, err, "line 2")
+
+	c.KeyPepperEnv = strings.Repeat("e", 32)
+	c.PreviousPeppersEnv = []string{strings.Repeat("f", 32)}
+	cur, prev, err = c.KeyPeppers()
+	require.NoError(t, err)
+	assert.Equal(t, []byte(c.KeyPepperEnv), cur)
+	assert.Equal(t, [][]byte{[]byte(c.PreviousPeppersEnv[0])}, prev)
 }
 
 // TestSecureCookiesFromPublicURL: an https public URL means browsers use HTTPS even when TLS

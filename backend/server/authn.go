@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -116,7 +117,8 @@ func (s *Server) bearer(c *gin.Context, header string) (*Principal, error) {
 }
 
 // personalToken authenticates a user's personal API token: one row read by its public id, then
-// argon2id (or the verified-key cache).
+// one keyed hash (decision 0092; a token still hashed with argon2id is checked under the guard
+// and migrated).
 func (s *Server) personalToken(c *gin.Context, key auth.Key) (*Principal, error) {
 	ctx := c.Request.Context()
 	t, err := s.store.APITokenByID(ctx, key.ID)
@@ -130,8 +132,9 @@ func (s *Server) personalToken(c *gin.Context, key auth.Key) (*Principal, error)
 	if !t.Usable(now) {
 		return nil, errUnauthorized
 	}
-	if err := s.keys.Verify(ctx, auth.KindPersonalToken, t.ID, t.SecretHash, key.Secret); err != nil {
-		return nil, verifyError(c, err, errUnauthorized)
+	cred := auth.Credential{Kind: auth.KindPersonalToken, ID: t.ID, Hash: t.SecretHash}
+	if err := s.keys.Verify(ctx, cred, key.Secret, s.migrateToken(t.ID, t.SecretHash)); err != nil {
+		return nil, s.keyError(c, cred, err)
 	}
 	u, err := s.store.UserByID(ctx, t.UserID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -159,6 +162,39 @@ func verifyError(c *gin.Context, err error, wrong *Error) error {
 		return refused
 	}
 	return wrong
+}
+
+// keyError is the answer to an API key or token check that failed: verifyError's, except that a
+// stored hash naming a pepper this server lacks is a configuration fault, logged and answered 503
+// with Retry-After (a 401 would make the satellite stop for good).
+func (s *Server) keyError(c *gin.Context, cred auth.Credential, err error) error {
+	if errors.Is(err, auth.ErrUnknownPepper) {
+		s.log.Error("cannot check a key: its hash names a pepper this server does not have "+
+			"(give every replica the same TALOS_KEY_PEPPER, and keep old ones in TALOS_KEY_PEPPER_PREVIOUS)",
+			zap.String("kind", cred.Kind), zap.String("key_id", cred.ID), zap.Error(err))
+		c.Header("Retry-After", "60")
+		return &Error{http.StatusServiceUnavailable, codeUnavailable, "this server cannot check this key now; retry later", ""}
+	}
+	return verifyError(c, err, errUnauthorized)
+}
+
+// migrateSatelliteKey stores a satellite key's new hash after a successful check of an outdated
+// one (argon2id, or an older pepper), unless the key was rotated meanwhile.
+func (s *Server) migrateSatelliteKey(sat *store.Satellite) auth.Migrate {
+	return func(ctx context.Context, newHash string) {
+		if _, err := s.store.ReplaceSatelliteKeyHash(ctx, sat.APIKeyID, sat.APIKeyHash, newHash); err != nil {
+			s.log.Warn("migrate satellite key hash", zap.String("satellite_id", sat.ID), zap.Error(err))
+		}
+	}
+}
+
+// migrateToken is migrateSatelliteKey for a personal token.
+func (s *Server) migrateToken(id, oldHash string) auth.Migrate {
+	return func(ctx context.Context, newHash string) {
+		if _, err := s.store.ReplaceAPITokenHash(ctx, id, oldHash, newHash); err != nil {
+			s.log.Warn("migrate token hash", zap.String("token_id", id), zap.Error(err))
+		}
+	}
 }
 
 // guardError is the answer to argon2id work the guard refused (see verifyError); any other

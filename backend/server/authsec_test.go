@@ -226,7 +226,7 @@ func TestTokenMintingPassesOnNoMore(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
 		h := servertest.New(t, st)
 		u := h.CreateUser(t, "ada@example.org", false)
-		key, parent, err := accounts.IssueToken(t.Context(), st, servertest.Hasher, accounts.NewToken{
+		key, parent, err := accounts.IssueToken(t.Context(), st, h.Server.KeyHasher(), accounts.NewToken{
 			UserID: u.ID, Name: "short", Scopes: accounts.Scopes{accounts.ScopeAdmin}, TTL: time.Hour})
 		require.NoError(t, err)
 		tok := h.Anonymous(t)

@@ -118,8 +118,9 @@ func satelliteOf(c *gin.Context) *store.Satellite {
 }
 
 // satelliteKey authenticates a satellite API key: one row read by the key's public id (an
-// indexed lookup, never a scan), then argon2id or the verified-key cache. A rotated key's id no
-// longer matches any row, so it fails at once on every replica whatever the cache holds.
+// indexed lookup, never a scan), then one keyed hash (decision 0092). A rotated key's id no
+// longer matches any row, so it fails at once on every replica. A key still hashed with
+// argon2id is checked under the guard and migrated to a keyed hash.
 func (s *Server) satelliteKey(c *gin.Context, key auth.Key) (*Principal, error) {
 	sat, err := s.store.SatelliteByKeyID(c.Request.Context(), key.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -128,8 +129,9 @@ func (s *Server) satelliteKey(c *gin.Context, key auth.Key) (*Principal, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.keys.Verify(c.Request.Context(), auth.KindSatelliteKey, key.ID, sat.APIKeyHash, key.Secret); err != nil {
-		return nil, verifyError(c, err, errUnauthorized)
+	cred := auth.Credential{Kind: auth.KindSatelliteKey, ID: key.ID, Hash: sat.APIKeyHash}
+	if err := s.keys.Verify(c.Request.Context(), cred, key.Secret, s.migrateSatelliteKey(sat)); err != nil {
+		return nil, s.keyError(c, cred, err)
 	}
 	c.Set(ctxAuthSatellite, sat)
 	p := &Principal{Kind: ActorSatellite, SubjectID: sat.ID, TokenID: key.ID}

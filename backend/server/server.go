@@ -9,6 +9,8 @@
 package server
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -36,8 +38,16 @@ type Options struct {
 	Store     *store.Store
 	Logger    *zap.Logger
 	SecretKey []byte
-	// Hasher hashes passwords and keys; the zero value uses auth.DefaultParams.
+	// Hasher hashes passwords with argon2id (and checks API keys hashed before decision 0092);
+	// the zero value uses auth.DefaultParams.
 	Hasher auth.Hasher
+	// KeyHasher hashes and checks satellite API keys and personal tokens (decision 0092). nil
+	// derives a pepper from SecretKey, for tests and embedders; talos-backend passes the pepper
+	// it keeps apart from the secret key (TALOS_KEY_PEPPER or <data dir>/key-pepper).
+	KeyHasher *auth.KeyHasher
+	// Pprof serves net/http/pprof under /debug/pprof/ to global administrators (sessions, or
+	// tokens with the admin scope); off by default (TALOS_PPROF, docs/operations.md).
+	Pprof bool
 	// MaxBodyBytes caps request bodies (default 1 MiB); larger ones get 413.
 	MaxBodyBytes int64
 	// SessionTTL is the lifetime of a login session (default 24 h).
@@ -96,8 +106,9 @@ type Server struct {
 	store   *store.Store
 	log     *zap.Logger
 	hasher  auth.Hasher
-	keys    *auth.KeyVerifier
-	guard   *auth.Guard // runs every argon2id verification (keys and passwords)
+	keyHash *auth.KeyHasher   // hashes new API keys and personal tokens
+	keys    *auth.KeyVerifier // checks them (keyed hashes; argon2id ones left from before, migrated)
+	guard   *auth.Guard       // runs every argon2id verification (passwords, keys not yet migrated)
 	csrf    *auth.CSRF
 	metrics *metrics
 	engine  *gin.Engine
@@ -138,14 +149,15 @@ func New(o Options) (*Server, error) {
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	guard := auth.NewGuard(o.Verify, o.Now)
 	s := &Server{
-		opts: o, store: o.Store, log: o.Logger, hasher: o.Hasher, guard: guard,
-		keys:    auth.NewKeyVerifier(o.Hasher, guard, 10_000, 10*time.Minute),
+		opts: o, store: o.Store, log: o.Logger, hasher: o.Hasher, guard: guard, keyHash: o.KeyHasher,
+		keys:    auth.NewKeyVerifier(o.KeyHasher, o.Hasher, guard),
 		csrf:    auth.NewCSRF(o.SecretKey),
 		metrics: newMetrics(o.Store), operateRoutes: map[string]bool{},
 		planSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	s.metrics.registry.MustRegister(guard.Collectors()...)
 	s.metrics.registry.MustRegister(newFleetCollector(o.Store, o.Now, o.Logger.Named("metrics")))
+	s.metrics.registry.MustRegister(s.keys.Collectors()...)
 	s.catalog = o.Catalog
 	if s.catalog == nil {
 		s.catalog = &catalog.Catalog{Store: o.Store, Log: o.Logger.Named("catalog")}
@@ -178,6 +190,10 @@ func New(o Options) (*Server, error) {
 // Handler returns the HTTP handler serving the API.
 func (s *Server) Handler() http.Handler { return s.engine }
 
+// KeyHasher is the hasher of new API keys and personal tokens (for tools minting tokens beside
+// the server, like the test harness).
+func (s *Server) KeyHasher() *auth.KeyHasher { return s.keyHash }
+
 // Routes lists every registered route (tests walk it to check team scope on all of them).
 func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
 
@@ -191,6 +207,15 @@ func (o *Options) defaults() error {
 	}
 	if o.Hasher.Params == (auth.Params{}) {
 		o.Hasher.Params = auth.DefaultParams
+	}
+	if o.KeyHasher == nil {
+		derived := hmac.New(sha256.New, o.SecretKey)
+		derived.Write([]byte("talos key pepper derived from the secret key"))
+		kh, err := auth.NewKeyHasher(derived.Sum(nil))
+		if err != nil {
+			return err
+		}
+		o.KeyHasher = kh
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
@@ -256,4 +281,5 @@ func (s *Server) routes() {
 	s.uploadRoutes()
 	s.artifactRoutes()
 	s.liveRoutes()
+	s.pprofRoutes()
 }

@@ -39,8 +39,8 @@ func (s *Server) securityHeaders(c *gin.Context) {
 	c.Next()
 }
 
-// uiHandler answers the requests no route took: the UI for browsers' GETs outside /api, the
-// JSON 404 otherwise.
+// uiHandler answers the requests no route took: the UI for browsers' GETs outside /api, /metrics
+// and /debug (the profiles, when they are switched off), the JSON 404 otherwise.
 func (s *Server) uiHandler() gin.HandlerFunc {
 	bundle := s.opts.UI
 	if bundle == nil {
@@ -51,7 +51,8 @@ func (s *Server) uiHandler() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := c.Request.URL.Path
 		if (c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead) ||
-			strings.HasPrefix(p, "/api/") || p == "/api" || p == "/metrics" {
+			strings.HasPrefix(p, "/api/") || p == "/api" || p == "/metrics" ||
+			strings.HasPrefix(p, "/debug/") || p == "/debug" {
 			s.fail(c, errNotFound)
 			return
 		}

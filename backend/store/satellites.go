@@ -11,8 +11,8 @@ import (
 )
 
 // Satellite is a registered ground-station runner. APIKeyID is the public id of its current API
-// key (unique, the lookup key of every authenticated call); APIKeyHash is the argon2id hash of
-// the key's secret.
+// key (unique, the lookup key of every authenticated call); APIKeyHash is the keyed hash of the
+// key's secret (auth.KeyHasher, decision 0092), or its argon2id hash for a key not used since.
 type Satellite struct {
 	ID string `gorm:"primaryKey"`
 	// TeamID is nil for a satellite registered with a global token and not yet given to a team.
@@ -326,4 +326,17 @@ func (s *Store) markOffline(ctx context.Context, id string, now time.Time) (bool
 		return false, fmt.Errorf("mark satellite %s offline: %w", id, err)
 	}
 	return won, nil
+}
+
+// ReplaceSatelliteKeyHash stores newHash as the hash of the satellite's key keyID, but only while
+// oldHash is still stored: a key migrated to a new hash form (decision 0092) must not overwrite a
+// rotation that happened meanwhile. It reports whether it replaced the hash. UpdatedAt stays: the
+// key is the same.
+func (s *Store) ReplaceSatelliteKeyHash(ctx context.Context, keyID, oldHash, newHash string) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Satellite{}).Where("api_key_id = ? AND api_key_hash = ?", keyID, oldHash).
+		UpdateColumn("api_key_hash", newHash)
+	if res.Error != nil {
+		return false, fmt.Errorf("replace key hash of %s: %w", keyID, res.Error)
+	}
+	return res.RowsAffected == 1, nil
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // APIToken is a personal API token for scripts. ID is the public key id carried in the token
-// itself, so verification looks the row up by primary key and runs argon2id once, never
-// scanning rows (docs/decisions/0013).
+// itself, so verification looks the row up by primary key and checks one keyed hash
+// (docs/decisions/0092), never scanning rows.
 type APIToken struct {
 	ID         string `gorm:"primaryKey"`
 	UserID     string
@@ -89,4 +89,15 @@ func (s *Store) RevokeAPITokensOfUser(ctx context.Context, userID string) (int64
 		return 0, fmt.Errorf("revoke api tokens of %s: %w", userID, res.Error)
 	}
 	return res.RowsAffected, nil
+}
+
+// ReplaceAPITokenHash stores newHash as the token's secret hash, but only while oldHash is still
+// stored (see ReplaceSatelliteKeyHash). It reports whether it replaced the hash.
+func (s *Store) ReplaceAPITokenHash(ctx context.Context, id, oldHash, newHash string) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ? AND secret_hash = ?", id, oldHash).
+		UpdateColumn("secret_hash", newHash)
+	if res.Error != nil {
+		return false, fmt.Errorf("replace secret hash of api token %s: %w", id, res.Error)
+	}
+	return res.RowsAffected == 1, nil
 }

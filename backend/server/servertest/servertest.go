@@ -144,7 +144,7 @@ func (h *Harness) TokenClient(t testing.TB, u *User) *Client {
 // ScopedTokenClient mints a personal API token with scopes for u and returns a client using it.
 func (h *Harness) ScopedTokenClient(t testing.TB, u *User, scopes ...accounts.Scope) *Client {
 	t.Helper()
-	key, _, err := accounts.IssueToken(context.Background(), h.Store, Hasher,
+	key, _, err := accounts.IssueToken(context.Background(), h.Store, h.Server.KeyHasher(),
 		accounts.NewToken{UserID: u.ID, Name: "servertest", Scopes: scopes})
 	if err != nil {
 		t.Fatalf("servertest: issue token: %v", err)
