@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -146,8 +145,6 @@ func toSatelliteJSON(sat *store.Satellite) satelliteJSON {
 // registerRequest is api.RegisterRequest with its validation.
 type registerRequest api.RegisterRequest
 
-var capabilityRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
-
 func (r *registerRequest) validate() error {
 	if err := validText("name", r.Name, 1, 100); err != nil {
 		return err
@@ -158,16 +155,28 @@ func (r *registerRequest) validate() error {
 	if err := validText("version", r.Version, 0, 100); err != nil {
 		return err
 	}
-	if len(r.Capabilities) > 32 {
-		return errInvalid("capabilities", "at most 32 capabilities")
+	if len(r.Capabilities) > api.MaxCapabilities {
+		return errInvalid("capabilities", "at most %d capabilities", api.MaxCapabilities)
 	}
 	for i, c := range r.Capabilities {
-		if !capabilityRe.MatchString(c) {
+		if !api.ValidCapability(c) {
 			return errInvalid(fmt.Sprintf("capabilities[%d]", i), "a capability is 1 to 32 of a-z, 0-9, '.', '_', '-'")
 		}
 	}
+	if err := validTags(r.Tags); err != nil {
+		return err
+	}
 	if r.SatelliteID != "" && !store.ValidID(r.SatelliteID) {
 		return errInvalid("satellite_id", "satellite_id must be a UUID")
+	}
+	return nil
+}
+
+// validTags checks a station's tags with backend/api's rules, naming the field.
+func validTags(tags map[string]string) error {
+	var te *api.TagError
+	if err := api.ValidateTags(tags); errors.As(err, &te) {
+		return errInvalid(te.Field, "%s", te.Message)
 	}
 	return nil
 }
