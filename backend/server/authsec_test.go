@@ -169,6 +169,12 @@ func TestTokenScopes(t *testing.T) {
 			"POST /api/satellites/:satelliteID/commands/:commandID/cancel":               true,
 			"POST /api/teams/:teamID/satellites/:satelliteID/commands":                   true,
 			"POST /api/teams/:teamID/satellites/:satelliteID/commands/:commandID/cancel": true,
+			"POST /api/teams/:teamID/commands":                                           true,
+			"POST /api/teams/:teamID/commands/:fanoutID/cancel":                          true,
+			"POST /api/satellites/:satelliteID/pause":                                    true,
+			"POST /api/satellites/:satelliteID/resume":                                   true,
+			"POST /api/teams/:teamID/satellites/:satelliteID/pause":                      true,
+			"POST /api/teams/:teamID/satellites/:satelliteID/resume":                     true,
 		}
 		checked := 0
 		for _, rt := range h.Server.Routes() {

@@ -42,7 +42,7 @@ func newMetrics(st *store.Store) *metrics {
 			Help: "Audit entries that could not be written.",
 		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.panics, m.auditFailures,
+	m.registry.MustRegister(m.requests, m.latency, m.panics, m.auditFailures, newSatelliteGauge(st),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		// Pool gauges read from sql.DB.Stats() at every scrape: open, in use, idle, waits.

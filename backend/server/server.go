@@ -210,6 +210,7 @@ func (s *Server) routes() {
 	s.auditRoutes()
 	s.regTokenRoutes()
 	s.satelliteRoutes()
+	s.fleetRoutes()
 	s.catalogRoutes()
 	s.passRoutes()
 }

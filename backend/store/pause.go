@@ -42,3 +42,22 @@ func (s *Store) setPause(ctx context.Context, teamID, id string, p Pause, now ti
 	}
 	return s.SatelliteByID(ctx, id)
 }
+
+// SatelliteStatusCounts counts every satellite by the status users see: "paused" while a pause
+// is in force, otherwise its status.
+func (s *Store) SatelliteStatusCounts(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT CASE WHEN paused_at IS NOT NULL AND (paused_until IS NULL OR paused_until > ?)
+		THEN 'paused' ELSE status END AS status, COUNT(*) AS n FROM satellites GROUP BY 1`, s.Now()).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("count satellites by status: %w", err)
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}
