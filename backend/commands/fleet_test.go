@@ -1,9 +1,7 @@
 package commands_test
 
 import (
-	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,43 +15,6 @@ import (
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/backend/store/storetest"
 )
-
-// clock is an injectable clock for the store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// forEachClocked runs fn on every dialect with a fresh store whose clock is the returned one.
-func forEachClocked(t *testing.T, fn func(t *testing.T, st *store.Store, clk *clock)) {
-	t.Helper()
-	for _, d := range storetest.Dialects(t) {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			clk := &clock{t: time.Date(2026, 6, 26, 12, 0, 0, 0, time.UTC)}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			st, err := store.Open(ctx, store.Options{URL: storetest.NewURL(t, d), Now: clk.Now})
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = st.Close() })
-			_, err = st.Migrate(ctx)
-			require.NoError(t, err)
-			fn(t, st, clk)
-		})
-	}
-}
 
 // taggedSatellite registers a satellite of teamID with tags and capabilities.
 func taggedSatellite(t *testing.T, st *store.Store, teamID *string, name string, tags map[string]string, caps ...string) *store.Satellite {
@@ -71,7 +32,7 @@ func taggedSatellite(t *testing.T, st *store.Store, teamID *string, name string,
 // summary; cancelling the parent cancels the children not yet acknowledged.
 func TestFanOut(t *testing.T) {
 	t.Parallel()
-	forEachClocked(t, func(t *testing.T, st *store.Store, _ *clock) {
+	storetest.ForEachClocked(t, func(t *testing.T, st *store.Store, _ *storetest.Clock) {
 		ctx := t.Context()
 		svc := commands.New(commands.Options{Store: st, Logger: zaptest.NewLogger(t)})
 		team, other := newTeam(t, st), newTeam(t, st)
@@ -166,7 +127,7 @@ func TestFanOutRefusals(t *testing.T) {
 // its other commands wait; the pause ends by itself at its end time; resume ends it at once.
 func TestPause(t *testing.T) {
 	t.Parallel()
-	forEachClocked(t, func(t *testing.T, st *store.Store, clk *clock) {
+	storetest.ForEachClocked(t, func(t *testing.T, st *store.Store, clk *storetest.Clock) {
 		ctx := t.Context()
 		svc := commands.New(commands.Options{Store: st, Logger: zaptest.NewLogger(t)})
 		team := newTeam(t, st)
@@ -234,7 +195,7 @@ func TestPause(t *testing.T) {
 // would not take and cancels, on the station, the observations it holds whose pass is not over.
 func TestPauseCancel(t *testing.T) {
 	t.Parallel()
-	forEachClocked(t, func(t *testing.T, st *store.Store, clk *clock) {
+	storetest.ForEachClocked(t, func(t *testing.T, st *store.Store, clk *storetest.Clock) {
 		ctx := t.Context()
 		svc := commands.New(commands.Options{Store: st, Logger: zaptest.NewLogger(t)})
 		team := newTeam(t, st)

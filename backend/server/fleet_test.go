@@ -247,9 +247,11 @@ func TestPauseAPI(t *testing.T) {
 
 func metricsText(t *testing.T, p *protocol) string {
 	t.Helper()
-	resp, err := http.Get(p.URL + "/metrics") //nolint:noctx // a test
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, p.URL+"/metrics", nil)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return strings.TrimSpace(string(b))
