@@ -80,6 +80,10 @@ type RegisterRequest struct {
 	Version string `json:"version"`
 	// Capabilities lists what this station can do, e.g. "rotator", "radio", "proc".
 	Capabilities []string `json:"capabilities,omitempty"`
+	// Tags are the station's key=value labels from its configuration (station.tags), e.g.
+	// {"band": "uhf", "rotator": "az-el"}: what tag queries select stations by. See
+	// ValidateTags for the limits.
+	Tags map[string]string `json:"tags,omitempty"`
 	// SatelliteID, when set, re-registers an existing satellite: its API key is rotated and the
 	// old key stops working at once.
 	SatelliteID string `json:"satellite_id,omitempty"`
@@ -343,6 +347,11 @@ type Heartbeat struct {
 	OutboxDepth int `json:"outbox_depth"`
 	// EventsDropped counts events the outbox discarded because it was full.
 	EventsDropped int64 `json:"events_dropped"`
+	// Tags are the station's tags as configured now (RegisterRequest.Tags). A heartbeat that
+	// carries them replaces the stored ones when they differ, so a changed station.tags takes
+	// effect without registering again; nil (absent) leaves the stored tags as they are, an
+	// empty object clears them. (Not omitempty: an empty object must reach the backend.)
+	Tags map[string]string `json:"tags"`
 }
 
 // HeartbeatResponse answers a heartbeat.

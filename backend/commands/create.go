@@ -87,6 +87,25 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*store.Command, e
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", in.Type, err)
 	}
+	cmd, err := s.commandFor(&in, sat)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateCommand(ctx, cmd); err != nil {
+		return nil, err
+	}
+	s.Wake(ctx, sat.ID)
+	return cmd, nil
+}
+
+// commandFor builds the command in (validated) asks of sat: its payload checked against the
+// type and bound to sat's team, refused while sat is paused unless the type is one a paused
+// satellite takes. Create and FanOut both build their commands here.
+func (s *Service) commandFor(in *CreateInput, sat *store.Satellite) (*store.Command, error) {
+	if sat.Paused(s.store.Now()) && !AllowedWhilePaused(in.Type) {
+		return nil, &Error{Kind: Conflict, Field: "type", Message: fmt.Sprintf(
+			"the satellite is paused (%s); while paused it takes only %s", sat.PauseNote, strings.Join(PausedTypes, ", "))}
+	}
 	payload, err := checkPayload(in.Type, in.Payload, sat.TeamID)
 	if err != nil {
 		return nil, err
@@ -104,9 +123,5 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*store.Command, e
 		at := s.store.Now().Add(time.Duration(in.ExpiresInSeconds) * time.Second)
 		cmd.ExpiresAt = &at
 	}
-	if err := s.store.CreateCommand(ctx, cmd); err != nil {
-		return nil, err
-	}
-	s.Wake(ctx, sat.ID)
 	return cmd, nil
 }

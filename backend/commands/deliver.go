@@ -25,9 +25,10 @@ type Delivery struct {
 // Deliver leases sat's deliverable commands to it (pending ones, and delivered ones whose lease
 // lapsed), fails instead of delivering any process command of a team the satellite no longer
 // belongs to, and paces the next poll by the most urgent command delivered or still waiting
-// (maintenance mode overrides).
+// (maintenance mode overrides). A paused satellite is handed only PausedTypes; its other
+// commands wait for the resume and do not speed up its polling.
 func (s *Service) Deliver(ctx context.Context, sat *store.Satellite) (Delivery, error) {
-	cmds, waiting, err := s.store.Deliver(ctx, sat.ID, s.lease)
+	cmds, waiting, err := s.store.Deliver(ctx, sat.ID, s.lease, PausedTypes...)
 	if err != nil {
 		return Delivery{}, err
 	}

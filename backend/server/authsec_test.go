@@ -174,6 +174,12 @@ func TestTokenScopes(t *testing.T) {
 			"POST /api/teams/:teamID/observations":                                       true,
 			"POST /api/teams/:teamID/observations/:observationID/cancel":                 true,
 			"POST /api/teams/:teamID/observations/:observationID/verdict":                true,
+			"POST /api/teams/:teamID/commands":                                           true,
+			"POST /api/teams/:teamID/commands/:fanoutID/cancel":                          true,
+			"POST /api/satellites/:satelliteID/pause":                                    true,
+			"POST /api/satellites/:satelliteID/resume":                                   true,
+			"POST /api/teams/:teamID/satellites/:satelliteID/pause":                      true,
+			"POST /api/teams/:teamID/satellites/:satelliteID/resume":                     true,
 		}
 		checked := 0
 		for _, rt := range h.Server.Routes() {

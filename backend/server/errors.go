@@ -23,6 +23,7 @@ const (
 	codeMethodNotAllowed   = "method_not_allowed"
 	codeUnavailable        = "unavailable"
 	codeLastOwner          = "last_owner"
+	codeNoMatch            = "no_match"
 )
 
 // Error is an HTTP error answer: a status and the api.ErrorDetail sent as the body.
@@ -72,7 +73,9 @@ func (s *Server) classify(err error) *Error {
 	case errors.As(err, &fe):
 		return errInvalid(fe.Field, "%s %s", fe.Field, fe.Message)
 	case errors.As(err, &ce) && ce.Kind == commands.Conflict:
-		return &Error{http.StatusConflict, api.ErrConflict, ce.Message, ""}
+		return &Error{http.StatusConflict, api.ErrConflict, ce.Message, ce.Field}
+	case errors.As(err, &ce) && ce.Kind == commands.NoMatch:
+		return &Error{http.StatusUnprocessableEntity, codeNoMatch, ce.Message, ce.Field}
 	case errors.As(err, &ce):
 		return errInvalid(ce.Field, "%s", ce.Message)
 	case errors.Is(err, store.ErrNotFound):

@@ -40,6 +40,9 @@ func (r *heartbeatRequest) validate() error {
 	if err := validTracking(r.Tracking); err != nil {
 		return err
 	}
+	if err := validTags(r.Tags); err != nil {
+		return err
+	}
 	return validText("cgroup_limits", r.CgroupLimits, 0, api.MaxCgroupLimitsLen)
 }
 
@@ -137,7 +140,8 @@ func (s *Server) heartbeat(c *gin.Context) {
 	sat := authSatellite(c)
 	hb := &store.Heartbeat{SatelliteID: sat.ID, Status: string(req.Status), Version: req.Version,
 		UptimeSeconds: req.UptimeSeconds, CPUPercent: req.System.CPUPercent,
-		MemoryPercent: req.System.Memory.Percent, DiskPercent: req.System.Disk.Percent, Report: string(report)}
+		MemoryPercent: req.System.Memory.Percent, DiskPercent: req.System.Disk.Percent, Report: string(report),
+		Tags: req.Tags}
 	res, err := s.store.RecordHeartbeat(c.Request.Context(), hb)
 	if err != nil {
 		s.fail(c, err)
@@ -148,6 +152,9 @@ func (s *Server) heartbeat(c *gin.Context) {
 		s.log.Info("satellite back online", zap.String("satellite_id", sat.ID))
 	case res.WentOffline:
 		s.log.Info("satellite stopped cleanly: offline", zap.String("satellite_id", sat.ID))
+	}
+	if res.TagsChanged {
+		s.log.Info("satellite tags changed", zap.String("satellite_id", sat.ID), zap.Any("tags", req.Tags))
 	}
 	writeJSON(c, http.StatusOK, api.HeartbeatResponse{NextHeartbeatSeconds: res.Satellite.HeartbeatSeconds,
 		ServerTime: s.store.Now()})
@@ -187,7 +194,11 @@ func (s *Server) listHeartbeats(c *gin.Context) {
 	for i, h := range hbs {
 		out[i] = heartbeatJSON{ID: h.ID, ReceivedAt: h.ReceivedAt, Report: json.RawMessage(h.Report)}
 	}
-	writeJSON(c, http.StatusOK, gin.H{"heartbeats": out})
+	// The station's status as users see it (paused while a pause is in force) heads the list,
+	// so a paused station's heartbeats do not read as a station at work.
+	sat := satelliteOf(c)
+	now := s.store.Now()
+	writeJSON(c, http.StatusOK, gin.H{"heartbeats": out, "status": satelliteStatus(sat, now), "paused": pauseOf(sat, now)})
 }
 
 // queryTime reads an optional RFC 3339 time query parameter.

@@ -298,7 +298,7 @@ func (ls *liveStream) stationsOf(ctx context.Context, sats []store.Satellite) ([
 	}
 	out := make([]stationJSON, len(sats))
 	for i := range sats {
-		out[i] = stationJSON{satelliteJSON: toSatelliteJSON(&sats[i])}
+		out[i] = stationJSON{satelliteJSON: ls.s.toSatelliteJSON(&sats[i])}
 		if h, ok := hbs[sats[i].ID]; ok {
 			out[i].Heartbeat = &heartbeatJSON{ID: h.ID, ReceivedAt: h.ReceivedAt, Report: json.RawMessage(h.Report)}
 		}

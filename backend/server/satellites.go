@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +50,8 @@ func (s *Server) satelliteRoutes() {
 		s.operate(g, http.MethodPost, "/commands", s.createCommand)
 		g.GET("/commands/history", s.commandHistory)
 		s.operate(g, http.MethodPost, "/commands/:commandID/cancel", s.cancelCommand)
+		s.operate(g, http.MethodPost, "/pause", s.pauseSatellite)
+		s.operate(g, http.MethodPost, "/resume", s.resumeSatellite)
 		g.GET("/heartbeats", s.listHeartbeats)
 		g.GET("/events", s.listEvents)
 	}
@@ -107,28 +108,35 @@ func (s *Server) teamSatelliteAccess(c *gin.Context) {
 
 // satelliteJSON is a satellite as users see it (never its key hash).
 type satelliteJSON struct {
-	ID               string             `json:"id"`
-	TeamID           string             `json:"team_id,omitempty"`
-	Name             string             `json:"name"`
-	Location         api.Location       `json:"location"`
-	MinElevationDeg  float64            `json:"min_elevation_deg"`
-	HorizonMask      []api.HorizonPoint `json:"horizon_mask"`
-	Version          string             `json:"version"`
-	Capabilities     []string           `json:"capabilities"`
-	Status           string             `json:"status"`
-	Maintenance      bool               `json:"maintenance"`
-	KeyID            string             `json:"key_id"`
-	HeartbeatSeconds int                `json:"heartbeat_seconds"`
-	RegisteredAt     time.Time          `json:"registered_at"`
-	KeyRotatedAt     time.Time          `json:"key_rotated_at"`
-	LastSeenAt       *time.Time         `json:"last_seen_at,omitempty"`
-	UpdatedAt        time.Time          `json:"updated_at"`
+	ID              string             `json:"id"`
+	TeamID          string             `json:"team_id,omitempty"`
+	Name            string             `json:"name"`
+	Location        api.Location       `json:"location"`
+	MinElevationDeg float64            `json:"min_elevation_deg"`
+	HorizonMask     []api.HorizonPoint `json:"horizon_mask"`
+	Version         string             `json:"version"`
+	Capabilities    []string           `json:"capabilities"`
+	Tags            map[string]string  `json:"tags"`
+	// Status is what users see: "paused" while a pause is in force, else ReportedStatus.
+	Status string `json:"status"`
+	// ReportedStatus is the station's own (or offline), paused or not.
+	ReportedStatus   string     `json:"reported_status"`
+	Paused           *pauseJSON `json:"paused,omitempty"`
+	Maintenance      bool       `json:"maintenance"`
+	KeyID            string     `json:"key_id"`
+	HeartbeatSeconds int        `json:"heartbeat_seconds"`
+	RegisteredAt     time.Time  `json:"registered_at"`
+	KeyRotatedAt     time.Time  `json:"key_rotated_at"`
+	LastSeenAt       *time.Time `json:"last_seen_at,omitempty"`
+	UpdatedAt        time.Time  `json:"updated_at"`
 }
 
-func toSatelliteJSON(sat *store.Satellite) satelliteJSON {
+func (s *Server) toSatelliteJSON(sat *store.Satellite) satelliteJSON {
+	now := s.store.Now()
 	out := satelliteJSON{ID: sat.ID, Name: sat.Name, Location: api.Location{Lat: sat.Lat, Lon: sat.Lon, AltM: sat.AltM},
-		MinElevationDeg: sat.MinElevationDeg, HorizonMask: sat.HorizonMask,
-		Version: sat.Version, Capabilities: sat.Capabilities, Status: sat.Status, Maintenance: sat.Maintenance,
+		MinElevationDeg: sat.MinElevationDeg, HorizonMask: sat.HorizonMask, Version: sat.Version,
+		Capabilities: sat.Capabilities, Tags: sat.Tags, Status: satelliteStatus(sat, now), ReportedStatus: sat.Status,
+		Paused: pauseOf(sat, now), Maintenance: sat.Maintenance,
 		KeyID: sat.APIKeyID, HeartbeatSeconds: sat.HeartbeatSeconds, RegisteredAt: sat.RegisteredAt,
 		KeyRotatedAt: sat.KeyRotatedAt, LastSeenAt: sat.LastSeenAt, UpdatedAt: sat.UpdatedAt}
 	if sat.TeamID != nil {
@@ -136,6 +144,9 @@ func toSatelliteJSON(sat *store.Satellite) satelliteJSON {
 	}
 	if out.Capabilities == nil {
 		out.Capabilities = []string{}
+	}
+	if out.Tags == nil {
+		out.Tags = map[string]string{}
 	}
 	if out.HorizonMask == nil {
 		out.HorizonMask = []api.HorizonPoint{}
@@ -145,8 +156,6 @@ func toSatelliteJSON(sat *store.Satellite) satelliteJSON {
 
 // registerRequest is api.RegisterRequest with its validation.
 type registerRequest api.RegisterRequest
-
-var capabilityRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
 
 func (r *registerRequest) validate() error {
 	if err := validText("name", r.Name, 1, 100); err != nil {
@@ -158,16 +167,28 @@ func (r *registerRequest) validate() error {
 	if err := validText("version", r.Version, 0, 100); err != nil {
 		return err
 	}
-	if len(r.Capabilities) > 32 {
-		return errInvalid("capabilities", "at most 32 capabilities")
+	if len(r.Capabilities) > api.MaxCapabilities {
+		return errInvalid("capabilities", "at most %d capabilities", api.MaxCapabilities)
 	}
 	for i, c := range r.Capabilities {
-		if !capabilityRe.MatchString(c) {
+		if !api.ValidCapability(c) {
 			return errInvalid(fmt.Sprintf("capabilities[%d]", i), "a capability is 1 to 32 of a-z, 0-9, '.', '_', '-'")
 		}
 	}
+	if err := validTags(r.Tags); err != nil {
+		return err
+	}
 	if r.SatelliteID != "" && !store.ValidID(r.SatelliteID) {
 		return errInvalid("satellite_id", "satellite_id must be a UUID")
+	}
+	return nil
+}
+
+// validTags checks a station's tags with backend/api's rules, naming the field.
+func validTags(tags map[string]string) error {
+	var te *api.TagError
+	if err := api.ValidateTags(tags); errors.As(err, &te) {
+		return errInvalid(te.Field, "%s", te.Message)
 	}
 	return nil
 }
@@ -255,7 +276,7 @@ func bearerValue(c *gin.Context) (string, bool) {
 func (s *Server) registrationFor(c *gin.Context, bearer string, req api.RegisterRequest) (store.Registration, string, error) {
 	reg := store.Registration{SatelliteID: req.SatelliteID, Name: strings.TrimSpace(req.Name),
 		Lat: req.Location.Lat, Lon: req.Location.Lon, AltM: req.Location.AltM, Version: req.Version,
-		Capabilities: req.Capabilities, HeartbeatSeconds: s.opts.Satellites.HeartbeatSeconds}
+		Capabilities: req.Capabilities, Tags: req.Tags, HeartbeatSeconds: s.opts.Satellites.HeartbeatSeconds}
 	if strings.HasPrefix(bearer, PrefixSatellite+"_") {
 		key, err := auth.ParseKey(bearer)
 		if err != nil {
@@ -340,13 +361,13 @@ func (s *Server) listSatellites(c *gin.Context) {
 	}
 	out := make([]satelliteJSON, len(sats))
 	for i := range sats {
-		out[i] = toSatelliteJSON(&sats[i])
+		out[i] = s.toSatelliteJSON(&sats[i])
 	}
 	writeJSON(c, http.StatusOK, gin.H{"satellites": out})
 }
 
 func (s *Server) getSatellite(c *gin.Context) {
-	writeJSON(c, http.StatusOK, toSatelliteJSON(satelliteOf(c)))
+	writeJSON(c, http.StatusOK, s.toSatelliteJSON(satelliteOf(c)))
 }
 
 type updateSatelliteRequest struct {
@@ -400,7 +421,7 @@ func (s *Server) updateSatellite(c *gin.Context) {
 		// A long-poll in progress answers with the new interval at once.
 		s.cmds.Wake(c.Request.Context(), sat.ID)
 	}
-	writeJSON(c, http.StatusOK, toSatelliteJSON(sat))
+	writeJSON(c, http.StatusOK, s.toSatelliteJSON(sat))
 }
 
 type assignSatelliteRequest struct {
@@ -435,7 +456,7 @@ func (s *Server) assignSatellite(c *gin.Context) {
 		return
 	}
 	setAudit(c, auditInfo{Action: "satellite.assign", ObjectType: "satellite", ObjectID: sat.ID, TeamID: req.TeamID})
-	writeJSON(c, http.StatusOK, toSatelliteJSON(sat))
+	writeJSON(c, http.StatusOK, s.toSatelliteJSON(sat))
 }
 
 // deleteSatellite removes a satellite and its data (team admins); its key stops working.

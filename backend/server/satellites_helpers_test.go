@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,50 +16,20 @@ import (
 )
 
 // testClock is an injectable clock, shared by the store and the server.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type testClock = storetest.Clock
 
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2026, 6, 26, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newTestClock() *testClock { return storetest.NewClock() }
 
 // forEachClocked runs fn on every dialect with a fresh store whose clock is clk.
 func forEachClocked(t *testing.T, fn func(t *testing.T, st *store.Store, clk *testClock)) {
 	t.Helper()
-	for _, d := range storetest.Dialects(t) {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			clk := newTestClock()
-			fn(t, openStore(t, storetest.NewURL(t, d), clk.Now), clk)
-		})
-	}
+	storetest.ForEachClocked(t, fn)
 }
 
 // openStore opens and migrates the database at u with the clock now (nil: real time).
 func openStore(t testing.TB, u string, now func() time.Time) *store.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := store.Open(ctx, store.Options{URL: u, Now: now})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	_, err = st.Migrate(ctx)
-	require.NoError(t, err)
-	return st
+	return storetest.OpenClocked(t, u, now)
 }
 
 // protocol is a harness with the satellite protocol's usual cast: a global admin, a team with

@@ -274,6 +274,7 @@ func (s *Server) routes() {
 	s.auditRoutes()
 	s.regTokenRoutes()
 	s.satelliteRoutes()
+	s.fleetRoutes()
 	s.catalogRoutes()
 	s.passRoutes()
 	s.observationRoutes()

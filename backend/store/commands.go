@@ -38,6 +38,9 @@ type Command struct {
 	FinishedAt     *time.Time
 	Result         *string
 	Error          string
+	// ParentID is the fan-out (CommandFanout) this command is one child of; nil for a command
+	// sent to one satellite.
+	ParentID *string
 }
 
 // TableName is the queue's table.
@@ -68,26 +71,36 @@ func (s *Store) CreateCommand(ctx context.Context, c *Command) error {
 }
 
 // deliverable selects a satellite's commands a poll may hand out at now: pending ones, and
-// delivered ones whose lease lapsed unacknowledged; never expired ones.
-func (s *Store) deliverable(ctx context.Context, satelliteID string, now time.Time) *gorm.DB {
-	return s.db.WithContext(ctx).Model(&Command{}).
+// delivered ones whose lease lapsed unacknowledged; never expired ones. While the satellite is
+// paused at now, only commands of the pausedTypes (when any are given) are deliverable: the
+// pause is read in the same statement, so a pause committed before the poll's read holds back
+// everything else.
+func (s *Store) deliverable(ctx context.Context, satelliteID string, now time.Time, pausedTypes []string) *gorm.DB {
+	q := s.db.WithContext(ctx).Model(&Command{}).
 		Where("satellite_id = ?", satelliteID).
 		Where("(status = ? OR (status = ? AND lease_expires_at <= ?))", cmdPending, cmdDelivered, now).
 		Where("(expires_at IS NULL OR expires_at > ?)", now)
+	if len(pausedTypes) > 0 {
+		q = q.Where("(type IN ? OR NOT EXISTS (SELECT 1 FROM satellites p WHERE p.id = satellite_commands.satellite_id"+
+			" AND p.paused_at IS NOT NULL AND (p.paused_until IS NULL OR p.paused_until > ?)))", pausedTypes, now)
+	}
+	return q
 }
 
 // Deliver hands out a satellite's deliverable commands, at most api.MaxCommandsPerPoll,
 // highest priority first, then oldest: each is marked delivered with a lease ending at now+lease and its attempt counted. It also
 // returns the rank of the most urgent command left waiting (-1: none), for the poll interval.
+// While the satellite is paused, only commands of pausedTypes are handed out (and count as
+// waiting); the others stay queued for the resume.
 //
 // On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so two replicas serving
 // two polls of one satellite at once never hand out the same command twice; SQLite has a single
 // writer and needs no more.
-func (s *Store) Deliver(ctx context.Context, satelliteID string, lease time.Duration) ([]Command, int, error) {
+func (s *Store) Deliver(ctx context.Context, satelliteID string, lease time.Duration, pausedTypes ...string) ([]Command, int, error) {
 	// Most polls find nothing: answer those with one read, without the write transaction (on
 	// SQLite that would take the database's single write lock for every poll). A command queued
 	// just after this read wakes the long-poll, which then looks again.
-	if first, err := s.mostUrgentLeft(ctx, satelliteID, s.Now()); err != nil || first < 0 {
+	if first, err := s.mostUrgentLeft(ctx, satelliteID, s.Now(), pausedTypes); err != nil || first < 0 {
 		if err != nil {
 			err = fmt.Errorf("deliver commands to %s: %w", satelliteID, err)
 		}
@@ -97,7 +110,7 @@ func (s *Store) Deliver(ctx context.Context, satelliteID string, lease time.Dura
 	waiting := -1
 	err := s.Tx(ctx, func(tx *Store) error {
 		now := tx.Now()
-		q := tx.deliverable(ctx, satelliteID, now).Order("priority_rank, created_at, id").Limit(api.MaxCommandsPerPoll)
+		q := tx.deliverable(ctx, satelliteID, now, pausedTypes).Order("priority_rank, created_at, id").Limit(api.MaxCommandsPerPoll)
 		if tx.dialect == Postgres {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 		}
@@ -114,7 +127,7 @@ func (s *Store) Deliver(ctx context.Context, satelliteID string, lease time.Dura
 			}
 		}
 		var err error
-		waiting, err = tx.mostUrgentLeft(ctx, satelliteID, now)
+		waiting, err = tx.mostUrgentLeft(ctx, satelliteID, now, pausedTypes)
 		return err
 	})
 	if err != nil {
@@ -132,9 +145,9 @@ func (s *Store) markDelivered(ctx context.Context, ids []string, now time.Time, 
 }
 
 // mostUrgentLeft is the smallest priority rank among commands still waiting for delivery.
-func (s *Store) mostUrgentLeft(ctx context.Context, satelliteID string, now time.Time) (int, error) {
+func (s *Store) mostUrgentLeft(ctx context.Context, satelliteID string, now time.Time, pausedTypes []string) (int, error) {
 	var ranks []int
-	err := s.deliverable(ctx, satelliteID, now).Order("priority_rank").Limit(1).Pluck("priority_rank", &ranks).Error
+	err := s.deliverable(ctx, satelliteID, now, pausedTypes).Order("priority_rank").Limit(1).Pluck("priority_rank", &ranks).Error
 	if err != nil || len(ranks) == 0 {
 		return -1, err
 	}

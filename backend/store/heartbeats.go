@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +24,9 @@ type Heartbeat struct {
 	MemoryPercent float64
 	DiskPercent   float64
 	Report        string
+	// Tags are the tags the heartbeat reported (nil: none reported). They are not a column of
+	// the heartbeat: RecordHeartbeat stores them on the satellite when they changed.
+	Tags map[string]string `gorm:"-"`
 }
 
 // TableName is the heartbeats' table.
@@ -34,6 +39,8 @@ type HeartbeatResult struct {
 	// WentOffline is set when this heartbeat, the last of a clean stop (status "stopping"),
 	// marked the satellite offline.
 	WentOffline bool
+	// TagsChanged is set when the heartbeat's tags replaced the stored ones.
+	TagsChanged bool
 	Satellite   *Satellite
 }
 
@@ -71,10 +78,20 @@ func (s *Store) RecordHeartbeat(ctx context.Context, hb *Heartbeat) (HeartbeatRe
 		out = heartbeatTransition(sat, hb)
 		sat.Status, sat.Version, sat.LastSeenAt, sat.UpdatedAt = statusAfter(hb), hb.Version, &now, now
 		sat.OfflineAfter = offlineAfter(now, sat.HeartbeatSeconds)
-		if err := tx.db.WithContext(ctx).Model(&Satellite{}).Where("id = ?", sat.ID).Updates(map[string]any{
+		fields := map[string]any{
 			"status": sat.Status, "version": sat.Version, "last_seen_at": now, "updated_at": now,
 			"offline_after": sat.OfflineAfter,
-		}).Error; err != nil {
+		}
+		// Tags ride on the update every heartbeat makes anyway, and only when they changed.
+		if hb.Tags != nil && !maps.Equal(hb.Tags, sat.Tags) {
+			tags, err := json.Marshal(hb.Tags)
+			if err != nil {
+				return err
+			}
+			fields["tags"], sat.Tags = string(tags), hb.Tags
+			out.TagsChanged = true
+		}
+		if err := tx.db.WithContext(ctx).Model(&Satellite{}).Where("id = ?", sat.ID).Updates(fields).Error; err != nil {
 			return err
 		}
 		out.Satellite = sat

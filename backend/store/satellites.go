@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/talos-gs/talos/backend/api"
+	"github.com/talos-gs/talos/backend/tagquery"
 )
 
 // Satellite is a registered ground-station runner. APIKeyID is the public id of its current API
@@ -21,10 +23,12 @@ type Satellite struct {
 	Lat, Lon, AltM float64
 	// MinElevationDeg and HorizonMask describe the station's sky for the planner: its own
 	// minimum elevation, degrees, and its horizon mask (empty: flat).
-	MinElevationDeg  float64
-	HorizonMask      []api.HorizonPoint `gorm:"serializer:json"`
-	Version          string
-	Capabilities     []string `gorm:"serializer:json"`
+	MinElevationDeg float64
+	HorizonMask     []api.HorizonPoint `gorm:"serializer:json"`
+	Version         string
+	Capabilities    []string `gorm:"serializer:json"`
+	// Tags are the station's key=value labels (api.RegisterRequest.Tags), never nil once stored.
+	Tags             map[string]string `gorm:"serializer:json"`
 	Status           string
 	Maintenance      bool
 	APIKeyID         string
@@ -36,7 +40,44 @@ type Satellite struct {
 	// OfflineAfter is when the satellite counts as offline without another heartbeat.
 	OfflineAfter time.Time
 	UpdatedAt    time.Time
+	Pause
 }
+
+// Pause is a satellite's pause: in force while PausedAt is set and PausedUntil is nil or
+// later than now (Paused); it ends by itself at PausedUntil.
+type Pause struct {
+	PausedAt    *time.Time
+	PausedUntil *time.Time
+	// PauseNote says why, for everyone who sees the station.
+	PauseNote string
+	// PausedBy names who paused it (a user id or a token).
+	PausedBy string
+	// PauseRunning is what became of the work running when it was paused: PauseFinish or
+	// PauseCancel.
+	PauseRunning string
+}
+
+// What a pause does to the work running when it starts.
+const (
+	// PauseFinish lets running and queued work finish; queued commands wait for the resume.
+	PauseFinish = "finish"
+	// PauseCancel cancels queued commands and stops running observations and processes.
+	PauseCancel = "cancel"
+)
+
+// Paused reports whether the pause is in force at now.
+func (p Pause) Paused(now time.Time) bool {
+	return p.PausedAt != nil && (p.PausedUntil == nil || now.Before(*p.PausedUntil))
+}
+
+// Tag returns the value of tag key and whether the satellite carries it (tagquery.Station).
+func (s *Satellite) Tag(key string) (string, bool) {
+	v, ok := s.Tags[key]
+	return v, ok
+}
+
+// HasCapability reports whether the satellite reported capability name (tagquery.Station).
+func (s *Satellite) HasCapability(name string) bool { return slices.Contains(s.Capabilities, name) }
 
 // OfflineFactor is how many heartbeat intervals may pass without a heartbeat before a satellite
 // is marked offline.
@@ -63,6 +104,7 @@ type Registration struct {
 	Lat, Lon, AltM   float64
 	Version          string
 	Capabilities     []string
+	Tags             map[string]string
 	APIKeyID         string
 	APIKeyHash       string
 	HeartbeatSeconds int
@@ -149,6 +191,10 @@ func (r Registration) apply(sat *Satellite, now time.Time) {
 	if sat.Capabilities == nil {
 		sat.Capabilities = []string{}
 	}
+	sat.Tags = r.Tags
+	if sat.Tags == nil {
+		sat.Tags = map[string]string{}
+	}
 	sat.APIKeyID, sat.APIKeyHash = r.APIKeyID, r.APIKeyHash
 	sat.HeartbeatSeconds = r.HeartbeatSeconds
 	sat.KeyRotatedAt, sat.UpdatedAt, sat.LastSeenAt = now, now, &now
@@ -195,6 +241,23 @@ func (s *Store) Satellites(ctx context.Context, teamID *string) ([]Satellite, er
 	var out []Satellite
 	if err := q.Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list satellites: %w", err)
+	}
+	return out, nil
+}
+
+// SatellitesMatching lists the satellites of teamID that q selects, by name. The query is
+// evaluated in Go over the team's satellites (docs/decisions/0101-tag-query-language.md): a team
+// has at most a few hundred stations, and one evaluator serves both databases exactly alike.
+func (s *Store) SatellitesMatching(ctx context.Context, teamID string, q *tagquery.Query) ([]Satellite, error) {
+	all, err := s.Satellites(ctx, &teamID)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for i := range all {
+		if q.Match(&all[i]) {
+			out = append(out, all[i])
+		}
 	}
 	return out, nil
 }

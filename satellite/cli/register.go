@@ -129,7 +129,7 @@ func register(ctx context.Context, cfg config.Config, backend string, f *registe
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Backend.Timeout+5*time.Second)
 	defer cancel()
-	resp, err := c.Register(ctx, f.token, api.RegisterRequest{Name: f.name, Version: api.Version, Capabilities: f.capabilities,
+	resp, err := c.Register(ctx, f.token, api.RegisterRequest{Name: f.name, Version: api.Version, Capabilities: f.capabilities, Tags: cfg.Station.Tags,
 		Location: api.Location{Lat: f.lat, Lon: f.lon, AltM: f.altM}, SatelliteID: previous})
 	if err != nil {
 		return resp, explainRegisterError(err)

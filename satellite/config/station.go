@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/proc"
 	"github.com/talos-gs/talos/satellite/rotator"
 	"github.com/talos-gs/talos/satellite/tracker"
@@ -37,6 +38,11 @@ type Station struct {
 	// RequireDevices makes an unreachable rotctld/rigctld at start-up fatal; otherwise the
 	// runner starts anyway and the device clients keep reconnecting in the background.
 	RequireDevices bool `yaml:"require_devices" env:"TALOS_STATION_REQUIRE_DEVICES"`
+	// Tags are the station's key=value labels (band: uhf, rotator: az-el, site: campus-a),
+	// sent at registration and in every heartbeat: operators select stations by them with tag
+	// queries (docs/operations.md). This file is their source: a tag removed here is removed
+	// from the backend with the next heartbeat. Limits: api.ValidateTags.
+	Tags map[string]string `yaml:"tags"`
 }
 
 // Validate checks the location and the lead.
@@ -50,6 +56,9 @@ func (s Station) Validate() error {
 		return fmt.Errorf("alt_m: %v must be -500 to 100000 m", s.AltM)
 	case s.PrepareLead < time.Second || s.PrepareLead > time.Hour:
 		return fmt.Errorf("prepare_lead: must be 1s to 1h, got %s", s.PrepareLead)
+	}
+	if err := api.ValidateTags(s.Tags); err != nil {
+		return err
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ func TestStationSectionsValidateNamesFields(t *testing.T) {
 		{func(c *Config) { c.Station.Lon = -181 }, "station.lon"},
 		{func(c *Config) { c.Station.AltM = 1e6 }, "station.alt_m"},
 		{func(c *Config) { c.Station.PrepareLead = 0 }, "station.prepare_lead"},
+		{func(c *Config) { c.Station.Tags = map[string]string{"band": "u hf"} }, "station.tags.band"},
+		{func(c *Config) { c.Station.Tags = map[string]string{"Band": "uhf"} }, "station.tags: tag key"},
 		{func(c *Config) { c.Proc.Cgroups = "maybe" }, "proc.cgroups"},
 		{func(c *Config) { c.Proc.WorkDir = "teams" }, "proc.work_dir"},
 		{func(c *Config) { c.Proc.Defaults.MemoryMB = 2 }, "proc.defaults.memory_mb"},
@@ -42,7 +44,8 @@ func TestStationSectionsValidateNamesFields(t *testing.T) {
 func TestStationSectionsFromFileAndEnv(t *testing.T) {
 	t.Parallel()
 	path := writeFile(t, "devices:\n  rotctld: 127.0.0.1:4533\n  limits: {min_az: 0, max_az: 450, min_el: 0, max_el: 180}\n"+
-		"proc:\n  defaults: {cpu_cores: 0.2}\ntracker:\n  period: 250ms\nstation:\n  override_location: true\n  lat: 48.1\n")
+		"proc:\n  defaults: {cpu_cores: 0.2}\ntracker:\n  period: 250ms\nstation:\n  override_location: true\n  lat: 48.1\n"+
+		"  tags:\n    band: uhf\n    rotator: az-el\n")
 	cfg, err := Load(Sources{Path: path, Env: envOf(map[string]string{
 		"TALOS_DEVICES_RIGCTLD": "127.0.0.1:4532", "TALOS_PROC_CGROUPS": "off", "TALOS_STATION_LON": "11.6"})})
 	require.NoError(t, err)
@@ -55,6 +58,7 @@ func TestStationSectionsFromFileAndEnv(t *testing.T) {
 	assert.Equal(t, 250*time.Millisecond, cfg.Tracker.Period)
 	assert.True(t, cfg.Station.OverrideLocation)
 	assert.InDelta(t, 11.6, cfg.Station.Lon, 0)
+	assert.Equal(t, map[string]string{"band": "uhf", "rotator": "az-el"}, cfg.Station.Tags)
 
 	_, err = Load(Sources{Path: writeFile(t, ""), Env: envOf(map[string]string{"TALOS_PROC_GRACE_PERIOD": "soon"})})
 	assert.ErrorContains(t, err, "TALOS_PROC_GRACE_PERIOD")

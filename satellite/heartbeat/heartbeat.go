@@ -66,6 +66,9 @@ type Options struct {
 	Clock     clock.Clock
 	Backoff   *backoff.Backoff
 	Interval  time.Duration
+	// Tags are the station's tags (config station.tags), sent with every heartbeat: an empty
+	// set is sent as {} so the backend drops tags removed from the configuration.
+	Tags map[string]string
 }
 
 // Loop is the heartbeat loop.
@@ -227,7 +230,10 @@ func (l *Loop) note(change func(*Stats)) {
 // Build assembles a heartbeat from the current figures.
 func (l *Loop) Build(ctx context.Context) api.Heartbeat {
 	hb := api.Heartbeat{Status: l.opts.Status(), Version: api.Version,
-		UptimeSeconds: int64(l.clk.Now().Sub(l.started) / time.Second)}
+		UptimeSeconds: int64(l.clk.Now().Sub(l.started) / time.Second), Tags: l.opts.Tags}
+	if hb.Tags == nil {
+		hb.Tags = map[string]string{}
+	}
 	if l.opts.Sampler != nil {
 		sys, err := l.opts.Sampler.Sample(ctx)
 		if err != nil {

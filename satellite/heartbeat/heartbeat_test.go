@@ -2,6 +2,7 @@ package heartbeat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -271,4 +272,15 @@ func TestBuildFitsTheBackendLimits(t *testing.T) {
 	assert.LessOrEqual(t, utf8.RuneCountInString(hb.CgroupLimits), api.MaxCgroupLimitsLen)
 	assert.False(t, strings.ContainsFunc(hb.CgroupLimits, unicode.IsControl), "%q", hb.CgroupLimits)
 	assert.True(t, strings.HasPrefix(hb.CgroupLimits, "off: cgroup v2: permission denied; xxx"), hb.CgroupLimits)
+}
+
+// TestBuildCarriesTheTags: every heartbeat carries the configured tags, and an empty object when
+// there are none (so the backend drops tags removed from the configuration).
+func TestBuildCarriesTheTags(t *testing.T) {
+	t.Parallel()
+	l := New(Options{Status: func() api.SatelliteStatus { return api.StatusOnline }, Tags: map[string]string{"band": "uhf"}})
+	assert.Equal(t, map[string]string{"band": "uhf"}, l.Build(context.Background()).Tags)
+	raw, err := json.Marshal(New(Options{Status: func() api.SatelliteStatus { return api.StatusOnline }}).Build(context.Background()))
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"tags":{}`)
 }

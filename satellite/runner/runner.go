@@ -277,7 +277,7 @@ func (r *Runner) buildLoops() error {
 	r.heartbeat = heartbeat.New(heartbeat.Options{Sender: r.sat, Sampler: r.system, Outbox: r.outbox, Status: r.Status,
 		Processes: []heartbeat.ProcessReporter{parts}, Tracking: []heartbeat.TrackingReporter{parts},
 		Logger: r.log.Named("heartbeat"), Clock: r.clk, Backoff: r.newBackoff(),
-		Interval: time.Duration(r.identity.Intervals.HeartbeatSeconds) * time.Second})
+		Interval: time.Duration(r.identity.Intervals.HeartbeatSeconds) * time.Second, Tags: r.cfg.Station.Tags})
 	var err error
 	r.status, err = statusapi.New(statusapi.Options{Listen: r.cfg.Status.Listen, Health: r.health,
 		Snapshot: r.Snapshot, Gatherer: r.registry, Logger: r.log.Named("status")})

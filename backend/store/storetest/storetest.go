@@ -66,17 +66,7 @@ func Open(t testing.TB, d store.Dialect) *store.Store {
 // OpenURL opens and migrates the database at u, closing it at cleanup.
 func OpenURL(t testing.TB, u string) *store.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := store.Open(ctx, store.Options{URL: u})
-	if err != nil {
-		t.Fatalf("storetest: open %s: %v", redact(u), err)
-	}
-	t.Cleanup(func() { _ = s.Close() }) // tests may close it themselves first
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatalf("storetest: migrate: %v", err)
-	}
-	return s
+	return OpenClocked(t, u, nil)
 }
 
 // NewURL returns the URL of a fresh, empty (unmigrated) database of dialect d: a file in
