@@ -150,10 +150,11 @@ func (r *Runner) Input(ctx context.Context, teamID string) (Input, []TargetProbl
 		return in, nil, err
 	}
 	teams := map[string]bool{}
+	now := r.now()
 	for _, sat := range sats {
 		st := settings[sat.ID]
-		if st == nil || len(st.Shares) == 0 {
-			continue
+		if st == nil || len(st.Shares) == 0 || sat.Paused(now) {
+			continue // a paused station takes no new observations (docs/operations.md)
 		}
 		// The station's own sky (its minimum elevation and horizon mask, set on the satellite)
 		// bounds every pass; the auto-scheduler's minimum may only raise the bar.

@@ -367,3 +367,30 @@ func TestRunHonoursTheStationsSky(t *testing.T) {
 		}
 	})
 }
+
+// TestRunSkipsPausedStations: a paused station takes no new observations from the
+// auto-scheduler, and the observations service refuses to book it, naming the pause.
+func TestRunSkipsPausedStations(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
+		n := newNetwork(t, st)
+		ctx := t.Context()
+		onStation1 := func(r *autosched.Report) int {
+			k := 0
+			for _, c := range r.Chosen {
+				if c.StationID == n.station1 {
+					k++
+				}
+			}
+			return k
+		}
+		before, err := n.runner.Preview(ctx, n.ground)
+		require.NoError(t, err)
+		require.Positive(t, onStation1(before), "the station gets passes before the pause")
+		_, err = st.PauseSatellite(ctx, n.ground, n.station1, store.Pause{PauseNote: "new feed horn", PauseRunning: store.PauseFinish})
+		require.NoError(t, err)
+		after, err := n.runner.Preview(ctx, n.ground)
+		require.NoError(t, err)
+		assert.Zero(t, onStation1(after), "a paused station is skipped")
+	})
+}

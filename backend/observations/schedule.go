@@ -194,6 +194,9 @@ func (s *Service) station(ctx context.Context, teamID, id string) (*store.Satell
 }
 
 func (s *Service) checkOnline(sat *store.Satellite, now time.Time) *Error {
+	if sat.Paused(now) {
+		return refused(RuleStationPaused, "satellite_id", "station %s is paused: %s", sat.Name, sat.PauseNote)
+	}
 	if sat.Status == string(api.StatusOnline) || sat.Status == string(api.StatusDegraded) {
 		return nil
 	}

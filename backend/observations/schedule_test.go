@@ -338,5 +338,13 @@ func TestBookingFollowsTheStationsSkyAndMinEl(t *testing.T) {
 		rate, err := w.svc.SlewRateOf(ctx, w.station.ID)
 		require.NoError(t, err)
 		assert.Equal(t, observations.SlewRate{AzDegS: 0.5, ElDegS: 0.25}, rate, "the station's own rate, not the default")
+
+		_, err = st.PauseSatellite(ctx, w.team, w.station.ID, store.Pause{PauseNote: "new feed horn", PauseRunning: store.PauseFinish})
+		require.NoError(t, err)
+		_, err = w.svc.Schedule(ctx, in)
+		var refusal *observations.Error
+		require.ErrorAs(t, err, &refusal)
+		assert.Equal(t, observations.RuleStationPaused, refusal.Rule)
+		assert.Contains(t, refusal.Message, "new feed horn")
 	})
 }

@@ -154,9 +154,11 @@ const (
 	RuleDecoder        = "decoder"
 	RuleNoPass         = "no_pass"
 	RuleMinElevation   = "min_elevation"
-	RuleOverlap        = "overlap"
-	RuleSlewGap        = "slew_gap"
-	RuleState          = "state"
+	// RuleStationPaused refuses a station whose operator paused it (docs/operations.md).
+	RuleStationPaused = "station_paused"
+	RuleOverlap       = "overlap"
+	RuleSlewGap       = "slew_gap"
+	RuleState         = "state"
 )
 
 // Error is a refusal: what rule, which input field, why, and for a conflict the conflicting
