@@ -113,13 +113,15 @@ func IsLoopback(u *url.URL) bool {
 
 // call is one request: method, path below the base URL, optional query, body and answer.
 type call struct {
-	op      string
-	method  string
-	path    string
-	query   url.Values
-	header  http.Header
-	body    any
-	out     any
+	op     string
+	method string
+	path   string
+	query  url.Values
+	header http.Header
+	body   any
+	out    any
+	// sink receives a 2xx body as it streams (no size bound but the caller's); out is unused.
+	sink    io.Writer
 	bearer  string
 	timeout time.Duration
 }
@@ -156,6 +158,12 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (http.Header, int, erro
 		return nil, 0, &TransportError{Err: err, Connected: connected.Load() && !dialFailed(err)}
 	}
 	defer func() { _ = resp.Body.Close() }()
+	if cl.sink != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		if _, err := io.Copy(cl.sink, resp.Body); err != nil {
+			return nil, resp.StatusCode, &TransportError{Err: fmt.Errorf("read response: %w", err), Connected: true}
+		}
+		return resp.Header, resp.StatusCode, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return nil, resp.StatusCode, &TransportError{Err: fmt.Errorf("read response: %w", err), Connected: true}

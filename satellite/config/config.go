@@ -13,6 +13,7 @@ import (
 
 	"github.com/talos-gs/talos/satellite/rotator"
 	"github.com/talos-gs/talos/satellite/tracker"
+	"github.com/talos-gs/talos/satellite/update"
 )
 
 // DefaultPath is read when no --config is given and the file exists.
@@ -37,6 +38,8 @@ type Config struct {
 	Devices rotator.DevicesConfig `yaml:"devices"`
 	// Tracker tunes the 2 Hz pointing and Doppler loops (satellite/tracker).
 	Tracker tracker.Config `yaml:"tracker"`
+	// Update is the self-update (runner.update): opt-out, release key, deferral, trial.
+	Update update.Config `yaml:"update"`
 }
 
 // Backend is how to reach the backend. Its URL normally comes from registration.
@@ -113,5 +116,6 @@ func Default() Config {
 		Proc:      defaultProc(),
 		Devices:   rotator.DefaultDevicesConfig(),
 		Tracker:   tracker.DefaultConfig(),
+		Update:    update.DefaultConfig(),
 	}
 }
