@@ -1,0 +1,109 @@
+package update
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParsePublicKeyPEMAndBase64(t *testing.T) {
+	t.Parallel()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	require.NoError(t, err)
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	for _, s := range []string{pemText, base64.StdEncoding.EncodeToString(pub), "  " + base64.StdEncoding.EncodeToString(pub) + "\n"} {
+		got, err := ParsePublicKey(s)
+		require.NoError(t, err)
+		assert.Equal(t, pub, got)
+	}
+	for _, bad := range []string{"", "abc", base64.StdEncoding.EncodeToString(pub[:31]),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))} {
+		_, err := ParsePublicKey(bad)
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
+func TestConfigValidateNamesTheKey(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, DefaultConfig().Validate())
+	cases := map[string]func(*Config){
+		"mode":             func(c *Config) { c.Mode = "sometimes" },
+		"defer_margin":     func(c *Config) { c.DeferMargin = -time.Second },
+		"trial":            func(c *Config) { c.Trial = time.Second },
+		"max_trial_starts": func(c *Config) { c.MaxTrialStarts = 0 },
+		"public_key":       func(c *Config) { c.PublicKey = "not a key" },
+	}
+	for key, mutate := range cases {
+		c := DefaultConfig()
+		mutate(&c)
+		err := c.Validate()
+		require.Error(t, err, key)
+		assert.Contains(t, err.Error(), key+":")
+	}
+}
+
+// A new binary that keeps crashing before its trial ends is rolled back at the start after
+// MaxTrialStarts, before anything else runs.
+func TestStartupRollsBackACrashLoop(t *testing.T) {
+	t.Parallel()
+	stateDir, binDir := t.TempDir(), t.TempDir()
+	bin := filepath.Join(binDir, "talos-satellite")
+	require.NoError(t, os.WriteFile(bin, []byte("new"), 0o700))
+	require.NoError(t, os.WriteFile(bin+".previous", []byte("old"), 0o700))
+	require.NoError(t, writeMarker(stateDir, marker{State: stateTrial, From: "1", To: "2", Binary: bin, Previous: bin + ".previous"}))
+	cfg := DefaultConfig()
+	cfg.MaxTrialStarts = 2
+
+	for start := 1; start <= 2; start++ {
+		require.NoError(t, Startup(stateDir, cfg, "2"), "start %d", start)
+		m, ok, err := readMarker(stateDir)
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, start, m.Starts)
+	}
+	require.ErrorIs(t, Startup(stateDir, cfg, "2"), ErrRestart)
+	raw, err := os.ReadFile(bin)
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(raw))
+	raw, err = os.ReadFile(bin + ".failed")
+	require.NoError(t, err)
+	assert.Equal(t, "new", string(raw))
+	assert.NoFileExists(t, bin+".previous")
+	m, ok, err := readMarker(stateDir)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, stateRolledBack, m.State)
+	assert.Contains(t, m.Reason, "started 2 times")
+	// The previous binary starting next is not judged: the rollback waits for it to report.
+	require.NoError(t, Startup(stateDir, cfg, "1"))
+}
+
+func TestStartupForgetsATrialOfAnotherVersion(t *testing.T) {
+	t.Parallel()
+	stateDir := t.TempDir()
+	require.NoError(t, writeMarker(stateDir, marker{State: stateTrial, From: "1", To: "2"}))
+	require.NoError(t, Startup(stateDir, DefaultConfig(), "3"))
+	_, ok, err := readMarker(stateDir)
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
+func TestDamagedMarkerNamesTheRemedy(t *testing.T) {
+	t.Parallel()
+	stateDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(stateDir, MarkerFile), []byte("{"), 0o600))
+	err := Startup(stateDir, DefaultConfig(), "1")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "delete it")
+}
