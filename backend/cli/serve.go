@@ -86,7 +86,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 		Store: st, Logger: log, SecretKey: key, Hasher: hasher, MaxBodyBytes: cfg.MaxBodyBytes,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.SecureCookies(), TrustedProxies: cfg.TrustedProxies,
 		Satellites: satOpts, Verify: auth.VerifyLimits{Concurrent: cfg.VerifyConcurrency}, TokenMaxTTL: cfg.TokenMaxTTL,
-		Catalog: cat,
+		Catalog: cat, ReleasesDir: filepath.Join(cfg.DataDir, "releases"),
 	})
 	if err != nil {
 		return err

@@ -116,6 +116,10 @@ func (s *Server) bodyLimit(c *gin.Context) int64 {
 	if c.Request.Method == http.MethodPost && (c.FullPath() == teamImportRoute || c.FullPath() == globalImportRoute) {
 		return max(s.opts.MaxBodyBytes, s.opts.MaxImportBytes)
 	}
+	// A release artifact (a station binary, tens of MB); global administrators only.
+	if c.Request.Method == http.MethodPost && c.FullPath() == releasesRoute {
+		return max(s.opts.MaxBodyBytes, api.MaxReleaseBytes)
+	}
 	return s.opts.MaxBodyBytes
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/talos-gs/talos/backend/catalog"
 	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/ratelimit"
+	"github.com/talos-gs/talos/backend/releases"
 	"github.com/talos-gs/talos/backend/store"
 )
 
@@ -66,6 +67,9 @@ type Options struct {
 	// OnLongPoll, when set, is told each step of a held command long-poll (commands.go); tests
 	// use it to queue a command only once the poll really waits, and to see what woke it.
 	OnLongPoll func(satelliteID string, step LongPollStep)
+	// ReleasesDir keeps talos-satellite release artifacts (runner.update); empty: the release
+	// routes answer 503. serve sets <data dir>/releases.
+	ReleasesDir string
 }
 
 // Server is the HTTP API.
@@ -100,6 +104,7 @@ type Server struct {
 	catalog *catalog.Catalog  // the spacecraft catalog (catalog.go)
 	// planSlots bounds the pass plans computed at once (passes.go): one per core.
 	planSlots chan struct{}
+	releases  *releases.Releases // release artifacts (releases.go)
 }
 
 var ginMode sync.Once
@@ -212,4 +217,5 @@ func (s *Server) routes() {
 	s.satelliteRoutes()
 	s.catalogRoutes()
 	s.passRoutes()
+	s.releaseRoutes()
 }
