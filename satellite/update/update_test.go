@@ -7,12 +7,16 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/talos-gs/talos/backend/api"
 )
 
 func TestParsePublicKeyPEMAndBase64(t *testing.T) {
@@ -106,4 +110,37 @@ func TestDamagedMarkerNamesTheRemedy(t *testing.T) {
 	err := Startup(stateDir, DefaultConfig(), "1")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "delete it")
+}
+
+// The signing commands of docs/operations.md ("Releasing an update") make a signature and a
+// public key the station accepts.
+func TestOpenSSLSignatureFromTheDocsVerifies(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "talos-satellite")
+	require.NoError(t, os.WriteFile(bin, []byte("a binary"), 0o600))
+	script := `set -e
+cd "$1"
+openssl genpkey -algorithm ed25519 -out release.key
+openssl pkey -in release.key -pubout -out release.pub
+SHA=$(sha256sum talos-satellite | cut -d' ' -f1)
+printf 'talos-satellite-release-v1\n%s\n%s/%s\n%s\n' 1.4.0 linux arm64 "$SHA" > release.msg
+openssl pkeyutl -sign -inkey release.key -rawin -in release.msg | base64 -w0 > release.sig
+echo "$SHA" > release.sha256`
+	out, err := exec.Command("sh", "-c", script, "sh", dir).CombinedOutput() // #nosec G204 -- fixed script
+	require.NoError(t, err, "%s", out)
+	read := func(name string) string {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		return strings.TrimSpace(string(raw))
+	}
+	pub, err := ParsePublicKey(read("release.pub"))
+	require.NoError(t, err)
+	sha, sig := read("release.sha256"), read("release.sig")
+	require.NoError(t, api.VerifyRelease(pub, "1.4.0", "linux", "arm64", sha, sig))
+	assert.Error(t, api.VerifyRelease(pub, "1.4.1", "linux", "arm64", sha, sig), "the version is signed too")
+	assert.Error(t, api.VerifyRelease(pub, "1.4.0", "linux", "arm", sha, sig), "the platform is signed too")
 }
