@@ -149,6 +149,10 @@ type RunnerUpdateResult struct {
 	Status string `json:"status"`
 }
 
+// UpdateManualReason is in the error of a runner.update refused by a station that updates by
+// hand (update.mode: manual); a rollout counts such a station as skipped.
+const UpdateManualReason = "this station updates by hand (update.mode: manual)"
+
 // RunnerUpdateResult statuses.
 const (
 	UpdateRestarting = "restarting"

@@ -100,6 +100,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, key []byt
 	sweeper := &accounts.SessionSweeper{Store: st, Log: log, Every: time.Hour}
 	g.Go(func() error { return sweeper.Run(ctx) })
 	g.Go(func() error { return srv.DrainLongPolls(ctx) })
+	g.Go(func() error { return srv.RunRollouts(ctx, 10*time.Second) })
 	// The catalog's loops: scheduled source fetches and stale-set warnings (docs/catalog.md).
 	satParts = append(satParts, (&catalog.Fetcher{Catalog: cat}).Run, (&catalog.StaleWatch{Catalog: cat}).Run)
 	for _, part := range satParts {

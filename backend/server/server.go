@@ -25,6 +25,7 @@ import (
 	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/ratelimit"
 	"github.com/talos-gs/talos/backend/releases"
+	"github.com/talos-gs/talos/backend/rollouts"
 	"github.com/talos-gs/talos/backend/store"
 )
 
@@ -105,6 +106,7 @@ type Server struct {
 	// planSlots bounds the pass plans computed at once (passes.go): one per core.
 	planSlots chan struct{}
 	releases  *releases.Releases // release artifacts (releases.go)
+	rollouts  *rollouts.Service  // staged rollouts of releases (rollouts.go)
 }
 
 var ginMode sync.Once
@@ -218,4 +220,5 @@ func (s *Server) routes() {
 	s.catalogRoutes()
 	s.passRoutes()
 	s.releaseRoutes()
+	s.rolloutRoutes()
 }

@@ -215,7 +215,7 @@ func (u *Updater) handle(ctx context.Context, cmd api.Command) (json.RawMessage,
 func (u *Updater) admissible(p api.RunnerUpdatePayload) error {
 	switch {
 	case u.opts.Config.Mode == ModeManual:
-		return u.refuse(p, "this station updates by hand (update.mode: manual)")
+		return u.refuse(p, api.UpdateManualReason)
 	case u.pub == nil:
 		return u.refuse(p, "no update.public_key is configured, so no release can be verified")
 	case p.OS != runtime.GOOS || p.Arch != runtime.GOARCH:
