@@ -46,7 +46,7 @@ func readMarker(stateDir string) (m marker, ok bool, err error) {
 		return m, false, fmt.Errorf("update marker: %w", err)
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return m, false, fmt.Errorf("update marker %s is damaged (%v): delete it; the runner then keeps the binary it has", markerPath(stateDir), err)
+		return m, false, fmt.Errorf("update marker %s is damaged (%w): delete it; the runner then keeps the binary it has", markerPath(stateDir), err)
 	}
 	return m, true, nil
 }
