@@ -66,6 +66,9 @@ func (s *Store) CreateRollout(ctx context.Context, r *Rollout, stations []Rollou
 		if err := tx.Create(r).Error; err != nil {
 			return fmt.Errorf("create rollout: %w", err)
 		}
+		if len(stations) == 0 {
+			return nil
+		}
 		if err := tx.Create(&stations).Error; err != nil {
 			return fmt.Errorf("create rollout stations: %w", err)
 		}
