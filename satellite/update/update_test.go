@@ -1,15 +1,20 @@
 package update
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,4 +148,50 @@ echo "$SHA" > release.sha256`
 	require.NoError(t, api.VerifyRelease(pub, "1.4.0", "linux", "arm64", sha, sig))
 	assert.Error(t, api.VerifyRelease(pub, "1.4.1", "linux", "arm64", sha, sig), "the version is signed too")
 	assert.Error(t, api.VerifyRelease(pub, "1.4.0", "linux", "arm", sha, sig), "the platform is signed too")
+}
+
+type recordEmitter struct {
+	mu  sync.Mutex
+	evs []api.Event
+}
+
+func (r *recordEmitter) Emit(ev api.Event) { r.mu.Lock(); r.evs = append(r.evs, ev); r.mu.Unlock() }
+
+// Manual mode and a missing key refuse before anything is downloaded, with an event saying why.
+func TestRefusedWithoutDownloading(t *testing.T) {
+	t.Parallel()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "talos-satellite")
+	require.NoError(t, os.WriteFile(bin, []byte("old"), 0o700))
+	p := api.RunnerUpdatePayload{ReleaseID: "0190f0f0-0000-7000-8000-000000000000", Version: "2.0.0", OS: runtime.GOOS,
+		Arch: runtime.GOARCH, Size: 3, SHA256: strings.Repeat("ab", 32)}
+	p.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(priv, api.ReleaseMessage(p.Version, p.OS, p.Arch, p.SHA256)))
+	raw, err := json.Marshal(p)
+	require.NoError(t, err)
+	cases := map[string]struct {
+		mode, key, want string
+	}{
+		"manual": {ModeManual, base64.StdEncoding.EncodeToString(pub), api.UpdateManualReason},
+		"no key": {ModeAuto, "", "no update.public_key"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			em := &recordEmitter{}
+			cfg := DefaultConfig()
+			cfg.Mode, cfg.PublicKey, cfg.Binary = c.mode, c.key, bin
+			downloads := 0
+			u, err := New(Options{Config: cfg, StateDir: t.TempDir(), Version: "1.0.0", Emitter: em,
+				Download: func(context.Context, string, io.Writer) error { downloads++; return nil },
+				Progress: func() (time.Time, time.Time) { return time.Time{}, time.Time{} }})
+			require.NoError(t, err)
+			_, err = u.Handlers()[api.CommandRunnerUpdate](context.Background(), api.Command{Type: api.CommandRunnerUpdate, Payload: raw})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+			assert.Zero(t, downloads)
+			require.Len(t, em.evs, 1)
+			assert.Equal(t, api.EventRunnerUpdateRefused, em.evs[0].Type)
+		})
+	}
 }
