@@ -34,7 +34,7 @@ import (
 // different versions (-ldflags -X api.Version=...). systemd is not available to a test, so a
 // small supervisor loop stands in for it: it starts the binary at the installed path again
 // whenever it exits with update.ExitRestart (75), as the unit's RestartForceExitStatus=75 does.
-// The fake backend holds long-polls 2 s, so a 5 s trial can see a poll answered (the real
+// The fake backend holds long-polls 2 s, so a 15 s trial can see a poll answered (the real
 // backend answers an idle long-poll after its 30 s wait; the default 120 s trial covers it).
 func TestSelfUpdate(t *testing.T) {
 	if testing.Short() {
@@ -56,7 +56,7 @@ func TestSelfUpdate(t *testing.T) {
 		require.Equal(t, api.CommandSucceeded, st.fb.Command(st.id, cmdID).Status)
 		assertSameFile(t, v2Bin, st.bin)
 		assertSameFile(t, v1Bin, st.bin+".previous")
-		require.Eventually(t, func() bool { return st.lastHeartbeatVersion() == v2 }, time.Minute, 20*time.Millisecond)
+		require.Eventually(t, func() bool { return st.lastHeartbeatVersion() == v2 }, 3*time.Minute, 20*time.Millisecond)
 		assert.Equal(t, 2, st.sup.starts())
 		assert.NoFileExists(t, filepath.Join(st.dir, update.MarkerFile))
 	})
@@ -69,7 +69,7 @@ func TestSelfUpdate(t *testing.T) {
 		data := decodeUpdateData(t, ev)
 		assert.Equal(t, v2, data.From)
 		assert.Equal(t, v1, data.To)
-		assert.Contains(t, data.Reason, "did not complete a successful poll and heartbeat within 5s")
+		assert.Contains(t, data.Reason, "did not complete a successful poll and heartbeat within 15s")
 		assertSameFile(t, v1Bin, st.bin)
 		assertSameFile(t, v2Bin, st.bin+".failed")
 		assert.Equal(t, 3, st.sup.starts(), "v1, v2 on trial, v1 again")
@@ -80,7 +80,7 @@ func TestSelfUpdate(t *testing.T) {
 	t.Run("a bad signature is refused", func(t *testing.T) {
 		st := startStation(t, v1Bin, pub, "")
 		cmdID := st.queueUpdate(t, v2Bin, v2, otherKey)
-		c := waitCommand(t, st.fb, st.id, cmdID)
+		c := st.waitCommand(t, cmdID)
 		require.Equal(t, api.CommandFailed, c.Status)
 		assert.Contains(t, c.Updates[len(c.Updates)-1].Error, "the signature does not verify")
 		ev := st.waitEvent(t, api.EventRunnerUpdateRefused)
@@ -92,18 +92,18 @@ func TestSelfUpdate(t *testing.T) {
 
 	t.Run("deferred by an imminent pass, applied after it", func(t *testing.T) {
 		st := startStation(t, v1Bin, pub, "station:\n  prepare_lead: 1s\n")
-		aos := time.Now().Add(6 * time.Second).Truncate(time.Second)
-		obs := observationPayload("obs-update", "", aos, aos.Add(4*time.Second))
+		aos := time.Now().Add(20 * time.Second).Truncate(time.Second)
+		obs := observationPayload("obs-update", "", aos, aos.Add(5*time.Second))
 		obs.Process = nil
 		obsCmd := st.fb.Queue(st.id, api.CommandObservationSchedule, api.PriorityHigh, obs)
-		require.Equal(t, api.CommandSucceeded, waitCommand(t, st.fb, st.id, obsCmd).Status)
+		require.Equal(t, api.CommandSucceeded, st.waitCommand(t, obsCmd).Status)
 		st.queueUpdate(t, v2Bin, v2, priv)
 		ev := st.waitEvent(t, api.EventRunnerUpdateDeferred)
 		assert.Contains(t, decodeUpdateData(t, ev).Reason, "observation obs-update")
 		assertSameFile(t, v1Bin, st.bin)
 		assert.Equal(t, 0, st.fb.Requests("release"), "nothing is downloaded while deferred")
 		upd := st.waitEvent(t, api.EventRunnerUpdated)
-		assert.False(t, upd.Time.Before(aos.Add(4*time.Second)), "applied only after the pass's LOS")
+		assert.False(t, upd.Time.Before(aos.Add(5*time.Second)), "applied only after the pass's LOS")
 		assertSameFile(t, v2Bin, st.bin)
 	})
 }
@@ -144,7 +144,7 @@ func startStation(t *testing.T, v1Bin string, pub ed25519.PublicKey, extraConfig
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(st.bin, raw, 0o755)) // #nosec G306 -- an executable
 	cfgPath := filepath.Join(root, "satellite.yaml")
-	cfg := fmt.Sprintf("proc:\n  cgroup_parent: talos-cli-update-test-%d-%s\nupdate:\n  public_key: %s\n  trial: 5s\n  binary: %s\n%s",
+	cfg := fmt.Sprintf("proc:\n  cgroup_parent: talos-cli-update-test-%d-%s\nupdate:\n  public_key: %s\n  trial: 15s\n  binary: %s\n%s",
 		os.Getpid(), uuid.NewString()[:8], base64.StdEncoding.EncodeToString(pub), st.bin, extraConfig)
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	_, errOut, code := runCLI(t, "register", "--backend", fb.URL(), "--token", "tok", "--name", "gs", "--lat", "48.15",
@@ -154,7 +154,8 @@ func startStation(t *testing.T, v1Bin string, pub ed25519.PublicKey, extraConfig
 	require.NoError(t, err)
 	st.id = id.SatelliteID
 	st.sup = supervise(t, st.bin, "run", "--state-dir", st.dir, "--config", cfgPath, "--status-listen", "127.0.0.1:0")
-	require.Eventually(t, func() bool { return len(fb.Heartbeats(st.id)) > 0 }, time.Minute, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(fb.Heartbeats(st.id)) > 0 }, 3*time.Minute, 10*time.Millisecond,
+		"the first heartbeat; runner logs:\n%s", st.sup)
 	return st
 }
 
@@ -170,6 +171,16 @@ func (st *updateStation) queueUpdate(t *testing.T, artifact, version string, key
 	require.NoError(t, p.Validate())
 	st.fb.AddRelease(p.ReleaseID, data)
 	return st.fb.Queue(st.id, api.CommandRunnerUpdate, api.PriorityNormal, p)
+}
+
+// waitCommand waits for a command to finish (succeeded or failed).
+func (st *updateStation) waitCommand(t *testing.T, id string) fakebackend.CommandState {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s := st.fb.Command(st.id, id).Status
+		return s == api.CommandSucceeded || s == api.CommandFailed
+	}, 3*time.Minute, 20*time.Millisecond, "command %s; runner logs:\n%s", id, st.sup)
+	return st.fb.Command(st.id, id)
 }
 
 func (st *updateStation) hasEvent(typ string) bool {
@@ -192,7 +203,7 @@ func (st *updateStation) waitEvent(t *testing.T, typ string) api.Event {
 			}
 		}
 		return false
-	}, 2*time.Minute, 20*time.Millisecond, "event %s; runner logs:\n%s", typ, st.sup)
+	}, 4*time.Minute, 20*time.Millisecond, "event %s; runner logs:\n%s", typ, st.sup)
 	return found
 }
 
