@@ -124,7 +124,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, sec secre
 			MinDuration: cfg.ObservationMinDuration, SeenWithin: cfg.ObservationSeenWithin,
 			DispatchAhead: cfg.ObservationDispatchAhead, MissedGrace: cfg.ObservationMissedGrace,
 			MinElevationDeg: cfg.ObservationMinElevation},
-		Artifacts: arts, UploadDir: uploadDir,
+		Artifacts: arts, UploadDir: uploadDir, ReleasesDir: filepath.Join(cfg.DataDir, "releases"),
 	})
 	if err != nil {
 		return err
@@ -140,6 +140,7 @@ func run(e *env, cfg *config.Config, log *zap.Logger, st *store.Store, sec secre
 	sweeper := &accounts.SessionSweeper{Store: st, Log: log, Every: time.Hour}
 	g.Go(func() error { return sweeper.Run(ctx) })
 	g.Go(func() error { return srv.DrainLongPolls(ctx) })
+	g.Go(func() error { return srv.RunRollouts(ctx, 10*time.Second) })
 	// The catalog's loops: scheduled source fetches and stale-set warnings (docs/catalog.md).
 	satParts = append(satParts, (&catalog.Fetcher{Catalog: cat}).Run, (&catalog.StaleWatch{Catalog: cat}).Run)
 	// The observation job: dispatch ahead of AOS, re-dispatch, missed passes (docs/observations.md);

@@ -31,6 +31,7 @@ var payloadSpecs = map[string]payloadSpec{
 	api.CommandProcessStop:         {new: func() typedPayload { return &api.ProcessStopPayload{} }},
 	api.CommandProcessRestart:      {new: func() typedPayload { return &api.ProcessRestartPayload{} }},
 	api.CommandConfigUpdate:        {new: func() typedPayload { return &api.ConfigUpdatePayload{} }},
+	api.CommandRunnerUpdate:        {new: func() typedPayload { return &api.RunnerUpdatePayload{} }},
 	api.CommandMaintenanceEnter:    {new: func() typedPayload { return &api.MaintenancePayload{} }, optional: true},
 	api.CommandMaintenanceExit:     {new: func() typedPayload { return &api.MaintenancePayload{} }, optional: true},
 	// The commands without parameters: at most a reason for the history (the shape of

@@ -120,6 +120,10 @@ func (s *Server) bodyLimit(c *gin.Context) int64 {
 	if c.Request.Method == http.MethodPatch && c.FullPath() == uploadRoute {
 		return max(s.opts.MaxBodyBytes, api.MaxUploadChunkBytes)
 	}
+	// A release artifact (a station binary, tens of MB); global administrators only.
+	if c.Request.Method == http.MethodPost && c.FullPath() == releasesRoute {
+		return max(s.opts.MaxBodyBytes, api.MaxReleaseBytes)
+	}
 	return s.opts.MaxBodyBytes
 }
 

@@ -27,13 +27,14 @@ var knownSatelliteRoutes = map[string]bool{
 	"HEAD /api/satellites/:satelliteID/uploads/:uploadID":          true,
 	"PATCH /api/satellites/:satelliteID/uploads/:uploadID":         true,
 	"DELETE /api/satellites/:satelliteID/uploads/:uploadID":        true,
+	"GET /api/satellites/:satelliteID/releases/:releaseID":         true,
 }
 
 func satelliteFacing(h *servertest.Harness) []route {
 	var out []route
 	for _, r := range h.Server.Routes() {
 		h := r.Handler[strings.LastIndex(r.Handler, ".")+1:]
-		if h == "poll-fm" || h == "commandStatus-fm" || h == "heartbeat-fm" || h == "events-fm" ||
+		if h == "poll-fm" || h == "commandStatus-fm" || h == "heartbeat-fm" || h == "events-fm" || h == "downloadRelease-fm" ||
 			h == "uploadCreate-fm" || h == "uploadOffset-fm" || h == "uploadChunk-fm" || h == "uploadTerminate-fm" {
 			out = append(out, route{r.Method, r.Path})
 		}
@@ -45,10 +46,11 @@ func satelliteFacing(h *servertest.Harness) []route {
 func TestSatelliteAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
-		p := newProtocol(t, st)
+		p := newProtocol(t, st, withReleases(t.TempDir()))
 		s := p.newStation(t, "roof")
 		other := p.newStation(t, "attic")
 		cmd := p.queue(t, p.owner, s.SatelliteID, map[string]any{"type": "ping"})
+		release := p.uploadRelease(t, "1.2.3", []byte("artifact"))
 
 		// A rotated key and a deleted satellite's key.
 		rotated := p.newStation(t, "rotated")
@@ -89,7 +91,7 @@ func TestSatelliteAuthorizationMatrix(t *testing.T) {
 		for _, rt := range routes {
 			require.True(t, knownSatelliteRoutes[rt.Method+" "+rt.Path], "unlisted satellite route %s %s", rt.Method, rt.Path)
 			path := strings.NewReplacer(":satelliteID", s.SatelliteID, ":teamID", p.team.ID, ":commandID", cmd,
-				":uploadID", strings.Repeat("ab", 16)).Replace(rt.Path)
+				":uploadID", strings.Repeat("ab", 16), ":releaseID", release).Replace(rt.Path)
 			last := path[strings.LastIndex(path, "/")+1:]
 			for _, cl := range clients {
 				r := cl.c.Do(t, rt.Method, path, valid[last])

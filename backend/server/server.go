@@ -30,6 +30,8 @@ import (
 	"github.com/talos-gs/talos/backend/commands"
 	"github.com/talos-gs/talos/backend/observations"
 	"github.com/talos-gs/talos/backend/ratelimit"
+	"github.com/talos-gs/talos/backend/releases"
+	"github.com/talos-gs/talos/backend/rollouts"
 	"github.com/talos-gs/talos/backend/store"
 )
 
@@ -98,6 +100,9 @@ type Options struct {
 	// directory of uploads in progress.
 	Artifacts *artifacts.Service
 	UploadDir string
+	// ReleasesDir keeps talos-satellite release artifacts (runner.update); empty: the release
+	// routes answer 503. serve sets <data dir>/releases.
+	ReleasesDir string
 }
 
 // Server is the HTTP API.
@@ -137,6 +142,8 @@ type Server struct {
 	autosched *autosched.Job
 	// planSlots bounds the pass plans computed at once (passes.go): one per core.
 	planSlots chan struct{}
+	releases  *releases.Releases // release artifacts (releases.go)
+	rollouts  *rollouts.Service  // staged rollouts of releases (rollouts.go)
 }
 
 var ginMode sync.Once
@@ -283,4 +290,6 @@ func (s *Server) routes() {
 	s.artifactRoutes()
 	s.liveRoutes()
 	s.pprofRoutes()
+	s.releaseRoutes()
+	s.rolloutRoutes()
 }

@@ -12,10 +12,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/talos-gs/talos/backend/api"
 	"github.com/talos-gs/talos/satellite/client"
 	"github.com/talos-gs/talos/satellite/config"
 	"github.com/talos-gs/talos/satellite/runner"
 	"github.com/talos-gs/talos/satellite/station"
+	"github.com/talos-gs/talos/satellite/update"
 )
 
 // exitKeyRevoked is the exit code when the backend refuses the API key (sysexits EX_CONFIG).
@@ -55,6 +57,10 @@ func runStation(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// Before anything else: a new binary that keeps crashing is rolled back here.
+	if err := update.Startup(cfg.StateDir, cfg.Update, api.Version); err != nil {
+		return restartOr(err)
+	}
 	r, err := station.Assemble(ctx, cfg, log, runner.Options{Level: &level})
 	if err != nil {
 		return err
@@ -62,6 +68,15 @@ func runStation(ctx context.Context, cfg config.Config) error {
 	err = r.Run(ctx)
 	if errors.Is(err, client.ErrUnauthorized) {
 		return &exitError{code: exitKeyRevoked, err: err}
+	}
+	return restartOr(err)
+}
+
+// restartOr turns update.ErrRestart (the binary on disk was replaced) into exit code
+// update.ExitRestart, on which systemd starts the binary now in place.
+func restartOr(err error) error {
+	if errors.Is(err, update.ErrRestart) {
+		return &exitError{code: update.ExitRestart, err: err}
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -83,6 +84,20 @@ func (c *Client) SendEvents(ctx context.Context, satelliteID string, batch api.E
 	_, err := c.do(ctx, call{op: "events", method: http.MethodPost, path: satellitePath(satelliteID, "/events"),
 		body: batch, out: &out})
 	return out, err
+}
+
+// downloadTimeout bounds a release download: tens of MiB over a slow station uplink.
+const downloadTimeout = 30 * time.Minute
+
+// DownloadRelease streams release artifact releaseID into w (GET
+// /api/satellites/{id}/releases/{releaseId}). The caller checks size and hash.
+func (c *Client) DownloadRelease(ctx context.Context, satelliteID, releaseID string, w io.Writer) error {
+	if c.apiKey == "" {
+		return errEmptyBearer
+	}
+	_, err := c.do(ctx, call{op: "release_download", method: http.MethodGet,
+		path: satellitePath(satelliteID, "/releases/"+url.PathEscape(releaseID)), sink: w, timeout: downloadTimeout})
+	return err
 }
 
 func satellitePath(id, rest string) string {

@@ -123,9 +123,11 @@ type call struct {
 	header http.Header
 	body   any
 	// raw, when set, is sent as the body as it is (an upload chunk of rawLen bytes).
-	raw     io.Reader
-	rawLen  int64
-	out     any
+	raw    io.Reader
+	rawLen int64
+	out    any
+	// sink receives a 2xx body as it streams (no size bound but the caller's); out is unused.
+	sink io.Writer
 	bearer  string
 	timeout time.Duration
 }
@@ -162,6 +164,12 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (http.Header, int, erro
 		return nil, 0, &TransportError{Err: err, Connected: connected.Load() && !dialFailed(err)}
 	}
 	defer func() { _ = resp.Body.Close() }()
+	if cl.sink != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		if _, err := io.Copy(cl.sink, resp.Body); err != nil {
+			return nil, resp.StatusCode, &TransportError{Err: fmt.Errorf("read response: %w", err), Connected: true}
+		}
+		return resp.Header, resp.StatusCode, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return nil, resp.StatusCode, &TransportError{Err: fmt.Errorf("read response: %w", err), Connected: true}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/talos-gs/talos/satellite/rotator"
 	"github.com/talos-gs/talos/satellite/tracker"
+	"github.com/talos-gs/talos/satellite/update"
 )
 
 // DefaultPath is read when no --config is given and the file exists.
@@ -39,6 +40,8 @@ type Config struct {
 	Tracker tracker.Config `yaml:"tracker"`
 	// Uploads tunes the upload of output files (satellite/upload).
 	Uploads Uploads `yaml:"uploads"`
+	// Update is the self-update (runner.update): opt-out, release key, deferral, trial.
+	Update update.Config `yaml:"update"`
 }
 
 // Backend is how to reach the backend. Its URL normally comes from registration.
@@ -116,5 +119,6 @@ func Default() Config {
 		Devices:   rotator.DefaultDevicesConfig(),
 		Tracker:   tracker.DefaultConfig(),
 		Uploads:   defaultUploads(),
+		Update:    update.DefaultConfig(),
 	}
 }

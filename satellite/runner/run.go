@@ -12,6 +12,7 @@ import (
 	"github.com/talos-gs/talos/satellite/client"
 	"github.com/talos-gs/talos/satellite/events"
 	"github.com/talos-gs/talos/satellite/statusapi"
+	"github.com/talos-gs/talos/satellite/update"
 )
 
 // Run runs every loop and part until ctx is done or one fails. Shutdown is staged: polling,
@@ -84,7 +85,11 @@ func wrap(name string, err error) error {
 // announceStop queues a last event saying why the runner stops; the final flush sends it.
 func (r *Runner) announceStop(cause error) {
 	msg, sev := "runner stopping", api.SeverityInfo
-	if cause != nil {
+	switch {
+	case errors.Is(cause, update.ErrRestart):
+		msg = "runner restarting: " + cause.Error()
+		r.log.Info("restarting into the binary now on disk", zap.Error(cause))
+	case cause != nil:
 		msg, sev = "runner stopping: "+cause.Error(), api.SeverityError
 		r.log.Error("stopping on error", zap.Error(cause))
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/talos-gs/talos/satellite/schedule"
 	"github.com/talos-gs/talos/satellite/state"
 	"github.com/talos-gs/talos/satellite/tracker"
+	"github.com/talos-gs/talos/satellite/update"
 	"github.com/talos-gs/talos/satellite/upload"
 )
 
@@ -51,12 +52,28 @@ func Assemble(ctx context.Context, cfg config.Config, log *zap.Logger, opts runn
 		r.Close()
 		return nil, err
 	}
-	if err := r.Plug(hw.extras()); err != nil {
+	up, err := buildUpdater(cfg, log, r, hw.sched)
+	if err == nil {
+		err = r.Plug(hw.extras())
+	}
+	if err == nil {
+		err = r.Plug(runner.Extras{Loops: []runner.Loop{{Name: "update", Run: up.Run}}, Handlers: up.Handlers()})
+	}
+	if err != nil {
 		hw.close()
 		r.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// buildUpdater builds the self-update (runner.update and the trial of a new binary): it
+// downloads through the runner's client, judges a trial by the runner's polls and heartbeats,
+// and waits for the scheduler's passes.
+func buildUpdater(cfg config.Config, log *zap.Logger, r *runner.Runner, sched *schedule.Scheduler) (*update.Updater, error) {
+	return update.New(update.Options{Config: cfg.Update, StateDir: cfg.StateDir, Version: api.Version,
+		Download: r.DownloadRelease, Progress: r.Progress, Busy: sched.Busy, Clock: r.Clock(),
+		Emitter: r.Emitter(), Logger: log.Named("update")})
 }
 
 // stationDeps is what the station takes from the runner.

@@ -38,6 +38,9 @@ type Backend struct {
 	// team is the team every registration joins: unique per fake, so that parallel tests
 	// running processes as root each get (and remove) a system user of their own.
 	team string
+	// releases are the artifacts served to runner.update; refuseVersion fails polls of that version.
+	releases      map[string][]byte
+	refuseVersion string
 }
 
 type satellite struct {

@@ -19,6 +19,7 @@ func (b *Backend) routes() http.Handler {
 	mux.HandleFunc("POST /api/satellites/{id}/commands/{cid}/status", b.count("status", b.auth(b.status)))
 	mux.HandleFunc("POST /api/satellites/{id}/heartbeat", b.count("heartbeat", b.auth(b.heartbeat)))
 	mux.HandleFunc("POST /api/satellites/{id}/events", b.count("events", b.auth(b.events)))
+	mux.HandleFunc("GET /api/satellites/{id}/releases/{rid}", b.count("release", b.auth(b.release)))
 	return mux
 }
 
@@ -107,6 +108,10 @@ func (b *Backend) registerLocked(req api.RegisterRequest) api.RegisterResponse {
 }
 
 func (b *Backend) poll(w http.ResponseWriter, r *http.Request, s *satellite) {
+	if b.refusedVersion(r) {
+		writeError(w, http.StatusInternalServerError, "internal", "this version is refused (fake)")
+		return
+	}
 	wait, err := parseWait(r.URL.Query().Get("wait"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, api.ErrInvalidRequest, err.Error())
