@@ -127,7 +127,7 @@ type call struct {
 	rawLen int64
 	out    any
 	// sink receives a 2xx body as it streams (no size bound but the caller's); out is unused.
-	sink io.Writer
+	sink    io.Writer
 	bearer  string
 	timeout time.Duration
 }
