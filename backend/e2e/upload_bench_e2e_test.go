@@ -36,7 +36,7 @@ type linkProxy struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]bool
-	drops int
+	drops atomic.Int64
 	// upstream counts the bytes forwarded towards the backend (requests, headers included).
 	upstream atomic.Int64
 }
@@ -111,7 +111,7 @@ func (p *linkProxy) dropAll() {
 		_ = c.Close()
 	}
 	if len(p.conns) > 0 {
-		p.drops++
+		p.drops.Add(1)
 	}
 	p.conns = map[net.Conn]bool{}
 }
@@ -267,7 +267,7 @@ func benchUpload(b *testing.B, size, rateBytes int, dropEvery time.Duration, cap
 	b.ReportMetric(float64(len(lat)), "polls")
 	b.ReportMetric(float64(pollErrs), "poll-errors")
 	if proxy != nil {
-		b.ReportMetric(float64(proxy.drops), "link-cuts")
+		b.ReportMetric(float64(proxy.drops.Load()), "link-cuts")
 	}
 }
 

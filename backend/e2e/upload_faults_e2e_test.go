@@ -97,8 +97,8 @@ func TestUploadSurvivesCutsStopAndBackendRestart(t *testing.T) {
 	assert.Equal(t, hex.EncodeToString(want[:]), hex.EncodeToString(sum[:]), "the file arrived whole")
 	// Every cut and the stop may each lose at most the chunk in flight; each request carries
 	// well under 2 KiB of headers.
-	cuts := int64(proxy.drops) + 1
+	cuts := proxy.drops.Load() + 1
 	assert.LessOrEqual(t, proxy.upstream.Load(), int64(size)+cuts*chunkBytes+4096*int64(size/chunkBytes+20*int(cuts)),
 		"bytes sent towards the backend: the file, plus at most one chunk in flight per cut")
-	t.Logf("link cuts: %d, bytes towards the backend: %d for a %d-byte file", proxy.drops, proxy.upstream.Load(), size)
+	t.Logf("link cuts: %d, bytes towards the backend: %d for a %d-byte file", proxy.drops.Load(), proxy.upstream.Load(), size)
 }
