@@ -19,6 +19,7 @@ import (
 	"github.com/talos-gs/talos/backend/store"
 	"github.com/talos-gs/talos/orbit"
 	"github.com/talos-gs/talos/satellite/config"
+	"github.com/talos-gs/talos/satellite/runner"
 )
 
 // scheduleMinEl is the stations' minimum elevation in this test: a pass above 70° of a
@@ -92,8 +93,9 @@ func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 		require.NoError(t, err)
 		start := time.Now()
 		type site struct {
-			id  string
-			tca time.Time
+			id      string
+			tca     time.Time
+			station *runner.Runner
 		}
 		var sites []site
 		for i, ahead := range []time.Duration{130 * time.Second, 170 * time.Second} {
@@ -102,11 +104,11 @@ func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 			dir, id := register(t, b.URL, c.registrationToken(t), "Station "+string(rune('A'+i)))
 			require.NoError(t, b.store().DB().Model(&store.Satellite{}).Where("id = ?", id).
 				Updates(map[string]any{"lat": under.LatitudeDeg, "lon": under.LongitudeDeg, "alt_m": 0}).Error)
-			runAssembledStation(t, dir, func(cfg *config.Config) {
+			station := runAssembledStation(t, dir, func(cfg *config.Config) {
 				cfg.Station.OverrideLocation, cfg.Station.Lat, cfg.Station.Lon, cfg.Station.AltM = true, under.LatitudeDeg, under.LongitudeDeg, 0
 				cfg.Station.PrepareLead = time.Minute // time to slew up to 70° before AOS
 			})
-			sites = append(sites, site{id, tca})
+			sites = append(sites, site{id, tca, station})
 		}
 
 		var txID string
@@ -180,8 +182,12 @@ func TestScheduledObservationsRunThroughABackendOutage(t *testing.T) {
 		require.True(t, time.Now().Before(booked[0].AOS), "the first AOS is still ahead: the outage covers it")
 
 		b.stop()
-		// The passes are physics on the stations' clocks: wait until the first one is under way.
-		time.Sleep(time.Until(booked[0].AOS.Add(2 * time.Second)))
+		// The passes are physics on the stations' clocks: wait until the first station is tracking
+		// its pass, with the backend down.
+		require.Eventually(t, func() bool {
+			ts := sites[0].station.Snapshot().Tracking
+			return ts != nil && ts.ObservationID == booked[0].ID && ts.State == "tracking"
+		}, time.Until(booked[0].AOS)+time.Minute, tick, "the first station tracks its pass while the backend is down")
 		b.start()
 
 		for i, o := range booked {
